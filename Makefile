@@ -1,0 +1,44 @@
+# One command for each job; each does its own set-up (a pinned venv in .venv).
+#   make test    — install (if needed) and run the whole test suite (what CI runs)
+#   make quick   — offline CPU run: real STS data from ../shared/data, bundled MiniLM
+#   make run     — the papers' runs (config/config.yaml; needs the model hub and a GPU)
+#   make report  — HTML report of the last run
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CORES  ?= 2
+SNAKE  := $(VENV)/bin/snakemake
+
+.PHONY: setup test quick run report lint bench clean
+
+$(STAMP): requirements/lock.txt requirements/models.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: a CPU wheel here; an unpinned torch would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements/lock.txt
+	$(PY) -m pip install -q --no-deps -r requirements/models.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	bash .ci/slurm.sh
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q -ra
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(SNAKE) --lint --configfile config/quick.yaml
+
+quick: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(SNAKE) --cores $(CORES) --configfile config/quick.yaml
+
+run: setup
+	$(SNAKE) --cores $(CORES) --profile profiles/workstation
+
+report: setup
+	$(SNAKE) --report results/report.html $(if $(CONFIG),--configfile $(CONFIG),)
+
+clean:
+	rm -rf results/eval results/tables results/figures results/report.html

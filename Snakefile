@@ -1,0 +1,35 @@
+# DistilFace bench — contrastive learning of sentence embeddings in small (distilled) models.
+#
+#   snakemake --cores N                                   # the papers' runs (config/config.yaml)
+#   snakemake --cores 2 --configfile config/quick.yaml    # offline, CPU-sized run
+#   snakemake --report results/report.html                # HTML report of what was run
+#
+# A config given with --configfile is a complete experiment description: config/config.yaml
+# is only loaded when none is given (Snakemake would otherwise merge the two).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_eval_jsons(),
+        report_targets(config),
+    default_target: True

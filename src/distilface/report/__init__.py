@@ -1,0 +1,8 @@
+"""Report: one tidy frame of every result, paper tables, ablation plots, bootstrap statistics.
+
+Entry points (one per Snakemake rule) live in :mod:`distilface.report.build`.
+"""
+
+from distilface.report.tidy import ResultsError, load_results, parse_model_id
+
+__all__ = ["ResultsError", "load_results", "parse_model_id"]

@@ -1,0 +1,239 @@
+"""One function per Snakemake rule of ``workflow/rules/report.smk``.
+
+Each reads the tidy CSV (the single source of every table and plot) and writes its
+outputs atomically. Only the bootstrap functions also open the per-pair ``.scores.npz``
+that sit next to the eval JSONs named in the frame's ``source`` column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from distilface import STS_TASKS
+from distilface.report import plots, stats, tables
+from distilface.report.io import load_yaml
+from distilface.report.render import write_table
+from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
+
+log = logging.getLogger(__name__)
+
+
+def _report_cfg(config: dict) -> dict:
+    return config.get("report") or {}
+
+
+def build_tidy(
+    eval_paths: Iterable[str | Path], train_logs: Iterable[str | Path], out_csv: str | Path
+) -> pd.DataFrame:
+    """Rule ``report_tidy``: every result file -> ``results/tables/tidy.csv``."""
+    frame = load_results(eval_paths, train_logs)
+    write_tidy(frame, out_csv)
+    return frame
+
+
+def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(wide scores, main-table rows) of a tidy frame."""
+    wide = tables.scores_wide(frame, tables.eval_aggregation(config))
+    return wide, tables.select_main(wide, config)
+
+
+def build_main(
+    tidy_csv: str | Path, config: dict, published_yaml: str | Path, out_stem: str | Path
+) -> pd.DataFrame:
+    """Rule ``report_main``: ``main.{csv,md,tex}`` with published numbers and Δ."""
+    _, selected = _selection(read_tidy(tidy_csv), config)
+    published = tables.published_lookup(config, load_yaml(published_yaml))
+    table = tables.main_table(selected, published)
+    agg = tables.eval_aggregation(config)
+    caption = (
+        f"Spearman's correlation x100 on the STS test sets ('{agg}' aggregation for "
+        "STS12-16); trained variants: mean over seeds of the STS-B-dev-selected "
+        "hyperparameters and pooling. Published: the paper's average for that row; "
+        "Delta = Avg - Published."
+    )
+    write_table(table, out_stem, ("csv", "md", "tex"), caption=caption, label="tab:main")
+    return table
+
+
+def _eval_sources(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(model, pooling) -> eval JSON path."""
+    rows = frame[frame["task"].isin(STS_TASKS)].drop_duplicates(["model", "pooling"])
+    return {
+        (m, p): s for m, p, s in zip(rows["model"], rows["pooling"], rows["source"], strict=True)
+    }
+
+
+def _pairs(frame: pd.DataFrame, models: list[str], pooling: str) -> list[dict]:
+    sources = _eval_sources(frame)
+    missing = [m for m in models if (m, pooling) not in sources]
+    if missing:
+        raise ResultsError(f"no eval result for {missing} with pooling {pooling!r}")
+    return [stats.load_pair_scores(sources[(m, pooling)]) for m in models]
+
+
+def build_seeds(tidy_csv: str | Path, config: dict, out_csv: str | Path) -> pd.DataFrame:
+    """Rule ``report_seeds``: mean ± std over seeds and a bootstrap CI of the average."""
+    cfg = _report_cfg(config)
+    n_boot, seed = int(cfg.get("n_bootstrap", 1000)), int(cfg.get("bootstrap_seed", 0))
+    level = float(cfg.get("ci_level", 0.95))
+    agg = tables.eval_aggregation(config)
+    frame = read_tidy(tidy_csv)
+    wide, selected = _selection(frame, config)
+    rows = []
+    for _, sel in tqdm(list(selected.iterrows()), desc="bootstrap CIs", unit="row"):
+        models = str(sel["models"]).split(";")
+        runs = wide[wide["model"].isin(models) & (wide["pooling"] == sel["pooling"])]
+        reps = stats.bootstrap_avg(_pairs(frame, models, sel["pooling"]), n_boot, seed, agg)
+        low, high = stats.percentile_ci(reps.mean(axis=0), level)
+        rows.append(
+            dict(
+                label=sel["label"],
+                variant=sel["variant"],
+                hparams=sel["hparams"],
+                pooling=sel["pooling"],
+                n_seeds=len(runs),
+                avg_mean=runs["avg"].mean(),
+                avg_std=runs["avg"].std(ddof=1) if len(runs) > 1 else np.nan,
+                stsb_dev_mean=runs["stsb_dev"].mean(),
+                stsb_dev_std=runs["stsb_dev"].std(ddof=1) if len(runs) > 1 else np.nan,
+                ci_low=low,
+                ci_high=high,
+                ci_level=level,
+                n_bootstrap=n_boot,
+                **{f"{t}_mean": runs[t].mean() for t in STS_TASKS},
+                **{f"{t}_std": runs[t].std(ddof=1) if len(runs) > 1 else np.nan for t in STS_TASKS},
+            )
+        )
+    out = pd.DataFrame(rows)
+    write_table(out, Path(out_csv).with_suffix(""), ("csv",))
+    return out
+
+
+def resolve_reference(
+    ref: str, wide: pd.DataFrame, selected: pd.DataFrame
+) -> tuple[str, str, list[str]]:
+    """``NAME[@POOLING]`` -> (label, pooling, model ids).
+
+    NAME is a main-table label (a trained variant or ``baseline/pooling``), a model id, or a
+    ``variant/hparams`` group (all its seeds). POOLING defaults to the main-table pooling.
+    """
+    name, _, pooling = str(ref).partition("@")
+    pooling = pooling or None
+    hit = selected[selected["label"] == name]
+    if hit.empty and pooling is not None:
+        hit = selected[selected["label"] == f"{name}/{pooling}"]
+    if len(hit):
+        row = hit.iloc[0]
+        if pooling is None or pooling == row["pooling"]:
+            return ref, row["pooling"], str(row["models"]).split(";")
+        name = row["variant"] if pd.isna(row["hparams"]) else f"{row['variant']}/{row['hparams']}"
+    for column in ("model", "group"):
+        keys = wide["model"] if column == "model" else wide["variant"] + "/" + wide["hparams"]
+        runs = wide[keys == name]
+        if pooling is not None:
+            runs = runs[runs["pooling"] == pooling]
+        if len(runs):
+            poolings = sorted(runs["pooling"].unique())
+            if len(poolings) > 1:
+                raise ValueError(f"comparison {ref!r}: name a pooling, one of {poolings}")
+            return ref, poolings[0], sorted(runs["model"].unique())
+    raise ValueError(
+        f"config report.comparisons: {ref!r} matches no main-table label, model id or "
+        f"variant/hparams group (labels: {sorted(selected['label'])})"
+    )
+
+
+def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -> pd.DataFrame:
+    """Rule ``report_comparisons``: paired bootstrap Δ, CI and p for ``report.comparisons``."""
+    cfg = _report_cfg(config)
+    n_boot, seed = int(cfg.get("n_bootstrap", 1000)), int(cfg.get("bootstrap_seed", 0))
+    level = float(cfg.get("ci_level", 0.95))
+    agg = tables.eval_aggregation(config)
+    frame = read_tidy(tidy_csv)
+    wide, selected = _selection(frame, config)
+    rows = []
+    for pair in tqdm(cfg.get("comparisons") or [], desc="paired bootstrap", unit="pair"):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"config report.comparisons: {pair!r} is not a pair [a, b]")
+        (la, pa, ma), (lb, pb, mb) = (resolve_reference(r, wide, selected) for r in pair)
+        result = stats.paired_bootstrap(
+            _pairs(frame, ma, pa), _pairs(frame, mb, pb), n_boot, seed, agg, level
+        )
+        rows.append(
+            dict(
+                a=la,
+                pooling_a=pa,
+                n_a=len(ma),
+                b=lb,
+                pooling_b=pb,
+                n_b=len(mb),
+                **result,
+                ci_level=level,
+                n_bootstrap=n_boot,
+            )
+        )
+    columns = [
+        "a",
+        "pooling_a",
+        "n_a",
+        "b",
+        "pooling_b",
+        "n_b",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "ci_level",
+        "n_bootstrap",
+    ]
+    out = pd.DataFrame(rows, columns=columns)
+    write_table(out, Path(out_csv).with_suffix(""), ("csv",))
+    return out
+
+
+def build_ablation(
+    tidy_csv: str | Path, config: dict, axis: str, out_csv: str | Path, fig_stem: str | Path
+) -> pd.DataFrame:
+    """Rule ``report_ablation``: ``ablation_{axis}.csv`` + its figure (a note when 1 value)."""
+    wide, selected = _selection(read_tidy(tidy_csv), config)
+    table = tables.ablation_table(wide, config, axis)
+    write_table(table, Path(out_csv).with_suffix(""), ("csv",))
+    palette = plots.variant_palette(selected["label"])
+    variant = table["variant"].iloc[0]
+    plots.plot_ablation(table, table["axis"].iloc[0], palette.get(variant, "C0"), fig_stem)
+    return table
+
+
+def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> list[Path]:
+    """Rule ``report_figures``: per-task bars, training curves, size vs quality."""
+    frame = read_tidy(tidy_csv)
+    _, selected = _selection(frame, config)
+    palette = plots.variant_palette(selected["label"])
+    fig_dir = Path(fig_dir)
+    written = plots.plot_per_task(selected, palette, fig_dir / "per_task")
+    label_of = {
+        m: row["label"]
+        for _, row in selected[selected["hparams"].notna()].iterrows()
+        for m in str(row["models"]).split(";")
+    }
+    curves = frame[(frame["task"] == "train") & frame["model"].isin(list(label_of))].copy()
+    curves["label"] = curves["model"].map(label_of)
+    written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves")
+    written += plots.plot_size_quality(selected, palette, fig_dir / "size_quality")
+    return written
+
+
+def build_efficiency(
+    tidy_csv: str | Path, config: dict, out_csv: str | Path, models_root: str | Path
+) -> pd.DataFrame:
+    """Rule ``report_efficiency``: params, disk size, sentences/s on CPU/GPU."""
+    wide, selected = _selection(read_tidy(tidy_csv), config)
+    table = tables.efficiency_table(wide, selected, models_root)
+    write_table(table, Path(out_csv).with_suffix(""), ("csv",))
+    return table

@@ -1,0 +1,445 @@
+"""SimCSE-exact STS evaluation: cosine similarity, Spearman/Pearson x 100, SentEval aggregation.
+
+What is reproduced, and from where (SimCSE's fork of SentEval, ``senteval/sts.py``, and SimCSE's
+``evaluation.py``, ``--mode test --task_set sts``):
+
+- Sentences are SentEval's whitespace tokens joined by one space
+  (:func:`distilface.data.senteval_text`), which is what SimCSE's batcher feeds the tokenizer.
+- System score of a pair = ``nan_to_num(cosine(nan_to_num(u), nan_to_num(v)))`` with
+  ``cosine(u, v) = u.v / (|u| |v|)``, here in float64. Embeddings are not normalised first.
+- STS12-16: per subset ``scipy.stats.spearmanr`` / ``pearsonr`` of system vs gold;
+  ``"all"`` = one correlation over the concatenation of the year's subsets (the number SimCSE
+  reports); ``"wmean"`` = mean of the per-subset correlations weighted by subset size.
+- STS-B and SICK-R: SimCSE scores them unsupervised (``STSBenchmarkEval`` /
+  ``SICKRelatednessEval`` are ``STSEval`` over train/dev/test) and reports the test split, one
+  correlation; here ``"all"`` = ``"wmean"`` = that test score, and the per-genre /
+  per-entailment-label correlations are kept for information only.
+- ``avg`` = mean over the seven tasks of the chosen aggregation (SimCSE: ``"all"``).
+
+Speed: the sentences of all seven test sets plus STS-B dev are deduplicated and encoded once,
+one forward pass serving every requested pooling (:meth:`Encoder.encode_multi`), with an
+optional :class:`~distilface.cache.EmbeddingCache` so re-runs re-encode nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import json
+import logging
+import math
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+from distilface import STS_TASKS
+from distilface.cache import EmbeddingCache, dataset_id
+from distilface.encoders import Encoder
+from distilface.logs import log_event
+from distilface.pooling import POOLINGS
+from distilface.types import StsPairs
+
+logger = logging.getLogger(__name__)
+
+AGGREGATIONS: tuple[str, ...] = ("all", "wmean")
+#: Tasks whose subsets are SentEval datasets (their "wmean" averages per-subset scores).
+YEAR_TASKS: tuple[str, ...] = ("STS12", "STS13", "STS14", "STS15", "STS16")
+VERSIONED_PACKAGES: tuple[str, ...] = (
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "numpy",
+    "scipy",
+    "distilface",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring (pure)
+
+
+def cosine_scores(e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Row-wise cosine in float64, with SentEval's ``nan_to_num`` on inputs and output."""
+    a = np.nan_to_num(np.asarray(e1, dtype=np.float64))
+    b = np.nan_to_num(np.asarray(e2, dtype=np.float64))
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"embeddings must be two equal 2-d arrays, got {a.shape} and {b.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return np.nan_to_num(cos)
+
+
+def correlations(system: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+    """(Spearman, Pearson) x 100 of system vs gold scores; NaN when undefined (n < 2, constant)."""
+    if len(system) < 2:
+        return math.nan, math.nan
+    return (
+        100.0 * float(spearmanr(system, gold).statistic),
+        100.0 * float(pearsonr(system, gold).statistic),
+    )
+
+
+def score_similarities(
+    cos: np.ndarray, gold: np.ndarray, subsets: Sequence[str], subsets_are_datasets: bool = True
+) -> dict[str, Any]:
+    """Task scores from per-pair similarities (see the module doc for the exact definitions).
+
+    ``subsets_are_datasets=True`` (STS12-16): ``wmean`` = size-weighted mean of per-subset
+    correlations. ``False`` (STS-B, SICK-R): ``wmean`` = ``all`` (one test set; subsets are a
+    breakdown only).
+    """
+    cos = np.asarray(cos, dtype=np.float64)
+    gold = np.asarray(gold, dtype=np.float64)
+    if not (len(cos) == len(gold) == len(subsets)):
+        raise ValueError(
+            f"ragged input: {len(cos)} similarities, {len(gold)} gold, {len(subsets)} subsets"
+        )
+    labels = np.asarray(subsets, dtype=str)
+    per: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(subsets):
+        mask = labels == name
+        spear, pear = correlations(cos[mask], gold[mask])
+        per[name] = {"n": int(mask.sum()), "spearman": spear, "pearson": pear}
+    spear_all, pear_all = correlations(cos, gold)
+    if subsets_are_datasets:
+        weights = np.array([s["n"] for s in per.values()], dtype=np.float64)
+        spear_w = float(np.average([s["spearman"] for s in per.values()], weights=weights))
+        pear_w = float(np.average([s["pearson"] for s in per.values()], weights=weights))
+    else:
+        spear_w, pear_w = spear_all, pear_all
+    return {
+        "n": len(cos),
+        "spearman": {"all": spear_all, "wmean": spear_w},
+        "pearson": {"all": pear_all, "wmean": pear_w},
+        "subsets": per,
+    }
+
+
+def score_pairs(
+    e1: np.ndarray,
+    e2: np.ndarray,
+    gold: np.ndarray,
+    subsets: Sequence[str],
+    subsets_are_datasets: bool = True,
+) -> dict[str, Any]:
+    """Scores of one task from its pair embeddings: :func:`cosine_scores` then
+    :func:`score_similarities`."""
+    return score_similarities(cosine_scores(e1, e2), gold, subsets, subsets_are_datasets)
+
+
+def average(tasks: dict[str, dict[str, Any]], aggregation: str = "all") -> dict[str, float]:
+    """Mean over the tasks of ``spearman[aggregation]`` and ``pearson[aggregation]``."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
+    return {
+        m: float(np.mean([t[m][aggregation] for t in tasks.values()]))
+        for m in ("spearman", "pearson")
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# embedding (with cache)
+
+
+def embed_unique(
+    encoder: Encoder,
+    sentences: Sequence[str],
+    poolings: Sequence[str],
+    cache: EmbeddingCache | None = None,
+    fingerprint: str | None = None,
+    batch_size: int = 128,
+    max_length: int = 512,
+    progress: bool = True,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Embeddings of ``sentences`` (rows in order) for each pooling, re-using the cache.
+
+    Poolings missing from the cache are computed together in one :meth:`Encoder.encode_multi`
+    pass and stored. Returns the arrays and ``{"encode_seconds", "from_cache", "encoded"}``.
+    """
+    if cache is not None and fingerprint is None:
+        raise ValueError("a cache needs the model fingerprint for its keys")
+    limit = encoder.effective_max_length(max_length)
+    data_id = dataset_id(sentences)
+    expected = (len(sentences), encoder.embedding_dim)
+
+    def key(pooling: str) -> tuple[str | int, ...]:
+        return (str(fingerprint), pooling, data_id, limit, encoder.compute_dtype)
+
+    found: dict[str, np.ndarray] = {}
+    if cache is not None:
+        for p in poolings:
+            arr = cache.get(key(p))
+            if arr is not None and arr.shape == expected and arr.dtype == np.float32:
+                found[p] = arr
+            elif arr is not None:
+                log_event(
+                    logger,
+                    "cache entry has wrong shape, re-encoding",
+                    pooling=p,
+                    shape=list(arr.shape),
+                    dtype=str(arr.dtype),
+                    expected=list(expected),
+                )
+    missing = [p for p in poolings if p not in found]
+    seconds = 0.0
+    if missing:
+        start = time.perf_counter()
+        fresh = encoder.encode_multi(sentences, missing, batch_size, max_length, progress)
+        seconds = time.perf_counter() - start
+        for p in missing:
+            if cache is not None:
+                cache.put(key(p), fresh[p])
+        found.update(fresh)
+    info = {
+        "encode_seconds": seconds,
+        "from_cache": sorted(set(poolings) - set(missing)),
+        "encoded": missing,
+    }
+    log_event(
+        logger,
+        "embeddings ready",
+        sentences=len(sentences),
+        **info,
+        sentences_per_s=(len(sentences) / seconds if seconds else None),
+    )
+    return {p: found[p] for p in poolings}, info
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end
+
+
+def evaluate_model(
+    model_id: str,
+    encoder_path: str | Path,
+    poolings: Sequence[str],
+    senteval_root: str | Path,
+    out_dir: str | Path,
+    aggregation: str = "all",
+    batch_size: int = 128,
+    max_length: int = 512,
+    cache_dir: str | Path | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Evaluate one encoder on the 7 STS tasks (+ STS-B dev) for each pooling.
+
+    Writes ``out_dir/{pooling}.json`` (format in DESIGN.md) and ``out_dir/{pooling}.scores.npz``
+    (``{task}__cos``, ``{task}__gold``, ``{task}__subset``) per usable pooling; a pooling the
+    model cannot serve (e.g. ``cls`` without a trained pooler) gets a JSON with ``"skipped"``
+    and no npz. Returns ``{pooling: json path}``.
+    """
+    from distilface.data import load_task, senteval_text
+
+    poolings = list(dict.fromkeys(poolings))
+    for p in poolings:
+        if p not in POOLINGS:
+            raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)}")
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
+    started = time.perf_counter()
+    out = Path(out_dir)
+    sets = {t: load_task(t, senteval_root, "test") for t in STS_TASKS}
+    sets["stsb_dev"] = load_task("STSBenchmark", senteval_root, "dev")
+    sets = {name: _normalised(pairs, senteval_text) for name, pairs in sets.items()}
+    unique = list(dict.fromkeys(s for pairs in sets.values() for s in pairs.sent1 + pairs.sent2))
+    log_event(
+        logger,
+        "sts sets loaded",
+        model=model_id,
+        senteval_root=str(senteval_root),
+        pairs={k: len(v) for k, v in sets.items()},
+        unique_sentences=len(unique),
+    )
+
+    encoder = Encoder.load(encoder_path, device=device)
+    available = encoder.available_poolings()
+    usable = [p for p in poolings if available[p] is None]
+    embeddings: dict[str, np.ndarray] = {}
+    info: dict[str, Any] = {"encode_seconds": 0.0, "from_cache": [], "encoded": []}
+    fingerprint = None
+    if usable:
+        cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
+        if cache is not None:
+            from distilface.models import model_fingerprint
+
+            fingerprint = model_fingerprint(encoder.model_dir)
+        embeddings, info = embed_unique(
+            encoder, unique, usable, cache, fingerprint, batch_size, max_length, progress
+        )
+    row = {s: i for i, s in enumerate(unique)}
+    meta = _meta(encoder, info, len(unique), batch_size, max_length, senteval_root, fingerprint)
+    written: dict[str, Path] = {}
+    for p in poolings:
+        head = {
+            "model": model_id,
+            "encoder": str(encoder_path),
+            "pooling": p,
+            "aggregation": aggregation,
+        }
+        path = out / f"{p}.json"
+        if available[p] is not None:
+            log_event(logger, "pooling skipped", model=model_id, pooling=p, reason=available[p])
+            _write_json(path, {**head, "skipped": available[p], "meta": meta})
+        else:
+            result, arrays = _score_all(sets, embeddings[p], row)
+            _write_npz(out / f"{p}.scores.npz", arrays)
+            avg = average(result["tasks"], aggregation)
+            meta_p = {**meta, "eval_seconds": time.perf_counter() - started}
+            _write_json(path, {**head, **result, "avg": avg, "meta": meta_p})
+            log_event(
+                logger,
+                "pooling scored",
+                model=model_id,
+                pooling=p,
+                avg=avg,
+                stsb_dev=result["stsb_dev"]["spearman"],
+                path=str(path),
+            )
+        written[p] = path
+    return written
+
+
+def _normalised(pairs: StsPairs, normalise: Any) -> StsPairs:
+    """``pairs`` with every sentence passed through ``normalise`` (SentEval's split/join)."""
+    return StsPairs(
+        pairs.task,
+        [normalise(s) for s in pairs.sent1],
+        [normalise(s) for s in pairs.sent2],
+        pairs.gold,
+        pairs.subsets,
+        pairs.source_files,
+    )
+
+
+def _score_all(
+    sets: dict[str, StsPairs], emb: np.ndarray, row: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Per-task scores (JSON part) and per-pair arrays (npz part) for one pooling."""
+    tasks: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for task in STS_TASKS:
+        pairs = sets[task]
+        cos = _pair_cosines(pairs, emb, row)
+        scores = score_similarities(cos, pairs.gold, pairs.subsets, task in YEAR_TASKS)
+        if task not in YEAR_TASKS:
+            scores = {
+                "n": scores["n"],
+                "split": "test",
+                **{k: v for k, v in scores.items() if k != "n"},
+            }
+        tasks[task] = scores
+        arrays[f"{task}__cos"] = cos
+        arrays[f"{task}__gold"] = np.asarray(pairs.gold, dtype=np.float64)
+        arrays[f"{task}__subset"] = np.asarray(pairs.subsets, dtype=str)
+    dev = sets["stsb_dev"]
+    dev_spearman, _ = correlations(_pair_cosines(dev, emb, row), dev.gold)
+    return {"tasks": tasks, "stsb_dev": {"n": len(dev), "spearman": dev_spearman}}, arrays
+
+
+def _pair_cosines(pairs: StsPairs, emb: np.ndarray, row: dict[str, int]) -> np.ndarray:
+    idx1 = np.fromiter((row[s] for s in pairs.sent1), np.int64, len(pairs))
+    idx2 = np.fromiter((row[s] for s in pairs.sent2), np.int64, len(pairs))
+    return cosine_scores(emb[idx1], emb[idx2])
+
+
+def _meta(
+    encoder: Encoder,
+    info: dict[str, Any],
+    n_unique: int,
+    batch_size: int,
+    max_length: int,
+    senteval_root: str | Path,
+    fingerprint: str | None,
+) -> dict[str, Any]:
+    """The ``meta`` block: model size, device, timing, provenance."""
+    return {
+        "params": encoder.n_params,
+        "embedding_dim": encoder.embedding_dim,
+        "device": str(encoder.device),
+        "dtype": encoder.compute_dtype,
+        "encode_seconds": info["encode_seconds"],
+        "sentences_encoded": n_unique,
+        "from_cache": info["from_cache"],
+        "batch_size": batch_size,
+        "max_length": encoder.effective_max_length(max_length),
+        "model_dir": encoder.model_dir,
+        "model_fingerprint": fingerprint,
+        "senteval_root": str(senteval_root),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that determine the numbers (``None`` if absent)."""
+    versions: dict[str, str | None] = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    """``git rev-parse HEAD`` of the checkout holding this code, or ``None``."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writers
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN / inf -> ``None`` (strict JSON), recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    _write_atomic(path, buffer.getvalue())

@@ -1,0 +1,217 @@
+"""Student initialisation: a DistilBERT-layout encoder filled from a BERT teacher's layers.
+
+DistilBERT (Sanh et al., 2019) initialises its 6-layer student from every other layer of
+BERT-base. The same recipe applied to all-MiniLM-L6-v2 (a 6-layer, 384-d BertModel) with
+``layers=(0, 2, 4)`` gives a 3-layer, 384-d, ~17.2 M-parameter DistilBERT student:
+
+- embeddings: word embeddings and LayerNorm copied; BERT adds the token-type-0 vector to every
+  token (DistilBERT has no token types), so that vector is folded into the position embeddings;
+- each chosen layer: ``query/key/value/attention.output.dense`` -> ``q_lin/k_lin/v_lin/out_lin``,
+  ``attention.output.LayerNorm`` -> ``sa_layer_norm``, ``intermediate.dense`` -> ``ffn.lin1``,
+  ``output.dense`` -> ``ffn.lin2``, ``output.LayerNorm`` -> ``output_layer_norm``.
+
+BERT's pooler (dense + tanh) has no DistilBERT counterpart and is dropped.
+
+Command line (used by the Snakemake rule ``student_init``)::
+
+    python -m distilface.student --teacher bundled:all-MiniLM-L6-v2 --layers 0 2 4 --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModel,
+    BertModel,
+    DistilBertConfig,
+    DistilBertModel,
+    DistilBertTokenizerFast,
+)
+
+BERT_VOCAB_SIZE = 30522
+
+# DistilBERT parameter name (inside transformer.layer.{i}.) <- BERT name (encoder.layer.{j}.)
+_LAYER_MAP: dict[str, str] = {
+    "attention.q_lin": "attention.self.query",
+    "attention.k_lin": "attention.self.key",
+    "attention.v_lin": "attention.self.value",
+    "attention.out_lin": "attention.output.dense",
+    "sa_layer_norm": "attention.output.LayerNorm",
+    "ffn.lin1": "intermediate.dense",
+    "ffn.lin2": "output.dense",
+    "output_layer_norm": "output.LayerNorm",
+}
+
+
+def _resolve(name_or_path: str | Path) -> str:
+    """Resolve ``bundled:`` names through :func:`distilface.models.resolve_model` (lazy import)."""
+    name = str(name_or_path)
+    if name.startswith("bundled:"):
+        from distilface.models import resolve_model
+
+        return resolve_model(name)
+    return name
+
+
+def load_vocab_tokenizer(folder: str | Path) -> DistilBertTokenizerFast:
+    """Load a BERT-uncased WordPiece tokenizer from ``folder`` as ``DistilBertTokenizerFast``.
+
+    ``DistilBertTokenizerFast(vocab_file=...)`` silently builds a 5-token vocabulary in
+    transformers 5.x, so only ``from_pretrained(folder)`` is used, and the size is checked.
+    """
+    tok = DistilBertTokenizerFast.from_pretrained(str(folder))
+    if len(tok) != BERT_VOCAB_SIZE:
+        raise ValueError(
+            f"{folder}: tokenizer has {len(tok)} tokens, expected {BERT_VOCAB_SIZE} "
+            "(bert-base-uncased WordPiece vocabulary)"
+        )
+    return tok
+
+
+def distilbert_config_from_bert(
+    bert_config, n_layers: int, dropout: float = 0.1
+) -> DistilBertConfig:
+    """The DistilBERT config matching a BERT config's widths, with ``n_layers`` layers."""
+    if bert_config.hidden_act != "gelu":
+        raise ValueError(f"teacher activation {bert_config.hidden_act!r}; DistilBERT needs gelu")
+    if abs(bert_config.layer_norm_eps - 1e-12) > 1e-15:
+        raise ValueError(
+            f"teacher layer_norm_eps {bert_config.layer_norm_eps}; DistilBERT hard-codes 1e-12"
+        )
+    return DistilBertConfig(
+        vocab_size=bert_config.vocab_size,
+        max_position_embeddings=bert_config.max_position_embeddings,
+        n_layers=n_layers,
+        n_heads=bert_config.num_attention_heads,
+        dim=bert_config.hidden_size,
+        hidden_dim=bert_config.intermediate_size,
+        dropout=dropout,
+        attention_dropout=dropout,
+        activation="gelu",
+        initializer_range=bert_config.initializer_range,
+        pad_token_id=bert_config.pad_token_id,
+    )
+
+
+def distilbert_from_bert(bert: BertModel, layers: Sequence[int]) -> DistilBertModel:
+    """Copy ``bert``'s embeddings and the listed encoder layers into a new DistilBertModel."""
+    n_teacher = bert.config.num_hidden_layers
+    bad = [i for i in layers if not 0 <= i < n_teacher]
+    if not layers or bad:
+        raise ValueError(f"layers {list(layers)} invalid for a {n_teacher}-layer teacher")
+    cfg = distilbert_config_from_bert(bert.config, n_layers=len(layers))
+    student = DistilBertModel(cfg)
+    src = bert.state_dict()
+    new: dict[str, torch.Tensor] = {
+        "embeddings.word_embeddings.weight": src["embeddings.word_embeddings.weight"],
+        "embeddings.position_embeddings.weight": src["embeddings.position_embeddings.weight"]
+        + src["embeddings.token_type_embeddings.weight"][0],
+        "embeddings.LayerNorm.weight": src["embeddings.LayerNorm.weight"],
+        "embeddings.LayerNorm.bias": src["embeddings.LayerNorm.bias"],
+    }
+    for i, j in enumerate(layers):
+        for dst, srcname in _LAYER_MAP.items():
+            for p in ("weight", "bias"):
+                new[f"transformer.layer.{i}.{dst}.{p}"] = src[f"encoder.layer.{j}.{srcname}.{p}"]
+    missing, unexpected = student.load_state_dict(new, strict=False)
+    # position_ids-like buffers may be absent from state_dict; weights must all be covered
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise RuntimeError(f"weight mapping incomplete: missing={missing} unexpected={unexpected}")
+    return student
+
+
+def _atomic_save(save_fn, out_dir: Path) -> Path:
+    """Run ``save_fn(tmp_dir)`` then rename the temp dir onto ``out_dir`` (replacing it)."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        save_fn(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def student_from_teacher_layers(
+    teacher_dir: str | Path, layers: Sequence[int] = (0, 2, 4), out_dir: str | Path = "student"
+) -> Path:
+    """Build a DistilBERT-layout student from ``layers`` of a BERT teacher; save it as a HF folder.
+
+    ``teacher_dir`` may be a folder or a ``bundled:`` name. The folder gets ``config.json``,
+    ``model.safetensors``, the teacher's tokenizer (checked to hold 30,522 tokens) and
+    ``student_init.json`` recording the recipe. Returns ``out_dir``.
+    """
+    teacher_path = _resolve(teacher_dir)
+    bert = AutoModel.from_pretrained(teacher_path)
+    if not isinstance(bert, BertModel):
+        raise TypeError(f"{teacher_path}: expected a BertModel teacher, got {type(bert).__name__}")
+    student = distilbert_from_bert(bert, layers)
+    tok = load_vocab_tokenizer(teacher_path)
+    meta = {
+        "recipe": "distilbert_from_bert_layers",
+        "teacher": str(teacher_dir),
+        "teacher_path": str(teacher_path),
+        "layers": list(layers),
+        "params": sum(p.numel() for p in student.parameters()),
+    }
+
+    def save(tmp: Path) -> None:
+        student.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "student_init.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    return _atomic_save(save, Path(out_dir))
+
+
+def random_student(
+    config: DistilBertConfig | dict, out_dir: str | Path, tokenizer_dir: str | Path, seed: int = 0
+) -> Path:
+    """Save a randomly initialised DistilBERT (``config``) with a 30,522-token tokenizer.
+
+    Used for the tests' tiny fixtures and the ``random`` student option; ``tokenizer_dir`` is any
+    folder (or ``bundled:`` name) holding the bert-base-uncased vocabulary.
+    """
+    cfg = config if isinstance(config, DistilBertConfig) else DistilBertConfig(**config)
+    tok = load_vocab_tokenizer(_resolve(tokenizer_dir))
+    if cfg.vocab_size != len(tok):
+        raise ValueError(f"config vocab_size {cfg.vocab_size} != tokenizer size {len(tok)}")
+    torch.manual_seed(seed)
+    model = DistilBertModel(cfg)
+
+    def save(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        meta = {"recipe": "random", "seed": seed, "config": cfg.to_dict()}
+        (tmp / "student_init.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+    return _atomic_save(save, Path(out_dir))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """CLI: build a student from teacher layers (see module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--teacher", required=True, help="BERT teacher folder or bundled: name")
+    ap.add_argument("--layers", type=int, nargs="+", default=[0, 2, 4])
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    out = student_from_teacher_layers(args.teacher, args.layers, args.out)
+    print(json.loads((out / "student_init.json").read_text()))
+
+
+if __name__ == "__main__":
+    main()

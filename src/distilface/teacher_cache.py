@@ -1,0 +1,201 @@
+"""Teacher sentence embeddings of a training corpus, computed once and reused by every run.
+
+DisCo's stage 1 regresses (KD) or contrasts (CKD) student embeddings against a fixed teacher's
+embeddings of the same sentences. The teacher is run once per
+(teacher fingerprint, corpus sha256, pooling, max_length) through its own sentence-transformers
+pipeline (both bundled teachers: mean pooling + L2 normalisation) and the result is stored as
+
+- ``<name>.npy``: float32 array (n_sentences, teacher_dim), row i = line i of the corpus
+  (after :func:`distilface.data.read_corpus` drops empty lines);
+- ``<name>.json``: the key above plus timing, written after the array, both via temp + rename.
+
+Command line (used by the Snakemake rule ``teacher_cache``)::
+
+    python -m distilface.teacher_cache --teacher bundled:all-mpnet-base-v2 \
+        --corpus results/data/corpus/wiki1m_for_simcse.txt --out results/teacher_cache/x.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distilface.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+
+def sha256_of(path: str | Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_teacher(teacher: str, device: str | None, max_length: int | None):
+    """The teacher as a SentenceTransformer (its own pooling/normalisation) and its description."""
+    from sentence_transformers import SentenceTransformer
+
+    from distilface.models import resolve_model
+
+    path = resolve_model(teacher)
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = SentenceTransformer(path, device=dev)
+    if max_length is not None:
+        model.max_seq_length = max_length
+    pooling = " + ".join(type(m).__name__ for m in list(model)[1:])
+    for m in list(model)[1:]:
+        if hasattr(m, "get_pooling_mode_str"):
+            pooling = pooling.replace("Pooling", f"Pooling({m.get_pooling_mode_str()})")
+    return model, path, dev, pooling
+
+
+def cache_key(teacher: str, corpus_path: str | Path, max_length: int | None) -> dict:
+    """The identity of a cache entry (without loading the teacher's weights)."""
+    from distilface.models import model_fingerprint
+
+    return {
+        "teacher": teacher,
+        "teacher_fingerprint": model_fingerprint(teacher),
+        "corpus": str(corpus_path),
+        "corpus_sha256": sha256_of(corpus_path),
+        "max_length": max_length,
+    }
+
+
+def build_teacher_cache(
+    teacher: str,
+    corpus_path: str | Path,
+    out_npy: str | Path,
+    max_length: int | None = 128,
+    batch_size: int = 128,
+    device: str | None = None,
+) -> Path:
+    """Encode every corpus sentence with ``teacher``; write ``out_npy`` + ``.json`` atomically."""
+    from distilface.data import read_corpus
+
+    out_npy = Path(out_npy)
+    key = cache_key(teacher, corpus_path, max_length)
+    sentences = read_corpus(corpus_path)
+    model, path, dev, pooling = _load_teacher(teacher, device, max_length)
+    t0 = time.perf_counter()
+    emb = model.encode(
+        sentences,
+        batch_size=batch_size,
+        convert_to_numpy=True,
+        show_progress_bar=True,
+    ).astype(np.float32)
+    seconds = time.perf_counter() - t0
+    if not np.isfinite(emb).all():
+        raise FloatingPointError(f"teacher {teacher}: non-finite embeddings for {corpus_path}")
+    meta = {
+        **key,
+        "teacher_path": str(path),
+        "pooling": pooling,
+        "n": int(emb.shape[0]),
+        "dim": int(emb.shape[1]),
+        "device": dev,
+        "torch_threads": torch.get_num_threads(),
+        "encode_seconds": round(seconds, 2),
+        "sentences_per_s": round(len(sentences) / seconds, 1),
+    }
+    out_npy.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_npy.name}.", suffix=".npy", dir=out_npy.parent)
+    os.close(fd)
+    try:
+        np.save(tmp, emb)
+        os.replace(tmp, out_npy)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    _write_json_atomic(out_npy.with_suffix(".json"), meta)
+    log_event(logger, "teacher cache written", path=str(out_npy), **meta)
+    return out_npy
+
+
+def _write_json_atomic(path: Path, obj: dict) -> None:
+    """Write ``obj`` as JSON to ``path`` via a temp file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def load_teacher_cache(npy_path: str | Path, corpus_path: str | Path | None = None) -> np.ndarray:
+    """Load a cache; given ``corpus_path``, check it is the corpus the cache was built on."""
+    npy_path = Path(npy_path)
+    meta_path = npy_path.with_suffix(".json")
+    if not npy_path.is_file() or not meta_path.is_file():
+        raise FileNotFoundError(f"teacher cache {npy_path} (or its {meta_path.name}) is missing")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    emb = np.load(npy_path, mmap_mode="r")
+    if emb.shape != (meta["n"], meta["dim"]):
+        raise ValueError(f"{npy_path}: shape {emb.shape} != meta {(meta['n'], meta['dim'])}")
+    if corpus_path is not None:
+        actual = sha256_of(corpus_path)
+        if actual != meta["corpus_sha256"]:
+            raise ValueError(
+                f"{npy_path} was built on corpus sha256 {meta['corpus_sha256']} "
+                f"({meta['corpus']}), but {corpus_path} has sha256 {actual}"
+            )
+    return emb
+
+
+def teacher_embeddings(
+    teacher: str,
+    corpus_path: str | Path,
+    cache_dir: str | Path,
+    max_length: int | None = 128,
+    batch_size: int = 128,
+    device: str | None = None,
+) -> torch.Tensor:
+    """Teacher embeddings of the corpus, from ``cache_dir`` or computed once and stored there.
+
+    The file name is a hash of the key (teacher fingerprint, corpus sha256, max_length); the
+    pooling is the teacher's own sentence-transformers pipeline.
+    """
+    key = cache_key(teacher, corpus_path, max_length)
+    digest = hashlib.sha256(
+        json.dumps([key["teacher_fingerprint"], key["corpus_sha256"], max_length]).encode()
+    ).hexdigest()[:16]
+    npy = Path(cache_dir) / f"{digest}.npy"
+    if not npy.is_file():
+        build_teacher_cache(teacher, corpus_path, npy, max_length, batch_size, device)
+    return torch.from_numpy(np.array(load_teacher_cache(npy, corpus_path)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """CLI: build one teacher cache file (see module docstring)."""
+    from distilface.logs import setup_logging
+
+    ap = argparse.ArgumentParser(description="Encode a corpus with a teacher, once.")
+    ap.add_argument("--teacher", required=True)
+    ap.add_argument("--corpus", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--device", default=None)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    setup_logging()
+    build_teacher_cache(
+        args.teacher, args.corpus, args.out, args.max_length, args.batch_size, args.device
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Conda env files: pinned exactly, equal to the lock, rendered from it, used by every rule."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distilface import envs
+
+ENV_FILES = sorted(envs.ENVS_DIR.glob("*.yaml"))
+LOCK = envs.read_pins(envs.LOCK_FILE)
+
+
+def _pip_entries(path: Path) -> list[str]:
+    deps = yaml.safe_load(path.read_text(encoding="utf-8"))["dependencies"]
+    return [str(e) for d in deps if isinstance(d, dict) for e in d["pip"]]
+
+
+def test_one_env_per_rule_kind() -> None:
+    assert [p.stem for p in ENV_FILES] == sorted(envs.ENV_SPECS)
+
+
+@pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
+def test_env_file_parses_pins_exactly_and_matches_lock(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc["channels"] == ["conda-forge", "nodefaults"]
+    packages = [e for e in _pip_entries(path) if not e.startswith("--")]
+    assert packages, f"{path} has an empty pip section"
+    for entry in packages:
+        name, version = envs.PIN_RE.match(entry).groups()  # None -> AttributeError = unpinned
+        assert LOCK[envs.canonicalize_name(name)][1] == version, entry
+    assert envs.check_env_file(path, LOCK) == []
+
+
+def test_committed_envs_equal_a_fresh_render() -> None:
+    for name, text in envs.rendered_files().items():
+        assert (envs.ENVS_DIR / name).read_text(encoding="utf-8") == text, name
+    assert envs.check_envs() == []
+
+
+def test_drift_from_the_lock_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    drifted = tmp_path / "evaluate.yaml"
+    text = (envs.ENVS_DIR / "evaluate.yaml").read_text(encoding="utf-8")
+    assert "      - numpy==2.4.6\n" in text
+    text = text.replace("numpy==2.4.6", "numpy==2.4.5").replace("scipy==1.17.1", "scipy>=1.0")
+    drifted.write_text(text, encoding="utf-8")
+    problems = envs.check_env_file(drifted, LOCK)
+    numpy_line = text.splitlines().index("      - numpy==2.4.5") + 1
+    assert f"{drifted}:{numpy_line}: numpy==2.4.5 drifted from the lock (2.4.6)" in problems
+    assert any("'scipy>=1.0' is not pinned" in p for p in problems)
+    assert len(problems) == 2
+
+
+def test_a_changed_env_file_differs_from_the_render(tmp_path: Path) -> None:
+    shutil.copytree(envs.ENVS_DIR, tmp_path / "envs")
+    report = tmp_path / "envs" / "report.yaml"
+    report.write_text(report.read_text(encoding="utf-8") + "      - extra==1.0\n")
+    problems = envs.check_envs(tmp_path / "envs")
+    assert any("report.yaml: differs from" in p for p in problems)
+    assert any("extra is not in lock.txt" in p for p in problems)
+
+
+def test_conda_pins_equal_the_tested_venv() -> None:
+    assert envs.CONDA_PINS["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert envs.CONDA_PINS["pip"] == metadata.version("pip")
+    assert envs.CONDA_PINS["setuptools"] == metadata.version("setuptools")
+
+
+def test_closure_follows_dependencies_and_platform_markers() -> None:
+    pins = envs.closure(["pandas"], LOCK)
+    assert {"pandas", "numpy", "python-dateutil"} <= set(pins)
+    assert pins["numpy"] == LOCK["numpy"][1]
+    assert "tzdata" in pins  # python-dateutil needs it everywhere; pandas only on Windows
+    assert "colorama" not in envs.closure(["tqdm"], LOCK)  # Windows-only
+
+
+def test_closure_rejects_a_lock_missing_a_dependency() -> None:
+    lock = {k: v for k, v in LOCK.items() if k != "kiwisolver"}
+    with pytest.raises(envs.LockError, match=r"kiwisolver \(needed by matplotlib\)"):
+        envs.closure(["matplotlib"], lock)
+
+
+def test_closure_rejects_a_lock_that_differs_from_the_venv() -> None:
+    lock = {**LOCK, "cycler": ("cycler", "0.0.1")}
+    with pytest.raises(envs.LockError, match=r"cycler==0.0.1 but 0.12.1 is installed"):
+        envs.closure(["matplotlib"], lock)
+
+
+def test_read_pins_names_file_and_line_of_a_bad_line(tmp_path: Path) -> None:
+    lock = tmp_path / "lock.txt"
+    lock.write_text("# header\nnumpy==2.4.6\n-e /somewhere\nscipy>=1\n", encoding="utf-8")
+    with pytest.raises(envs.LockError, match=rf"{lock}:4: expected 'name==version'"):
+        envs.read_pins(lock)
+
+
+def test_post_deploy_installs_distilface_and_only_model_kinds_get_the_wheels() -> None:
+    models = envs.read_pins(envs.MODELS_FILE)
+    for kind, spec in envs.ENV_SPECS.items():
+        script = (envs.ENVS_DIR / f"{kind}.post-deploy.sh").read_text(encoding="utf-8")
+        assert '-e "$repo"' in script
+        has_wheels = all(f"{n}=={v}" in script for n, v in models.values())
+        assert has_wheels == spec.bundled_models, kind
+
+
+def test_every_workflow_rule_names_an_existing_env_file() -> None:
+    files = envs.workflow_files()
+    rules = [r for f in files for r in envs.rule_envs(f)]
+    if not any(r.executes for r in rules):
+        pytest.skip("no executing rules in Snakefile / workflow/rules/*.smk yet")
+    assert envs.check_rules(files) == []
+    assert all(r.conda for r in rules if r.executes)
+
+
+def test_rule_check_reports_missing_wrong_and_run_rules(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "workflow" / "rules"
+    rules_dir.mkdir(parents=True)
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "data.yaml").write_text("dependencies: []\n")
+    smk = rules_dir / "x.smk"
+    smk.write_text(
+        "rule all:\n    input: 'a'\n\n"
+        "rule good:\n    output: 'a'\n    conda:\n        '../../envs/data.yaml'\n"
+        "    shell: 'touch {output}'\n\n"
+        "rule bare:\n    output: 'b'\n    script: 's.py'\n\n"
+        "rule wrong:\n    output: 'c'\n    conda: 'envs/data.yaml'\n    shell: 'x'\n\n"
+        "checkpoint inline:\n    output: 'd'\n    run:\n        print(1)\n",
+        encoding="utf-8",
+    )
+    problems = envs.check_rules([smk], tmp_path / "envs")
+    assert [p.split(": rule ")[1].split()[0].rstrip(":") for p in problems] == [
+        "bare",
+        "wrong",
+        "inline",
+    ]
+    assert f"{smk}:10: rule bare has no conda: directive" in problems

@@ -1,0 +1,113 @@
+"""Experiment-grid expansion over the real config files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from distilface import grid
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml"])
+def test_configs_validate_and_expand(name):
+    config = _load(name)
+    jsonschema.validate(config, _load("schema.yaml"))
+    runs = grid.expand_grid(config)
+    ids = [r.model_id for r in runs]
+    assert len(ids) == len(set(ids))
+    for r in runs:
+        assert grid.model_dir_for(config, r.model_id)
+        if r.trained:
+            kwargs = grid.train_config_kwargs(config, r)
+            assert kwargs["seed"] == r.seed and kwargs["objective"] == r.objective
+            assert grid.parse_slug(r.hparams) == {k: kwargs[k] for k in grid.HPARAMS}
+
+
+def test_full_config_run_count():
+    config = _load("config.yaml")
+    runs = grid.expand_grid(config)
+    # simcse-unsup: 1 default + extra values per axis (the default value is not run twice):
+    # temperature 4, pooling 2, batch_size 4, learning_rate 2, dropout 6, max_seq_length 1,
+    # seeds 2 -> 22; disco-ckd: 1 + temperature 2 -> 3; baseline, simcse-sup, disco-kd,
+    # disco-kd-ft, disco-ckd-ft: 1 each -> 30
+    assert len(runs) == 30
+    assert len(grid.trained_model_ids(config)) == 29
+    assert grid.all_model_ids(config)[0] == "baseline/untrained/seed0"
+    by_variant: dict[str, int] = {}
+    for r in runs:
+        by_variant[r.variant] = by_variant.get(r.variant, 0) + 1
+    assert by_variant == {
+        "baseline": 1,
+        "simcse-unsup": 22,
+        "simcse-sup": 1,
+        "disco-kd": 1,
+        "disco-ckd": 3,
+        "disco-kd-ft": 1,
+        "disco-ckd-ft": 1,
+    }
+
+
+def test_slug_ids_dirs_and_fine_tune_chain():
+    config = _load("config.yaml")
+    unsup = grid.run_for(config, "simcse-unsup/t0.05_bs64_lr3e-05_do0.1_len32_cls/seed42")
+    assert unsup.eval_pooling == "cls_before_pooler"
+    assert grid.model_dir_for(config, unsup.model_id) == f"results/models/{unsup.model_id}"
+    kw = grid.train_config_kwargs(config, unsup)
+    assert kw["student"] == "distilbert-base-uncased" and kw["eval_every"] == 125
+    assert kw["learning_rate"] == 3e-5 and kw["batch_size"] == 64 and kw["epochs"] == 1
+    ft = next(r for r in grid.expand_grid(config) if r.variant == "disco-ckd-ft")
+    parent = next(r for r in grid.expand_grid(config) if r.variant == "disco-ckd")
+    assert ft.init_from == parent.model_id
+    inputs = grid.train_inputs(config, ft)
+    assert inputs["student"] == f"results/models/{parent.model_id}"
+    assert grid.train_inputs(config, parent)["teacher_cache"] == (
+        "results/teacher_cache/mpnet-base/wiki1m.npy"
+    )
+    assert grid.teacher_caches(config) == [("mpnet-base", "wiki1m")]
+    base = grid.run_for(config, "baseline/untrained/seed0")
+    assert not base.trained and grid.model_dir_for(config, base.model_id) == (
+        "distilbert-base-uncased"
+    )
+
+
+def test_slug_round_trip():
+    hp = {
+        "pooling": "cls_before_pooler",
+        "temperature": 0.001,
+        "batch_size": 512,
+        "learning_rate": 5e-5,
+        "dropout": 0.0,
+        "max_seq_length": 64,
+    }
+    slug = grid.hparams_slug(hp)
+    assert slug == "t0.001_bs512_lr5e-05_do0_len64_cls-before-pooler"
+    assert grid.parse_slug(slug) == hp
+    with pytest.raises(grid.GridError):
+        grid.parse_slug("nonsense")
+
+
+def test_config_errors_name_the_key():
+    config = _load("config.yaml")
+    bad = {**config, "ablations": {"simcse-unsup": {"warmup": [0.1]}}}
+    with pytest.raises(grid.GridError, match="ablations.simcse-unsup.warmup"):
+        grid.expand_grid(bad)
+    bad = {**config, "ablations": {"nope": {"seeds": [1]}}}
+    with pytest.raises(grid.GridError, match="ablations.nope"):
+        grid.expand_grid(bad)
+    variants = {
+        **config["variants"],
+        "x": {**config["variants"]["disco-kd-ft"], "init_from": "missing"},
+    }
+    with pytest.raises(grid.GridError, match="variants.x.init_from"):
+        grid.expand_grid({**config, "variants": variants})
+    with pytest.raises(grid.GridError, match="not in the grid"):
+        grid.run_for(config, "simcse-unsup/t9_bs1_lr1_do0_len1_cls/seed1")

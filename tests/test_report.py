@@ -1,0 +1,304 @@
+"""Report: tidy frame, tables, bootstrap statistics and bad-input messages (synthetic files)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from distilface import STS_TASKS
+from distilface.grid import hparams_slug
+from distilface.report import build, stats, tables
+from distilface.report.synthetic import write_eval, write_train_log
+from distilface.report.tidy import ResultsError, load_results, read_tidy
+
+DEFAULTS = {
+    "pooling": "cls",
+    "temperature": 0.05,
+    "batch_size": 64,
+    "learning_rate": 3e-5,
+    "dropout": 0.1,
+    "max_seq_length": 32,
+}
+HP = hparams_slug(DEFAULTS)
+HP_T01 = hparams_slug({**DEFAULTS, "temperature": 0.1})
+HP_T001 = hparams_slug({**DEFAULTS, "temperature": 0.01})
+HP_BS32 = hparams_slug({**DEFAULTS, "batch_size": 32})
+CONFIG = {
+    "evaluation": {"aggregation": "all"},
+    "variants": {"simcse": {"objective": "simcse_unsup", "hparams": DEFAULTS, "seeds": [1, 2]}},
+    "ablations": {
+        "simcse": {"temperature": [0.01, 0.05, 0.1], "max_seq_length": [32], "seeds": [1, 2]}
+    },
+    "report": {
+        "n_bootstrap": 200,
+        "bootstrap_seed": 0,
+        "comparisons": [["simcse", "minilm-l6/cls"], ["minilm-l6@avg", "minilm-l6@cls"]],
+        "published": {"minilm-l6/avg": "fake-entry"},
+    },
+}
+PUBLISHED = {"entries": {"fake-entry": {"avg": 70.0, "url": "https://example.org", "tasks": {}}}}
+
+
+@pytest.fixture()
+def results(tmp_path):
+    """Synthetic eval JSONs + npz + training logs laid out like results/."""
+    eval_root, model_root = tmp_path / "eval", tmp_path / "models"
+    evals = [
+        write_eval(eval_root, "minilm-l6", "avg", noise=0.25, seed=1),
+        write_eval(eval_root, "minilm-l6", "cls", noise=0.6, seed=2),
+    ]
+    logs = []
+    specs = [
+        (HP, 1, 0.2),
+        (HP, 2, 0.22),
+        (HP_T01, 1, 0.3),
+        (HP_T01, 2, 0.31),
+        (HP_T001, 1, 0.4),
+        (HP_BS32, 1, 0.5),
+    ]
+    for hp, seed, noise in specs:
+        model = f"simcse/{hp}/seed{seed}"
+        evals.append(
+            write_eval(
+                eval_root, model, "cls_before_pooler", noise, seed=10 + seed, params=17_200_000
+            )
+        )
+        logs.append(write_train_log(model_root, model, seed=seed))
+    return evals, logs, tmp_path
+
+
+def test_tidy_frame_columns_and_values(results):
+    evals, logs, _ = results
+    frame = load_results(evals, logs)
+    assert list(frame.columns)[:10] == [
+        "model",
+        "variant",
+        "hparams",
+        "seed",
+        "pooling",
+        "task",
+        "subset",
+        "metric",
+        "aggregation",
+        "value",
+    ]
+    data = json.loads(evals[2].read_text())
+    row = frame[
+        (frame["model"] == data["model"])
+        & (frame["task"] == "STS13")
+        & (frame["metric"] == "spearman")
+        & (frame["aggregation"] == "all")
+    ]
+    assert row["value"].item() == pytest.approx(data["tasks"]["STS13"]["spearman"]["all"])
+    assert set(frame.loc[frame["model"] == data["model"], "seed"].dropna()) == {1}
+    assert frame.loc[frame["model"] == "minilm-l6", "hparams"].isna().all()
+    train = frame[frame["task"] == "train"]
+    assert set(train["metric"]) >= {"loss", "stsb_dev"} and train["step"].notna().all()
+    subsets = frame[frame["aggregation"] == "subset"]
+    assert subsets["subset"].notna().all() and len(subsets) > 0
+
+
+def test_tidy_csv_round_trip(results, tmp_path):
+    evals, logs, _ = results
+    frame = build.build_tidy(evals, logs, tmp_path / "tidy.csv")
+    pd.testing.assert_frame_equal(read_tidy(tmp_path / "tidy.csv"), frame)
+
+
+def test_main_table_roundtrip_and_selection(results, tmp_path):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    (root / "published.yaml").write_text(yaml.safe_dump(PUBLISHED))
+    table = build.build_main(root / "tidy.csv", CONFIG, root / "published.yaml", root / "main")
+    back = pd.read_csv(root / "main.csv")
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)
+    # a configured variant shows its default hparams, mean over seeds
+    frame = load_results(evals)
+    wide = tables.scores_wide(frame)
+    expected = wide[wide["hparams"] == HP]["avg"].mean()
+    simcse = table[table["Model"] == "simcse"].iloc[0]
+    assert simcse["Avg"] == pytest.approx(expected) and simcse["Seeds"] == 2
+    assert simcse["Params (M)"] == pytest.approx(17.2)
+    row = table[table["Model"] == "minilm-l6/avg"].iloc[0]
+    assert row["Published"] == 70.0 and row["Δ"] == pytest.approx(row["Avg"] - 70.0)
+    assert len(table) == 3  # one per variant + one per baseline encoder x pooling
+
+
+def test_latex_booktabs_and_markdown(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    (root / "published.yaml").write_text(yaml.safe_dump(PUBLISHED))
+    table = build.build_main(root / "tidy.csv", CONFIG, root / "published.yaml", root / "main")
+    tex = (root / "main.tex").read_text()
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert tex.count(rule) == 1
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+    assert len(body) == len(table)
+    assert any(line.startswith("minilm-l6/avg &") for line in body)
+    assert f"{table.loc[0, 'Avg']:.2f}" in tex
+    md = (root / "main.md").read_text().splitlines()
+    assert len(md) == 2 + len(table) and md[0].startswith("| Model | Pooling")
+
+
+def test_ablation_table_and_one_value_axis(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    table = build.build_ablation(
+        root / "tidy.csv", CONFIG, "simcse-temperature", root / "ablation_t.csv", root / "fig_t"
+    )
+    assert list(table["value"]) == [0.01, 0.05, 0.1]
+    assert list(table["n_seeds"]) == [1, 2, 2]  # the bs32 run belongs to no listed value
+    assert set(table["pooling"]) == {"cls_before_pooler"}
+    frame = load_results(evals)
+    wide = tables.scores_wide(frame)
+    assert table.loc[2, "avg_mean"] == pytest.approx(wide[wide["hparams"] == HP_T01]["avg"].mean())
+    seeds = build.build_ablation(
+        root / "tidy.csv", CONFIG, "simcse-seeds", root / "ablation_s.csv", root / "fig_s"
+    )
+    assert list(seeds["value"]) == [1, 2] and list(seeds["n_seeds"]) == [1, 1]
+    one = build.build_ablation(
+        root / "tidy.csv",
+        CONFIG,
+        "simcse-max_seq_length",
+        root / "ablation_len.csv",
+        root / "fig_len",
+    )
+    assert len(one) == 1
+    assert (root / "fig_len.png").stat().st_size > 0 and (root / "fig_len.pdf").stat().st_size > 0
+
+
+def test_ablation_missing_value_is_named(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    cfg = {**CONFIG, "ablations": {"simcse": {"dropout": [0.1, 0.2]}}}
+    with pytest.raises(ResultsError, match=r"simcse-dropout: .* value\(s\) \[0\.2\]"):
+        build.build_ablation(root / "tidy.csv", cfg, "simcse-dropout", root / "a.csv", root / "f")
+
+
+def test_missing_task_names_file(tmp_path):
+    path = write_eval(tmp_path, "m", "avg", noise=0.3)
+    data = json.loads(path.read_text())
+    del data["tasks"]["STS14"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match=r"m/avg\.json: missing task\(s\) STS14"):
+        load_results([path])
+
+
+def test_nan_score_names_file_and_key(tmp_path):
+    path = write_eval(tmp_path, "m", "avg", noise=0.3)
+    text = path.read_text()
+    data = json.loads(text)
+    data["tasks"]["STS15"]["spearman"]["all"] = float("nan")
+    path.write_text(json.dumps(data))  # json writes NaN
+    with pytest.raises(ResultsError, match=r"avg\.json: tasks\.STS15\.spearman\.all: .*NaN"):
+        load_results([path])
+
+
+def test_malformed_json_names_file_and_line(tmp_path):
+    path = tmp_path / "m" / "avg.json"
+    path.parent.mkdir()
+    path.write_text('{"model": "m",\n "tasks": {,}}')
+    with pytest.raises(ResultsError, match=r"avg\.json:2:\d+: malformed JSON"):
+        load_results([path])
+
+
+def test_malformed_train_log_names_line(tmp_path):
+    log = write_train_log(tmp_path, f"simcse/{HP}/seed1")
+    log.write_text(log.read_text() + "{oops\n")
+    with pytest.raises(ResultsError, match=r"train_log\.jsonl:6: malformed JSON line"):
+        load_results([], [log])
+
+
+def test_skipped_file_is_kept_as_note_and_left_out_of_tables(tmp_path):
+    good = write_eval(tmp_path, "m", "avg", noise=0.3)
+    skipped = tmp_path / "m" / "cls.json"
+    skipped.write_text(json.dumps({"model": "m", "pooling": "cls", "skipped": "no pooler"}))
+    frame = load_results([good, skipped])
+    assert frame.loc[frame["metric"] == "skipped", "note"].item() == "no pooler"
+    assert list(tables.scores_wide(frame)["pooling"]) == ["avg"]
+
+
+def _runs(rng, noise, n=200):
+    gold = {t: np.random.default_rng(i).uniform(0, 5, n) for i, t in enumerate(STS_TASKS)}
+    return {
+        t: stats.TaskPairs(gold[t] + rng.normal(0, noise, n), gold[t], np.array(["x"] * n))
+        for t in STS_TASKS
+    }
+
+
+def test_bootstrap_interval_coverage():
+    """The 95% interval covers the population average at roughly the nominal rate."""
+    tasks = STS_TASKS[:2]
+    noise, n = 1.2, 150
+    # population Spearman from a very large sample of the same generator
+    big = np.random.default_rng(99)
+    g = big.uniform(0, 5, 400_000)
+    truth = stats.spearman_rows((g + big.normal(0, noise, g.size))[None], g[None])[0]
+    rng = np.random.default_rng(7)
+    hits, reps = 0, 200
+    for rep in range(reps):
+        run = {}
+        for t in tasks:
+            gold = rng.uniform(0, 5, n)
+            run[t] = stats.TaskPairs(gold + rng.normal(0, noise, n), gold, np.array(["x"] * n))
+        samples = stats.bootstrap_avg([run], n_boot=300, seed=rep, tasks=tasks)[0]
+        low, high = stats.percentile_ci(samples)
+        hits += low <= truth <= high
+    assert 0.88 <= hits / reps <= 0.99
+
+
+def test_paired_bootstrap_detects_difference_and_not_identity():
+    rng = np.random.default_rng(3)
+    good, bad = _runs(rng, 0.5), _runs(rng, 2.0)
+    res = stats.paired_bootstrap([good], [bad], n_boot=300)
+    assert res["delta"] > 0 and res["ci_low"] > 0 and res["p_value"] < 0.05
+    same = stats.paired_bootstrap([good], [good], n_boot=100)
+    assert same["delta"] == 0 and same["p_value"] == 1.0
+
+
+def test_wmean_bootstrap_matches_observed_centre():
+    rng = np.random.default_rng(5)
+    run = _runs(rng, 1.0)
+    for t in STS_TASKS:
+        object.__setattr__(run[t], "subset", np.array(["a", "b"] * 100))
+    samples = stats.bootstrap_avg([run], n_boot=300, aggregation="wmean")[0]
+    observed = stats.observed_avg(run, "wmean")
+    assert abs(np.median(samples) - observed) < 1.5
+
+
+def test_seeds_and_comparisons_tables(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    seeds = build.build_seeds(root / "tidy.csv", CONFIG, root / "seeds.csv")
+    simcse = seeds[seeds["label"] == "simcse"].iloc[0]
+    assert simcse["n_seeds"] == 2 and simcse["ci_low"] < simcse["avg_mean"] < simcse["ci_high"]
+    assert simcse["avg_std"] > 0
+    pd.testing.assert_frame_equal(pd.read_csv(root / "seeds.csv"), seeds, check_dtype=False)
+    comp = build.build_comparisons(root / "tidy.csv", CONFIG, root / "comparisons.csv")
+    assert list(comp["a"]) == ["simcse", "minilm-l6@avg"]
+    assert (comp["delta"] > 0).all() and (comp["p_value"] < 0.05).all()
+    assert (comp["ci_low"] <= comp["delta"]).all() and (comp["delta"] <= comp["ci_high"]).all()
+
+
+def test_bad_comparison_name_is_clear(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    cfg = {**CONFIG, "report": {**CONFIG["report"], "comparisons": [["nope", "simcse"]]}}
+    with pytest.raises(ValueError, match="'nope' matches no main-table label"):
+        build.build_comparisons(root / "tidy.csv", cfg, root / "c.csv")
+
+
+def test_efficiency_table(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    eff = build.build_efficiency(root / "tidy.csv", CONFIG, root / "eff.csv", root / "models")
+    simcse = eff[eff["Model"] == "simcse"].iloc[0]
+    folders = [root / "models" / "simcse" / HP / f"seed{s}" for s in (1, 2)]
+    sizes = [sum(f.stat().st_size for f in d.iterdir()) for d in folders]
+    assert simcse["Disk (MB)"] == pytest.approx(np.mean(sizes) / 1e6)
+    assert np.isnan(eff.loc[eff["Model"] == "minilm-l6/avg", "Disk (MB)"].item())
+    assert simcse["Sentences/s (cpu)"] > 0 and np.isnan(simcse["Sentences/s (cuda)"])
+    assert simcse["Params (M)"] == pytest.approx(17.2)

@@ -1,0 +1,216 @@
+"""The training loop on a tiny random DistilBERT: learning, resume, NaN, saved-model parity."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import DistilBertConfig
+
+from distilface import losses
+from distilface.student import random_student
+from distilface.train import TrainConfig, train
+from distilface.types import StsPairs
+
+WORDS = (
+    "the a man woman dog cat plays runs eats guitar ball park river city red green quickly "
+    "slowly small large old young house car tree bird sings jumps over under near"
+).split()
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))) + "."
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    rng = random.Random(0)
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("".join(_sentence(rng) + "\n" for _ in range(96)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def dev() -> StsPairs:
+    """Pairs scored by word overlap (a computable similarity, enough to exercise evaluation)."""
+    rng = random.Random(1)
+    s1 = [_sentence(rng) for _ in range(40)]
+    s2 = [_sentence(rng) for _ in range(40)]
+    gold = np.array([len(set(a.split()) & set(b.split())) for a, b in zip(s1, s2, strict=True)])
+    return StsPairs("STSBenchmark", s1, s2, gold.astype(float), ["dev"] * 40)
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> Path:
+    cfg = DistilBertConfig(n_layers=2, dim=32, n_heads=2, hidden_dim=64, max_position_embeddings=64)
+    out = tmp_path_factory.mktemp("student") / "tiny"
+    return random_student(cfg, out, "bundled:all-MiniLM-L6-v2", seed=0)
+
+
+def _cfg(student, corpus, out, **kw) -> TrainConfig:
+    base = dict(
+        objective="simcse_unsup",
+        student=str(student),
+        data=str(corpus),
+        out_dir=out,
+        batch_size=8,
+        learning_rate=5e-4,
+        max_steps=8,
+        eval_every=3,
+        log_every=1,
+        checkpoint_every=2,
+        max_seq_length=16,
+        eval_max_length=64,
+        seed=7,
+        device="cpu",
+        progress=False,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_a_few_steps_lower_the_loss(student, corpus, tmp_path):
+    # mean pooling: a random tiny model's [CLS] states are near-identical across sentences
+    out = train(
+        _cfg(
+            student,
+            corpus,
+            tmp_path / "m",
+            max_steps=24,
+            eval_every=100,
+            pooling="avg",
+            checkpoint_every=None,
+        ),
+        dev=None,
+    )
+    log = _log(out)
+    assert [r["step"] for r in log] == list(range(1, 25))
+    first = np.mean([r["loss"] for r in log[:4]])
+    last = np.mean([r["loss"] for r in log[-4:]])
+    assert last < first / 2, (first, last)
+    assert set(log[0]) == {
+        "step",
+        "epoch",
+        "loss",
+        "lr",
+        "stsb_dev",
+        "sentences_per_s",
+        "elapsed_s",
+    }
+    assert log[-1]["lr"] == 0.0  # linear decay to zero
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["saved"] == "final" and summary["final_step"] == 24
+    assert summary["device"] == "cpu" and summary["dtype"] == "float32"
+    assert not (tmp_path / "m.partial").exists()
+
+
+def test_resume_gives_bit_identical_weights(student, corpus, dev, tmp_path):
+    ref = train(_cfg(student, corpus, tmp_path / "ref"), dev=dev)
+
+    class Interrupt(RuntimeError):
+        pass
+
+    def boom(step: int) -> None:
+        if step == 5:  # after the checkpoint at step 4, before the one at step 6
+            raise Interrupt
+
+    cfg = _cfg(student, corpus, tmp_path / "res")
+    with pytest.raises(Interrupt):
+        train(cfg, dev=dev, step_callback=boom)
+    assert not (tmp_path / "res").exists()
+    assert (tmp_path / "res.partial" / "checkpoint" / "state.pt").is_file()
+    other = _cfg(student, corpus, tmp_path / "res", learning_rate=1e-3)
+    with pytest.raises(ValueError, match="learning_rate"):
+        train(other, dev=dev)  # a checkpoint of other settings is never resumed
+    res = train(cfg, dev=dev)
+    summary = json.loads((res / "train_summary.json").read_text())
+    assert summary["resumed_from_step"] == 4
+    a, b = load_file(ref / "model.safetensors"), load_file(res / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    keep = ("step", "loss", "lr", "stsb_dev")
+
+    def strip(out: Path) -> list[dict]:
+        return [{k: r[k] for k in keep} for r in _log(out)]
+
+    assert strip(ref) == strip(res)
+    ref_summary = json.loads((ref / "train_summary.json").read_text())
+    assert summary["best_step"] == ref_summary["best_step"]
+
+
+def test_nan_loss_raises_and_writes_no_model(student, corpus, tmp_path, monkeypatch):
+    real = losses.simcse_unsup_loss
+    calls = {"n": 0}
+
+    def nan_at_third(z1, z2, t):
+        calls["n"] += 1
+        loss = real(z1, z2, t)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(losses, "simcse_unsup_loss", nan_at_third)
+    with pytest.raises(FloatingPointError, match="step 3"):
+        train(_cfg(student, corpus, tmp_path / "nan"), dev=None)
+    assert not (tmp_path / "nan").exists()
+
+
+@pytest.mark.parametrize("pooling, eval_pooling", [("cls", "cls_before_pooler"), ("avg", "avg")])
+def test_saved_model_matches_evaluator(student, corpus, dev, tmp_path, pooling, eval_pooling):
+    from sentence_transformers import SentenceTransformer
+
+    from distilface.encoders import Encoder
+
+    out = train(_cfg(student, corpus, tmp_path / pooling, pooling=pooling, max_steps=4), dev=dev)
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["eval_pooling"] == eval_pooling and summary["saved"] == "best"
+    sents = dev.sent1[:10]
+    ours = Encoder.load(str(out), device="cpu").encode(sents, eval_pooling, progress=False)
+    st = SentenceTransformer(str(out), device="cpu").encode(sents, convert_to_numpy=True)
+    assert ours.shape == st.shape == (10, 32)
+    np.testing.assert_allclose(st, ours, atol=1e-5)
+
+
+def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
+    from distilface.teacher_cache import build_teacher_cache, load_teacher_cache
+
+    npy = build_teacher_cache(
+        "bundled:all-MiniLM-L6-v2",
+        corpus,
+        tmp_path / "tc" / "c.npy",
+        max_length=32,
+        batch_size=32,
+        device="cpu",
+    )
+    emb = load_teacher_cache(npy, corpus)
+    meta = json.loads(npy.with_suffix(".json").read_text())
+    assert emb.shape == (96, 384) and meta["n"] == 96
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)  # mean + Normalize
+    other = tmp_path / "other.txt"
+    other.write_text("a different corpus\nof two lines\n")
+    with pytest.raises(ValueError, match="sha256"):
+        load_teacher_cache(npy, other)
+    for objective in ("disco_ckd", "disco_kd"):
+        out = train(
+            _cfg(
+                student,
+                corpus,
+                tmp_path / objective,
+                objective=objective,
+                teacher_cache=str(npy),
+                pooling="avg",
+                max_steps=12,
+                eval_every=100,
+                checkpoint_every=None,
+            ),
+            dev=None,
+        )
+        log = _log(out)
+        assert np.mean([r["loss"] for r in log[-3:]]) < np.mean([r["loss"] for r in log[:3]])

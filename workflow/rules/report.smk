@@ -1,0 +1,180 @@
+# Report rules: one tidy frame of every result -> tables, figures, statistics.
+# Needs, defined in the Snakefile before this include:
+#   all_eval_jsons()  -> list of results/eval/{model}/{pooling}.json
+#   all_train_logs()  -> list of results/models/{variant}/{hparams}/seed{seed}/train_log.jsonl
+# Every rule is a thin call of one function of distilface.report.build.
+
+import os
+
+from distilface.report.axes import ablation_axes
+
+REPORT_FIGURES = ["per_task", "training_curves", "size_quality"]
+
+
+def report_axes(config):
+    """Ablation axes of the config as `{variant}-{axis}` ids (empty when it has none)."""
+    return list(ablation_axes(config))
+
+
+def report_targets(config):
+    """Every report output, for the lead's `rule all`."""
+    targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex")]
+    targets += [
+        "results/tables/seeds.csv",
+        "results/tables/comparisons.csv",
+        "results/tables/efficiency.csv",
+    ]
+    for axis in report_axes(config):
+        targets.append(f"results/tables/ablation_{axis}.csv")
+        targets += [f"results/figures/ablation_{axis}.{ext}" for ext in ("png", "pdf")]
+    for name in REPORT_FIGURES:
+        targets += [f"results/figures/{name}.{ext}" for ext in ("png", "pdf")]
+    return targets
+
+
+def report_npz():
+    """Per-pair score files next to the eval JSONs (the bootstrap reads them)."""
+    return [p[: -len(".json")] + ".scores.npz" for p in all_eval_jsons()]
+
+
+def report_model_dirs():
+    """Trained model folders holding the training logs (the train rule outputs directories,
+    so the folders, not the train_log.jsonl inside them, are the rule's inputs)."""
+    return sorted({os.path.dirname(p) for p in all_train_logs()})
+
+
+rule report_tidy:
+    input:
+        evals=lambda wc: all_eval_jsons(),
+        model_dirs=lambda wc: report_model_dirs(),
+    output:
+        "results/tables/tidy.csv",
+    params:
+        logs=lambda wc: all_train_logs(),
+    log:
+        "results/logs/report/tidy.log",
+    script:
+        "../scripts/report_tidy.py"
+
+
+rule report_main:
+    input:
+        tidy="results/tables/tidy.csv",
+        published="config/published.yaml",
+    output:
+        csv=report(
+            "results/tables/main.csv",
+            caption="../report/main_table.rst",
+            category="Tables",
+            labels={"table": "main"},
+        ),
+        md="results/tables/main.md",
+        tex="results/tables/main.tex",
+    log:
+        "results/logs/report/main.log",
+    script:
+        "../scripts/report_main.py"
+
+
+rule report_seeds:
+    input:
+        tidy="results/tables/tidy.csv",
+        npz=lambda wc: report_npz(),
+    output:
+        report(
+            "results/tables/seeds.csv",
+            caption="../report/seeds.rst",
+            category="Tables",
+            labels={"table": "seeds"},
+        ),
+    log:
+        "results/logs/report/seeds.log",
+    script:
+        "../scripts/report_seeds.py"
+
+
+rule report_comparisons:
+    input:
+        tidy="results/tables/tidy.csv",
+        npz=lambda wc: report_npz(),
+    output:
+        report(
+            "results/tables/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="Tables",
+            labels={"table": "comparisons"},
+        ),
+    log:
+        "results/logs/report/comparisons.log",
+    script:
+        "../scripts/report_comparisons.py"
+
+
+rule report_efficiency:
+    input:
+        tidy="results/tables/tidy.csv",
+    output:
+        report(
+            "results/tables/efficiency.csv",
+            caption="../report/efficiency.rst",
+            category="Tables",
+            labels={"table": "efficiency"},
+        ),
+    params:
+        models_root="results/models",
+    log:
+        "results/logs/report/efficiency.log",
+    script:
+        "../scripts/report_efficiency.py"
+
+
+rule report_ablation:
+    input:
+        tidy="results/tables/tidy.csv",
+    output:
+        csv=report(
+            "results/tables/ablation_{axis}.csv",
+            caption="../report/ablation_table.rst",
+            category="Ablations",
+            labels={"axis": "{axis}", "kind": "table"},
+        ),
+        png=report(
+            "results/figures/ablation_{axis}.png",
+            caption="../report/ablation_plot.rst",
+            category="Ablations",
+            labels={"axis": "{axis}", "kind": "figure"},
+        ),
+        pdf="results/figures/ablation_{axis}.pdf",
+    log:
+        "results/logs/report/ablation_{axis}.log",
+    script:
+        "../scripts/report_ablation.py"
+
+
+rule report_figures:
+    input:
+        tidy="results/tables/tidy.csv",
+    output:
+        per_task=report(
+            "results/figures/per_task.png",
+            caption="../report/per_task.rst",
+            category="Figures",
+            labels={"figure": "per-task scores"},
+        ),
+        curves=report(
+            "results/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Figures",
+            labels={"figure": "training curves"},
+        ),
+        size=report(
+            "results/figures/size_quality.png",
+            caption="../report/size_quality.rst",
+            category="Figures",
+            labels={"figure": "size vs quality"},
+        ),
+        pdfs=[f"results/figures/{name}.pdf" for name in REPORT_FIGURES],
+    log:
+        "results/logs/report/figures.log",
+    script:
+        "../scripts/report_figures.py"

@@ -1,0 +1,99 @@
+# Stage 2 — training: build students from teacher layers, cache teacher embeddings once per
+# (teacher, corpus), train every grid run (config `variants:` x `ablations:`, src/distilface/grid.py).
+from distilface.grid import (
+    all_model_ids,
+    model_dir_for,
+    run_for,
+    teacher_path,
+    train_config_kwargs,
+    train_inputs,
+    trained_model_ids,
+)
+
+TRAINING = config.get("training", {})
+TRAIN_RES = TRAINING.get("resources", {})
+
+
+wildcard_constraints:
+    variant="[^/]+",
+    hparams="[^/]+",
+    seed=r"\d+",
+    student="[^/]+",
+    teacher="[^/]+",
+    corpus="[^/]+",
+
+
+def grid_run(wildcards):
+    """The grid.Run behind a train job's wildcards."""
+    return run_for(config, f"{wildcards.variant}/{wildcards.hparams}/seed{wildcards.seed}")
+
+
+rule student_init:
+    """DistilBERT-layout student from a BERT teacher's layers (training.students.{student})."""
+    output:
+        directory("results/models/students/{student}"),
+    params:
+        teacher=lambda wc: TRAINING["students"][wc.student]["from_layers"]["teacher"],
+        layers=lambda wc: " ".join(
+            str(i) for i in TRAINING["students"][wc.student]["from_layers"]["layers"]
+        ),
+    log:
+        "results/logs/student_init/{student}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m distilface.student --teacher {params.teacher:q} --layers {params.layers}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule teacher_cache:
+    """Teacher sentence embeddings of one corpus, computed once, reused by every DisCo run."""
+    input:
+        corpus=lambda wc: TRAINING["data"][wc.corpus],
+    output:
+        npy="results/teacher_cache/{teacher}/{corpus}.npy",
+        meta="results/teacher_cache/{teacher}/{corpus}.json",
+    params:
+        teacher=lambda wc: teacher_path(config, wc.teacher),
+        max_length=TRAINING.get("teacher_max_length", 128),
+        batch_size=TRAINING.get("teacher_batch_size", 128),
+    log:
+        "results/logs/teacher_cache/{teacher}/{corpus}.jsonl",
+    threads: TRAIN_RES.get("threads", workflow.cores)
+    resources:
+        gpu=TRAIN_RES.get("gpu", 0),
+        mem_mb=TRAIN_RES.get("mem_mb", 16000),
+        runtime=TRAIN_RES.get("runtime", 120),
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/teacher_cache.py"
+
+
+rule train:
+    """One grid run -> a sentence-transformers folder + train_log.jsonl + train_summary.json.
+
+    Checkpoints live outside the output (results/checkpoints/...), so a re-run after a crash
+    or a SLURM time-out resumes where it stopped instead of starting again."""
+    input:
+        unpack(lambda wc: train_inputs(config, grid_run(wc))),
+    output:
+        directory("results/models/{variant}/{hparams}/seed{seed}"),
+    params:
+        kwargs=lambda wc: train_config_kwargs(config, grid_run(wc)),
+        work_dir="results/checkpoints/{variant}/{hparams}/seed{seed}",
+    log:
+        "results/logs/train/{variant}/{hparams}/seed{seed}.jsonl",
+    threads: TRAIN_RES.get("threads", workflow.cores)
+    resources:
+        gpu=TRAIN_RES.get("gpu", 0),
+        mem_mb=TRAIN_RES.get("mem_mb", 16000),
+        runtime=TRAIN_RES.get("runtime", 240),
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/train.py"
