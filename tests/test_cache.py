@@ -95,3 +95,12 @@ def test_cache_hit_skips_forward(
     embed_unique(enc, unique, ["avg"], cache, "fp", max_length=4, progress=False)
     embed_unique(enc, unique, ["avg"], cache, "other-model", progress=False)
     assert sum(calls) == 2 * len(unique)
+
+
+def test_failed_put_leaves_nothing(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    key = ("fp", "avg", "data", 512, "float32")
+    with pytest.raises(ValueError):
+        cache.put(key, np.array([object()]))  # object arrays are refused (no pickles)
+    assert list(tmp_path.iterdir()) == []
+    assert cache.get(key) is None

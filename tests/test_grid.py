@@ -79,6 +79,18 @@ def test_slug_ids_dirs_and_fine_tune_chain():
     )
 
 
+def test_quick_config_limits_the_corpus_for_cache_and_training():
+    config = _load("quick.yaml")
+    assert grid.data_spec(config, "wiki1m-head") == (
+        "results/data/corpus/wiki1m_for_simcse.txt",
+        3200,
+    )
+    for run in grid.expand_grid(config):
+        if run.trained:
+            assert grid.train_config_kwargs(config, run)["corpus_limit"] == 3200
+    assert grid.teacher_caches(config) == [("mpnet-base", "wiki1m-head")]
+
+
 def test_slug_round_trip():
     hp = {
         "pooling": "cls_before_pooler",

@@ -8,6 +8,7 @@ for a cluster without accounting, and a short first status check.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -267,3 +268,69 @@ def test_failing_rule_is_retried_then_reported_without_partial_output(
     # ... and Snakemake reported the failure and removed the partial output.
     assert "Error in rule broken" in res.stdout
     assert not (workdir / "bad" / "out.txt").exists()
+
+
+# The real workflow: its data rules (cheap: a checksummed copy from the shared mirror). The
+# evaluate rule takes ~7 min per run on 2 shared cores, too long to run twice here; to include
+# it, add "results/eval/minilm-l6/avg.json" to REAL_TARGETS (and compare JSON `tasks`/`avg`
+# rather than bytes: `meta` holds timings).
+REAL_TARGETS = ["results/data/senteval", "results/data/corpus/wiki1m_for_simcse.txt"]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def real_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Snakefile, rules, configs and envs; quick.yaml's mirror made absolute."""
+    if not (REPO / "Snakefile").is_file():
+        pytest.skip("no Snakefile yet")
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} (the data mirror of config/quick.yaml) is absent")
+    root = tmp_path_factory.mktemp("real")
+    shutil.copy(REPO / "Snakefile", root)
+    for folder in ("workflow", "config", "envs"):
+        shutil.copytree(REPO / folder, root / folder)
+    quick = yaml.safe_load((REPO / "config" / "quick.yaml").read_text(encoding="utf-8"))
+    quick["data"]["mirror"] = str(SHARED_DATA)
+    (root / "config" / "quick.yaml").write_text(yaml.safe_dump(quick), encoding="utf-8")
+    return root
+
+
+def test_real_workflow_through_sbatch_matches_a_local_run(
+    cluster: Cluster, real_workflow: Path, tmp_path: Path
+) -> None:
+    slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
+    for d in (slurm_dir, local_dir):
+        shutil.copytree(real_workflow, d)
+    config = ["--configfile", "config/quick.yaml"]
+    start = time.monotonic()
+    res = run_snakemake(
+        slurm_dir,
+        [*REAL_TARGETS, "--profile", str(PROFILE), *local_overrides(cluster), *config],
+        cluster.env(),
+    )
+    elapsed = time.monotonic() - start
+    assert res.returncode == 0, res.stdout[-5000:]
+    subs = submissions(res.stdout)
+    print(f"real workflow via SLURM: {elapsed:.1f} s, submissions {subs}")
+    assert sorted(rule for rule, _ in subs) == ["corpus", "senteval"]
+
+    local = run_snakemake(local_dir, [*REAL_TARGETS, "--cores", "2", *config], cluster.env())
+    assert local.returncode == 0, local.stdout[-5000:]
+    assert submissions(local.stdout) == []
+    slurm_data = without_timestamps(tree(slurm_dir / "results" / "data"))
+    local_data = without_timestamps(tree(local_dir / "results" / "data"))
+    assert len(slurm_data) > 50  # the SentEval layout (7 sets) and the corpus
+    assert slurm_data == local_data
+
+
+def without_timestamps(files: dict[str, bytes]) -> dict[str, object]:
+    """The tree with each MANIFEST.json parsed and its `updated` time dropped (else bytes)."""
+    out: dict[str, object] = {}
+    for name, content in files.items():
+        if name.endswith("MANIFEST.json"):
+            manifest = json.loads(content)
+            assert manifest.pop("updated", None), f"{name} has no 'updated' key"
+            out[name] = manifest
+        else:
+            out[name] = content
+    return out

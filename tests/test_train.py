@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def _cfg(student, corpus, out, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _log(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
 
@@ -110,6 +117,7 @@ def test_a_few_steps_lower_the_loss(student, corpus, tmp_path):
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["saved"] == "final" and summary["final_step"] == 24
     assert summary["device"] == "cpu" and summary["dtype"] == "float32"
+    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
     assert not (tmp_path / "m.partial").exists()
 
 
@@ -192,11 +200,36 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
     emb = load_teacher_cache(npy, corpus)
     meta = json.loads(npy.with_suffix(".json").read_text())
     assert emb.shape == (96, 384) and meta["n"] == 96
+    assert meta["pooling"] == "Pooling(mean) + Normalize"
+    assert npy.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not mkstemp's 0600
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)  # mean + Normalize
     other = tmp_path / "other.txt"
     other.write_text("a different corpus\nof two lines\n")
     with pytest.raises(ValueError, match="sha256"):
         load_teacher_cache(npy, other)
+    # keyed cache: computed once, then reused (same array, file untouched)
+    from distilface.teacher_cache import teacher_embeddings
+
+    first = teacher_embeddings("bundled:all-MiniLM-L6-v2", corpus, tmp_path / "keyed", 32)
+    (cached,) = (tmp_path / "keyed").glob("*.npy")
+    mtime = cached.stat().st_mtime_ns
+    again = teacher_embeddings("bundled:all-MiniLM-L6-v2", corpus, tmp_path / "keyed", 32)
+    assert torch.equal(first, again) and cached.stat().st_mtime_ns == mtime
+    np.testing.assert_allclose(first.numpy(), emb, atol=1e-6)
+    part = build_teacher_cache("bundled:all-MiniLM-L6-v2", corpus, tmp_path / "p.npy", 32, limit=50)
+    assert load_teacher_cache(part, corpus).shape == (50, 384)
+    with pytest.raises(ValueError, match="50 rows"):
+        train(
+            _cfg(
+                student,
+                corpus,
+                tmp_path / "short",
+                objective="disco_kd",
+                teacher_cache=str(part),
+                pooling="avg",
+            ),
+            dev=None,
+        )
     for objective in ("disco_ckd", "disco_kd"):
         out = train(
             _cfg(

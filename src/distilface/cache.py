@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,12 +59,12 @@ class EmbeddingCache:
         """Store ``array`` for ``key`` atomically (temp file in the same folder, then rename)."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.path(key)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=path.stem, suffix=".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with open(tmp, "xb") as handle:  # default permissions (umask), unlike mkstemp's 0600
                 np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return path

@@ -4,7 +4,7 @@ Config shape (see config/config.yaml)::
 
     training:
       senteval_root: results/data/senteval      # STS-B dev during training
-      data: {wiki1m: <corpus path>, nli: <nli csv>}
+      data: {wiki1m: <corpus path>, nli: <nli csv>, head: {path: <corpus>, limit: 3200}}
       students: {<id>: {from_layers: {teacher: <path|bundled:>, layers: [0, 2, 4]}}}
       teacher_max_length: 128
       defaults: {<TrainConfig field>: value, ...}   # eval_every, checkpoint_every, ...
@@ -236,6 +236,17 @@ def model_dir_for(config: dict, model_id: str) -> str:
     return f"{MODELS_ROOT}/{model_id}"
 
 
+def data_spec(config: dict, data: str) -> tuple[str, int | None]:
+    """``training.data.{data}`` as (path, limit): a path, or ``{path, limit}`` (first N rows)."""
+    spec = _section(_section(config, "training"), "data").get(data)
+    if isinstance(spec, str):
+        return spec, None
+    if isinstance(spec, dict) and "path" in spec:
+        limit = spec.get("limit")
+        return str(spec["path"]), (int(limit) if limit is not None else None)
+    raise GridError(f"training.data.{data}: expected a path or {{path, limit}}, got {spec!r}")
+
+
 def teacher_path(config: dict, teacher: str) -> str:
     """``models.{teacher}.path`` (hub name, folder or bundled: name)."""
     spec = _section(config, "models").get(teacher)
@@ -252,7 +263,7 @@ def teacher_cache_path(config: dict, run: Run) -> str:
 def train_inputs(config: dict, run: Run) -> dict[str, str]:
     """Files a run needs (for the Snakemake rule's ``input:``)."""
     training = _section(config, "training")
-    inputs = {"data": str(training["data"][run.data])}
+    inputs = {"data": data_spec(config, run.data)[0]}
     if training.get("senteval_root"):
         inputs["senteval"] = str(training["senteval_root"])
     if run.init_from:
@@ -273,6 +284,10 @@ def train_config_kwargs(config: dict, run: Run) -> dict[str, Any]:
     training = _section(config, "training")
     inputs = train_inputs(config, run)
     kwargs = dict(run.params)
+    limit = data_spec(config, run.data)[1]
+    if limit is not None:
+        own = kwargs.get("corpus_limit")
+        kwargs["corpus_limit"] = limit if own is None else min(limit, int(own))
     kwargs.update(
         objective=run.objective,
         student=inputs.get("student") or student_dir(config, run.student),

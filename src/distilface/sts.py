@@ -29,8 +29,8 @@ import json
 import logging
 import math
 import os
+import secrets
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -234,7 +234,8 @@ def evaluate_model(
     Writes ``out_dir/{pooling}.json`` (format in DESIGN.md) and ``out_dir/{pooling}.scores.npz``
     (``{task}__cos``, ``{task}__gold``, ``{task}__subset``) per usable pooling; a pooling the
     model cannot serve (e.g. ``cls`` without a trained pooler) gets a JSON with ``"skipped"``
-    and no npz. Returns ``{pooling: json path}``.
+    and an npz holding only ``skipped`` (the reason), so every declared output exists and no
+    score can be read from it. Returns ``{pooling: json path}``.
     """
     from distilface.data import load_task, senteval_text
 
@@ -287,6 +288,7 @@ def evaluate_model(
         path = out / f"{p}.json"
         if available[p] is not None:
             log_event(logger, "pooling skipped", model=model_id, pooling=p, reason=available[p])
+            _write_npz(out / f"{p}.scores.npz", {"skipped": np.array(available[p])})
             _write_json(path, {**head, "skipped": available[p], "meta": meta})
         else:
             result, arrays = _score_all(sets, embeddings[p], row)
@@ -424,13 +426,13 @@ def _json_safe(value: Any) -> Any:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "xb") as handle:  # default permissions (umask), unlike mkstemp's 0600
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -129,6 +129,13 @@ def distilbert_from_bert(bert: BertModel, layers: Sequence[int]) -> DistilBertMo
     return student
 
 
+def _default_mode(mode: int) -> int:
+    """``mode`` minus the process umask (mkstemp/mkdtemp create 0600/0700 entries)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def _atomic_save(save_fn, out_dir: Path) -> Path:
     """Run ``save_fn(tmp_dir)`` then rename the temp dir onto ``out_dir`` (replacing it)."""
     out_dir = Path(out_dir)
@@ -136,6 +143,7 @@ def _atomic_save(save_fn, out_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         save_fn(tmp)
+        os.chmod(tmp, _default_mode(0o777))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)

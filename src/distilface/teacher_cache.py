@@ -35,6 +35,13 @@ from distilface.logs import log_event
 logger = logging.getLogger(__name__)
 
 
+def _default_mode(mode: int) -> int:
+    """``mode`` minus the process umask (mkstemp/mkdtemp create 0600/0700 entries)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def sha256_of(path: str | Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -55,11 +62,11 @@ def _load_teacher(teacher: str, device: str | None, max_length: int | None):
     model = SentenceTransformer(path, device=dev)
     if max_length is not None:
         model.max_seq_length = max_length
-    pooling = " + ".join(type(m).__name__ for m in list(model)[1:])
-    for m in list(model)[1:]:
-        if hasattr(m, "get_pooling_mode_str"):
-            pooling = pooling.replace("Pooling", f"Pooling({m.get_pooling_mode_str()})")
-    return model, path, dev, pooling
+    parts = []
+    for m in list(model)[1:]:  # e.g. "Pooling(mean) + Normalize"
+        mode = getattr(m, "pooling_mode", None)
+        parts.append(f"{type(m).__name__}({mode})" if mode else type(m).__name__)
+    return model, path, dev, " + ".join(parts)
 
 
 def cache_key(teacher: str, corpus_path: str | Path, max_length: int | None) -> dict:
@@ -82,13 +89,15 @@ def build_teacher_cache(
     max_length: int | None = 128,
     batch_size: int = 128,
     device: str | None = None,
+    limit: int | None = None,
 ) -> Path:
-    """Encode every corpus sentence with ``teacher``; write ``out_npy`` + ``.json`` atomically."""
+    """Encode the corpus sentences (the first ``limit`` when given) with ``teacher``; write
+    ``out_npy`` + ``.json`` atomically. Row i is sentence i of :func:`data.read_corpus`."""
     from distilface.data import read_corpus
 
     out_npy = Path(out_npy)
     key = cache_key(teacher, corpus_path, max_length)
-    sentences = read_corpus(corpus_path)
+    sentences = read_corpus(corpus_path)[:limit]
     model, path, dev, pooling = _load_teacher(teacher, device, max_length)
     t0 = time.perf_counter()
     emb = model.encode(
@@ -104,6 +113,7 @@ def build_teacher_cache(
         **key,
         "teacher_path": str(path),
         "pooling": pooling,
+        "limit": limit,
         "n": int(emb.shape[0]),
         "dim": int(emb.shape[1]),
         "device": dev,
@@ -116,6 +126,7 @@ def build_teacher_cache(
     os.close(fd)
     try:
         np.save(tmp, emb)
+        os.chmod(tmp, _default_mode(0o666))
         os.replace(tmp, out_npy)
     finally:
         if os.path.exists(tmp):
@@ -131,6 +142,7 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2)
         f.write("\n")
+    os.chmod(tmp, _default_mode(0o666))
     os.replace(tmp, path)
 
 
@@ -188,12 +200,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--limit", type=int, default=None, help="first N sentences only")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     setup_logging()
     build_teacher_cache(
-        args.teacher, args.corpus, args.out, args.max_length, args.batch_size, args.device
+        args.teacher,
+        args.corpus,
+        args.out,
+        args.max_length,
+        args.batch_size,
+        args.device,
+        args.limit,
     )
 
 

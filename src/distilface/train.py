@@ -211,15 +211,17 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     else:
         examples = data.read_corpus(cfg.data)
     teacher = None
+    examples = examples[: cfg.corpus_limit]
     if cfg.objective.startswith("disco"):
         from distilface.teacher_cache import load_teacher_cache
 
-        arr = load_teacher_cache(cfg.teacher_cache, cfg.data)
-        if len(arr) != len(examples):
-            raise ValueError(f"{cfg.teacher_cache}: {len(arr)} rows, corpus has {len(examples)}")
-        teacher = torch.from_numpy(np.array(arr[: cfg.corpus_limit], dtype=np.float32))
-    if cfg.corpus_limit is not None:
-        examples = examples[: cfg.corpus_limit]
+        arr = load_teacher_cache(cfg.teacher_cache, cfg.data)  # rows = a prefix of the corpus
+        if len(arr) < len(examples):
+            raise ValueError(
+                f"{cfg.teacher_cache}: {len(arr)} rows, training uses {len(examples)} sentences "
+                f"of {cfg.data} (corpus_limit={cfg.corpus_limit})"
+            )
+        teacher = torch.from_numpy(np.array(arr[: len(examples)], dtype=np.float32))
     if len(examples) < 2:
         raise ValueError(f"{cfg.data}: {len(examples)} examples; need at least 2")
     return TrainData(examples, teacher)
@@ -320,12 +322,20 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+def _default_mode(mode: int) -> int:
+    """``mode`` minus the process umask (mkstemp/mkdtemp create 0600/0700 entries)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def _replace_dir(build: Callable[[Path], None], dest: Path) -> None:
     """Build a folder in a sibling temp dir, then rename it onto ``dest`` (replacing it)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         build(tmp)
+        os.chmod(tmp, _default_mode(0o777))
         old = None
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old.{os.getpid()}")

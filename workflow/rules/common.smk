@@ -1,6 +1,20 @@
 # Shared helpers of the rules: the data catalogue and the list of models to evaluate.
+import os
+
 import yaml
 
+from distilface.report.axes import ablation_axes
+
+from distilface.grid import (
+    all_model_ids,
+    data_spec,
+    model_dir_for,
+    run_for,
+    teacher_path,
+    train_config_kwargs,
+    train_inputs,
+    trained_model_ids,
+)
 from distilface.pooling import POOLINGS
 
 SOURCES_FILE = config.get("sources_file", "config/sources.yaml")
@@ -25,8 +39,9 @@ def baseline_model_ids() -> list[str]:
 
 
 def evaluated_model_ids() -> list[str]:
-    """Every model the workflow scores: baselines, then each trained grid point."""
-    return baseline_model_ids() + trained_model_ids(config)
+    """Every model the workflow scores: baselines, then each grid point (the untrained
+    student of an `objective: none` variant included)."""
+    return baseline_model_ids() + all_model_ids(config)
 
 
 def all_eval_jsons() -> list[str]:
@@ -36,3 +51,57 @@ def all_eval_jsons() -> list[str]:
 
 def all_train_logs() -> list[str]:
     return [f"results/models/{m}/train_log.jsonl" for m in trained_model_ids(config)]
+
+
+def encoder_inputs(wildcards) -> list[str]:
+    """A folder this workflow builds (trained model, student) is an input; a named encoder
+    (hub name, bundled: name, outside path) is not."""
+    path = encoder_path(wildcards)
+    return [path] if path.startswith("results/") else []
+
+
+def encoder_path(wildcards) -> str:
+    if wildcards.model in config["models"]:
+        return config["models"][wildcards.model]["path"]
+    return model_dir_for(config, wildcards.model)
+
+
+def grid_run(wildcards):
+    """The grid.Run behind a train job's wildcards."""
+    return run_for(config, f"{wildcards.variant}/{wildcards.hparams}/seed{wildcards.seed}")
+
+
+# --- report targets ---
+REPORT_FIGURES = ["per_task", "training_curves", "size_quality"]
+
+
+def report_axes(config):
+    """Ablation axes of the config as `{variant}-{axis}` ids (empty when it has none)."""
+    return list(ablation_axes(config))
+
+
+def report_targets(config):
+    """Every report output, for the lead's `rule all`."""
+    targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex")]
+    targets += [
+        "results/tables/seeds.csv",
+        "results/tables/comparisons.csv",
+        "results/tables/efficiency.csv",
+    ]
+    for axis in report_axes(config):
+        targets.append(f"results/tables/ablation_{axis}.csv")
+        targets += [f"results/figures/ablation_{axis}.{ext}" for ext in ("png", "pdf")]
+    for name in REPORT_FIGURES:
+        targets += [f"results/figures/{name}.{ext}" for ext in ("png", "pdf")]
+    return targets
+
+
+def report_npz():
+    """Per-pair score files next to the eval JSONs (the bootstrap reads them)."""
+    return [p[: -len(".json")] + ".scores.npz" for p in all_eval_jsons()]
+
+
+def report_model_dirs():
+    """Trained model folders holding the training logs (the train rule outputs directories,
+    so the folders, not the train_log.jsonl inside them, are the rule's inputs)."""
+    return sorted({os.path.dirname(p) for p in all_train_logs()})

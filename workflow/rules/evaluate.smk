@@ -2,25 +2,13 @@
 # forward pass (a pooling the checkpoint cannot offer writes a JSON saying why it is skipped).
 
 
-def encoder_inputs(wildcards) -> list[str]:
-    """A trained model's folder is an input; a named encoder (hub / bundled / path) is not."""
-    if wildcards.model in config["models"]:
-        return []
-    return [f"results/models/{wildcards.model}"]
-
-
-def encoder_path(wildcards) -> str:
-    if wildcards.model in config["models"]:
-        return config["models"][wildcards.model]["path"]
-    return f"results/models/{wildcards.model}"
-
-
 rule evaluate:
     input:
         senteval=SENTEVAL,
         encoder=encoder_inputs,
     output:
         json=[f"results/eval/{{model}}/{p}.json" for p in POOLINGS],
+        # per-pair cosines for the bootstrap (a skipped pooling's npz holds only the reason)
         scores=[f"results/eval/{{model}}/{p}.scores.npz" for p in POOLINGS],
     params:
         encoder=encoder_path,
@@ -28,7 +16,7 @@ rule evaluate:
         settings=config["evaluation"],
     log:
         "results/logs/eval/{model}.jsonl",
-    threads: workflow.cores
+    threads: config["evaluation"].get("threads", 2)
     resources:
         gpu=config.get("resources", {}).get("eval_gpu", 0),
         mem_mb=8000,

@@ -4,45 +4,6 @@
 #   all_train_logs()  -> list of results/models/{variant}/{hparams}/seed{seed}/train_log.jsonl
 # Every rule is a thin call of one function of distilface.report.build.
 
-import os
-
-from distilface.report.axes import ablation_axes
-
-REPORT_FIGURES = ["per_task", "training_curves", "size_quality"]
-
-
-def report_axes(config):
-    """Ablation axes of the config as `{variant}-{axis}` ids (empty when it has none)."""
-    return list(ablation_axes(config))
-
-
-def report_targets(config):
-    """Every report output, for the lead's `rule all`."""
-    targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex")]
-    targets += [
-        "results/tables/seeds.csv",
-        "results/tables/comparisons.csv",
-        "results/tables/efficiency.csv",
-    ]
-    for axis in report_axes(config):
-        targets.append(f"results/tables/ablation_{axis}.csv")
-        targets += [f"results/figures/ablation_{axis}.{ext}" for ext in ("png", "pdf")]
-    for name in REPORT_FIGURES:
-        targets += [f"results/figures/{name}.{ext}" for ext in ("png", "pdf")]
-    return targets
-
-
-def report_npz():
-    """Per-pair score files next to the eval JSONs (the bootstrap reads them)."""
-    return [p[: -len(".json")] + ".scores.npz" for p in all_eval_jsons()]
-
-
-def report_model_dirs():
-    """Trained model folders holding the training logs (the train rule outputs directories,
-    so the folders, not the train_log.jsonl inside them, are the rule's inputs)."""
-    return sorted({os.path.dirname(p) for p in all_train_logs()})
-
-
 rule report_tidy:
     input:
         evals=lambda wc: all_eval_jsons(),
@@ -53,6 +14,8 @@ rule report_tidy:
         logs=lambda wc: all_train_logs(),
     log:
         "results/logs/report/tidy.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_tidy.py"
 
@@ -72,6 +35,8 @@ rule report_main:
         tex="results/tables/main.tex",
     log:
         "results/logs/report/main.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_main.py"
 
@@ -89,6 +54,8 @@ rule report_seeds:
         ),
     log:
         "results/logs/report/seeds.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_seeds.py"
 
@@ -106,6 +73,8 @@ rule report_comparisons:
         ),
     log:
         "results/logs/report/comparisons.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_comparisons.py"
 
@@ -124,6 +93,8 @@ rule report_efficiency:
         models_root="results/models",
     log:
         "results/logs/report/efficiency.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_efficiency.py"
 
@@ -147,6 +118,8 @@ rule report_ablation:
         pdf="results/figures/ablation_{axis}.pdf",
     log:
         "results/logs/report/ablation_{axis}.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_ablation.py"
 
@@ -176,5 +149,7 @@ rule report_figures:
         pdfs=[f"results/figures/{name}.pdf" for name in REPORT_FIGURES],
     log:
         "results/logs/report/figures.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/report_figures.py"

@@ -1,15 +1,5 @@
 # Stage 2 — training: build students from teacher layers, cache teacher embeddings once per
 # (teacher, corpus), train every grid run (config `variants:` x `ablations:`, src/distilface/grid.py).
-from distilface.grid import (
-    all_model_ids,
-    model_dir_for,
-    run_for,
-    teacher_path,
-    train_config_kwargs,
-    train_inputs,
-    trained_model_ids,
-)
-
 TRAINING = config.get("training", {})
 TRAIN_RES = TRAINING.get("resources", {})
 
@@ -21,11 +11,6 @@ wildcard_constraints:
     student="[^/]+",
     teacher="[^/]+",
     corpus="[^/]+",
-
-
-def grid_run(wildcards):
-    """The grid.Run behind a train job's wildcards."""
-    return run_for(config, f"{wildcards.variant}/{wildcards.hparams}/seed{wildcards.seed}")
 
 
 rule student_init:
@@ -53,7 +38,7 @@ rule student_init:
 rule teacher_cache:
     """Teacher sentence embeddings of one corpus, computed once, reused by every DisCo run."""
     input:
-        corpus=lambda wc: TRAINING["data"][wc.corpus],
+        corpus=lambda wc: data_spec(config, wc.corpus)[0],
     output:
         npy="results/teacher_cache/{teacher}/{corpus}.npy",
         meta="results/teacher_cache/{teacher}/{corpus}.json",
@@ -61,9 +46,10 @@ rule teacher_cache:
         teacher=lambda wc: teacher_path(config, wc.teacher),
         max_length=TRAINING.get("teacher_max_length", 128),
         batch_size=TRAINING.get("teacher_batch_size", 128),
+        limit=lambda wc: data_spec(config, wc.corpus)[1],
     log:
         "results/logs/teacher_cache/{teacher}/{corpus}.jsonl",
-    threads: TRAIN_RES.get("threads", workflow.cores)
+    threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),
         mem_mb=TRAIN_RES.get("mem_mb", 16000),
@@ -88,7 +74,7 @@ rule train:
         work_dir="results/checkpoints/{variant}/{hparams}/seed{seed}",
     log:
         "results/logs/train/{variant}/{hparams}/seed{seed}.jsonl",
-    threads: TRAIN_RES.get("threads", workflow.cores)
+    threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),
         mem_mb=TRAIN_RES.get("mem_mb", 16000),

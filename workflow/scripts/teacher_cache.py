@@ -1,4 +1,5 @@
 """Snakemake script: teacher embeddings of one corpus (distilface.teacher_cache)."""
+
 import torch
 
 from distilface.logs import setup_logging
@@ -12,4 +13,5 @@ build_teacher_cache(
     out_npy=snakemake.output.npy,
     max_length=snakemake.params.max_length,
     batch_size=snakemake.params.batch_size,
+    limit=snakemake.params.limit,
 )

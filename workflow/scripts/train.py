@@ -1,4 +1,5 @@
 """Snakemake script: one training run of the grid (distilface.train.train)."""
+
 import torch
 
 from distilface.logs import setup_logging

@@ -1,0 +1,372 @@
+"""Benchmark: scoring one model on the STS sets, our evaluator vs sentence-transformers.
+
+Arms (each run in its own fresh Python process; peak RSS = that process's ``VmHWM``, see
+:func:`distilface.bench.run_child`; time = in-process wall from after imports to the scores,
+so data + model loading, encoding and scoring are included; ``process_wall_s`` adds
+interpreter start and imports):
+
+- ``ours``: :func:`distilface.sts.evaluate_model` (pooling ``avg``; a fresh, empty embedding
+  cache each repeat, so nothing is cached; it also encodes STS-B dev and writes its JSON/npz,
+  as in the workflow). With ``--tasks`` naming a subset, the same pieces (``embed_unique`` +
+  ``score_similarities``) on those tasks only.
+- ``ours_cached``: the same call again on the cache the ``ours`` run of the same repeat filled.
+- ``st``: MTEB-style ``SentenceTransformer(path).encode`` per task, ``sentences1`` and
+  ``sentences2`` encoded separately (no dedup), ``normalize_embeddings=True`` (mean pooling +
+  normalize = our ``avg``), cosine + ``scipy.stats.spearmanr`` per task.
+- ``st_bf16`` (CUDA only): ``st`` under ``torch.autocast("cuda", bfloat16)`` — ours always runs
+  bf16 autocast on CUDA, so both ST variants are reported.
+
+Both see identical text (SentEval's whitespace-normalised sentences) and the same batch size;
+repeats are interleaved (ours, st, [st_bf16,] ours_cached, ours, st, ...). The two average
+Spearman values must agree within 0.05 (x100 scale) or the script exits 1 after writing.
+
+    python benchmarks/bench_eval.py --repeats 3
+    python benchmarks/bench_eval.py --device cuda --model /path/all-MiniLM-L6-v2 \\
+        --senteval-root /path/senteval
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SPEARMAN_TOLERANCE = 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# child side: one arm, one process
+
+
+def _sets(tasks: list[str], senteval_root: Path) -> dict[str, tuple[list[str], list[str], Any]]:
+    from distilface.data import load_task, senteval_text
+
+    out = {}
+    for t in tasks:
+        pairs = load_task(t, senteval_root, "test")
+        out[t] = (
+            [senteval_text(s) for s in pairs.sent1],
+            [senteval_text(s) for s in pairs.sent2],
+            pairs,
+        )
+    return out
+
+
+def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
+    """Our evaluator; full task list -> ``evaluate_model``, a subset -> its building blocks."""
+    from distilface import STS_TASKS
+
+    start = time.perf_counter()
+    if list(args.tasks) == list(STS_TASKS):
+        from distilface.sts import evaluate_model
+
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = evaluate_model(
+                model_id="bench",
+                encoder_path=args.model,
+                poolings=["avg"],
+                senteval_root=args.senteval_root,
+                out_dir=tmp,
+                batch_size=args.batch_size,
+                max_length=args.max_length,
+                cache_dir=args.cache_dir,
+                device=args.device,
+                progress=False,
+            )
+            result = json.loads(Path(paths["avg"]).read_text(encoding="utf-8"))
+        wall = time.perf_counter() - start
+        tasks = {t: v["spearman"]["all"] for t, v in result["tasks"].items()}
+        meta = result["meta"]
+        return {
+            "wall_s": wall,
+            "avg_spearman": result["avg"]["spearman"],
+            "tasks": tasks,
+            "encode_s": meta["encode_seconds"],
+            "unique_sentences_encoded": meta["sentences_encoded"],
+            "from_cache": meta["from_cache"],
+            "dtype": meta["dtype"],
+        }
+    return _ours_subset(args, start)
+
+
+def _ours_subset(args: argparse.Namespace, start: float) -> dict[str, Any]:
+    import numpy as np
+
+    from distilface.cache import EmbeddingCache
+    from distilface.encoders import Encoder
+    from distilface.models import model_fingerprint
+    from distilface.sts import YEAR_TASKS, cosine_scores, embed_unique, score_similarities
+
+    sets = _sets(list(args.tasks), args.senteval_root)
+    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
+    encoder = Encoder.load(args.model, device=args.device)
+    cache = EmbeddingCache(args.cache_dir) if args.cache_dir else None
+    fingerprint = model_fingerprint(encoder.model_dir) if cache else None
+    emb, info = embed_unique(
+        encoder, unique, ["avg"], cache, fingerprint, args.batch_size, args.max_length, False
+    )
+    row = {s: i for i, s in enumerate(unique)}
+    tasks = {}
+    for t, (a, b, pairs) in sets.items():
+        cos = cosine_scores(emb["avg"][[row[s] for s in a]], emb["avg"][[row[s] for s in b]])
+        tasks[t] = score_similarities(cos, pairs.gold, pairs.subsets, t in YEAR_TASKS)["spearman"][
+            "all"
+        ]
+    return {
+        "wall_s": time.perf_counter() - start,
+        "avg_spearman": float(np.mean(list(tasks.values()))),
+        "tasks": tasks,
+        "encode_s": info["encode_seconds"],
+        "unique_sentences_encoded": len(unique),
+        "from_cache": info["from_cache"],
+        "dtype": encoder.compute_dtype,
+    }
+
+
+def arm_st(args: argparse.Namespace, bf16: bool) -> dict[str, Any]:
+    """sentence-transformers, MTEB-style: encode each task's two sentence lists separately."""
+    import contextlib
+
+    import numpy as np
+    import torch
+    from scipy.stats import spearmanr
+    from sentence_transformers import SentenceTransformer
+
+    from distilface.bench import local_model_path
+
+    start = time.perf_counter()
+    sets = _sets(list(args.tasks), args.senteval_root)
+    model = SentenceTransformer(local_model_path(args.model), device=args.device)
+    model.max_seq_length = min(args.max_length, model.tokenizer.model_max_length)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    tasks: dict[str, float] = {}
+    encode_s = 0.0
+    with autocast:
+        for t, (a, b, pairs) in sets.items():
+            t0 = time.perf_counter()
+            e1 = model.encode(
+                a, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+            e2 = model.encode(
+                b, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+            encode_s += time.perf_counter() - t0
+            cos = np.sum(e1.astype(np.float64) * e2.astype(np.float64), axis=1)
+            tasks[t] = 100.0 * float(spearmanr(cos, pairs.gold).statistic)
+    return {
+        "wall_s": time.perf_counter() - start,
+        "avg_spearman": float(np.mean(list(tasks.values()))),
+        "tasks": tasks,
+        "encode_s": encode_s,
+        "unique_sentences_encoded": None,
+        "dtype": "bfloat16 autocast" if bf16 else "float32",
+        "max_seq_length": model.max_seq_length,
+    }
+
+
+def run_arm(args: argparse.Namespace) -> None:
+    """Child entry: run ``args.arm`` and write its result JSON (with GPU peak memory)."""
+    import torch
+
+    from distilface.bench import own_peak_rss_mib
+
+    if args.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    if args.arm in ("ours", "ours_cached"):
+        out = arm_ours(args)
+    else:
+        out = arm_st(args, bf16=args.arm == "st_bf16")
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+        out["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    out["arm"] = args.arm
+    out["self_peak_rss_mib"] = own_peak_rss_mib()
+    Path(args.result).write_text(json.dumps(out), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# parent side: interleaved repeats, table, JSON
+
+
+def child_argv(args: argparse.Namespace, arm: str, cache_dir: str | None) -> list[str]:
+    argv = [
+        str(Path(__file__).resolve()),
+        "--arm",
+        arm,
+        "--device",
+        args.device,
+        "--model",
+        args.model,
+        "--senteval-root",
+        str(args.senteval_root),
+        "--batch-size",
+        str(args.batch_size),
+        "--max-length",
+        str(args.max_length),
+        "--tasks",
+        *args.tasks,
+    ]
+    return argv + (["--cache-dir", cache_dir] if cache_dir else [])
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    from distilface import STS_TASKS
+    from distilface.bench import (
+        default_out,
+        machine_info,
+        markdown_table,
+        run_child,
+        summarize,
+        wait_for_quiet,
+        write_json_atomic,
+    )
+    from distilface.data import load_task
+
+    quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
+    machine = machine_info(args.device)
+    pair_sentences = sum(2 * len(load_task(t, args.senteval_root, "test")) for t in args.tasks)
+    arms = ["ours", "st"] + (["st_bf16"] if args.device == "cuda" else []) + ["ours_cached"]
+    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
+    failed: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-eval-cache-") as tmp:
+        for r in range(args.repeats):
+            cache_dir = str(Path(tmp) / f"repeat{r}")  # fresh, empty: nothing cached
+            for arm in arms:
+                try:
+                    res = run_child(child_argv(args, arm, None if arm == "st" else cache_dir))
+                except RuntimeError as err:
+                    if arm.startswith("ours"):
+                        raise
+                    failed[arm] = str(err)[-2000:]
+                    print(f"repeat {r} {arm}: FAILED\n{failed[arm]}", file=sys.stderr)
+                    continue
+                if arm == "ours_cached" and res["from_cache"] != ["avg"]:
+                    raise RuntimeError(f"repeat {r}: cached re-run re-encoded ({res})")
+                if arm == "ours" and res["from_cache"]:
+                    raise RuntimeError(f"repeat {r}: 'uncached' run hit the cache ({res})")
+                runs[arm].append(res)
+                print(
+                    f"repeat {r} {arm:12s} {res['wall_s']:8.2f} s  "
+                    f"{res['peak_rss_mib']:7.0f} MiB  avg {res['avg_spearman']:.3f}",
+                    file=sys.stderr,
+                )
+    summary = {}
+    for arm, results in runs.items():
+        if not results:
+            continue
+        wall = summarize([x["wall_s"] for x in results])
+        summary[arm] = {
+            "wall_s": wall,
+            "process_wall_s": summarize([x["process_wall_s"] for x in results]),
+            "encode_s": summarize([x["encode_s"] for x in results]),
+            "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
+            "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
+            "pair_sentences_per_s": pair_sentences / wall["median"],
+            "avg_spearman": results[0]["avg_spearman"],
+            "dtype": results[0]["dtype"],
+        }
+    base = summary["ours"]["wall_s"]["median"]
+    for arm in summary:
+        summary[arm]["speedup_of_ours_vs_this"] = summary[arm]["wall_s"]["median"] / base
+    if "st" not in summary:
+        summary["st"] = {"wall_s": {"median": float("nan")}, "avg_spearman": float("nan")}
+    diff = abs(summary["ours"]["avg_spearman"] - summary["st"]["avg_spearman"])
+    agree = diff <= SPEARMAN_TOLERANCE  # False when st failed (NaN)
+    rows = [
+        {
+            "arm": arm,
+            "dtype": s["dtype"],
+            "wall_s (median)": s["wall_s"]["median"],
+            "min-max": f"{s['wall_s']['min']:.2f}-{s['wall_s']['max']:.2f}",
+            "encode_s": s["encode_s"]["median"],
+            "pair-sent/s": s["pair_sentences_per_s"],
+            "peak RSS MiB": s["peak_rss_mib"],
+            "GPU MiB": s["gpu_peak_mib"],
+            "avg Spearman": s["avg_spearman"],
+            "time / ours": s["speedup_of_ours_vs_this"],
+        }
+        for arm, s in summary.items()
+        if "dtype" in s
+    ]
+    table = markdown_table(rows, list(rows[0]))
+    print(table)
+    print(
+        f"\nours vs st: {summary['st']['wall_s']['median'] / base:.2f}x faster "
+        f"(target >= 1.5x); avg Spearman ours {summary['ours']['avg_spearman']:.3f} vs "
+        f"st {summary['st']['avg_spearman']:.3f} (|diff| {diff:.4f}, "
+        f"{'agree' if agree else 'DISAGREE'} within {SPEARMAN_TOLERANCE})"
+    )
+    out = default_out(args.out, "bench_eval", args.device)
+    write_json_atomic(
+        out,
+        {
+            "benchmark": "eval",
+            "settings": {
+                "model": args.model,
+                "tasks": list(args.tasks),
+                "all_tasks": list(args.tasks) == list(STS_TASKS),
+                "repeats": args.repeats,
+                "batch_size": args.batch_size,
+                "max_length": args.max_length,
+                "pair_sentences": pair_sentences,
+                "memory": "peak RSS (VmHWM) of each arm's own process",
+                "time": "in-process wall from after imports to scores (data+model load incl.)",
+            },
+            "machine": machine,
+            "load_wait": quiet,
+            "load_average_after": machine_info(args.device)["load_average"],
+            "summary": summary,
+            "speedup_ours_vs_st": summary["st"]["wall_s"]["median"] / base,
+            "spearman_abs_diff": diff,
+            "spearman_agree": agree,
+            "failed_arms": failed,
+            "table_md": table,
+            "runs": runs,
+        },
+    )
+    print(f"wrote {out}")
+    return 0 if agree else 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from distilface import STS_TASKS
+    from distilface.bench import add_common_args, resolve_device
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(ap, "bench_eval")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tasks", nargs="+", default=list(STS_TASKS), choices=list(STS_TASKS))
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument(
+        "--arm", choices=("ours", "ours_cached", "st", "st_bf16"), help=argparse.SUPPRESS
+    )
+    ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.device = resolve_device(args.device)
+    if args.repeats < 1:
+        ap.error("--repeats must be >= 1")
+    if not args.senteval_root.is_dir():
+        ap.error(f"--senteval-root {args.senteval_root}: no such folder")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.arm:
+        run_arm(args)
+        return 0
+    return orchestrate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

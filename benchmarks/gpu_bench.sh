@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run the evaluation and training benchmarks (1-2) on a CUDA machine in one go.
+#
+#   PYTHONPATH=src bash benchmarks/gpu_bench.sh --model /path/all-MiniLM-L6-v2 \
+#       --senteval-root /path/senteval [--corpus /path/wiki1m.txt] [--repeats 3]
+#
+# Needs torch + transformers + sentence-transformers + scipy + datasets; not snakemake and not
+# the bundled-model wheel. Results: $OUT/bench/*.json when $OUT is set, else results/bench/;
+# a combined log in the same folder. Without --corpus (or if it is missing) the training
+# benchmark uses the STS-B train sentences as its corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL="" SENTEVAL="" CORPUS="" REPEATS=3 STEPS=50
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --model) MODEL="$2"; shift 2 ;;
+    --senteval-root) SENTEVAL="$2"; shift 2 ;;
+    --corpus) CORPUS="$2"; shift 2 ;;
+    --repeats) REPEATS="$2"; shift 2 ;;
+    --steps) STEPS="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ -d "$MODEL" ]] || { echo "--model DIR is required (got '$MODEL')" >&2; exit 2; }
+[[ -d "$SENTEVAL" ]] || { echo "--senteval-root DIR is required (got '$SENTEVAL')" >&2; exit 2; }
+export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+DEST="${OUT:+$OUT/bench}"; DEST="${DEST:-results/bench}"
+mkdir -p "$DEST"
+LOG="$DEST/gpu_bench.log"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$LOG"
+python -c "import torch, transformers, sentence_transformers as s; print('torch', torch.__version__, 'transformers', transformers.__version__, 'sentence-transformers', s.__version__)" | tee -a "$LOG"
+python benchmarks/bench_eval.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
+  --repeats "$REPEATS" --out "$DEST/bench_eval_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
+  || echo "bench_eval failed or disagreed (exit $?); continuing" | tee -a "$LOG"
+python benchmarks/bench_train.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
+  ${CORPUS:+--corpus "$CORPUS"} --repeats "$REPEATS" --steps "$STEPS" --warmup-steps 5 \
+  --out "$DEST/bench_train_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
+  || echo "bench_train failed (exit $?)" | tee -a "$LOG"
+echo "results in $DEST" | tee -a "$LOG"

@@ -1,0 +1,280 @@
+"""Dynamic int8 quantisation of an encoder's Linear layers, for CPU inference.
+
+``torch.ao.quantization.quantize_dynamic`` swaps every ``nn.Linear`` for a
+``DynamicQuantizedLinear``: weights stored as int8 with one scale per output channel
+(``per_channel_dynamic_qconfig``), activations quantised on the fly per batch (one scale per
+tensor; torch's x86/fbgemm kernel uses 7-bit activations, ``reduce_range``, to avoid int16
+saturation on CPUs without VNNI), matmuls in int8. Embeddings, LayerNorm and attention softmax
+stay float32. Measured on all-MiniLM-L6-v2 (AMD EPYC, AVX2): per-tensor weights give embeddings
+at cosine ~0.94 to float32, per-channel ~0.97-0.98, hence per-channel here; the STS effect is
+measured by ``workflow/scripts/quantize.py``. Quantised modules cannot be written as
+safetensors the Hugging Face way, so an *exported* int8 model is the unchanged float32
+folder plus a marker:
+
+- ``quantization.json`` at the folder's root: ``{"method": "dynamic_int8", "modules":
+  ["Linear"], "dtype": "qint8", ...}`` — a loader that sees it quantises after loading
+  (:func:`apply_quantization`, called from :meth:`Encoder.load` once the hook described in the
+  module's report is wired; until then :func:`load_quantized_encoder` does it);
+- the key ``distilface_quantization`` added to the transformer's ``config.json``, so the
+  folder's :func:`distilface.models.model_fingerprint` (which hashes config.json) differs from
+  the float32 original and embedding caches never mix the two.
+
+A sentence-transformers loader ignores the marker and gets the float32 model.
+
+The torch.ao quantisation API is deprecated upstream in favour of ``torchao``; it still works
+in torch 2.13 and its deprecation warnings are silenced here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+MARKER = "quantization.json"
+CONFIG_KEY = "distilface_quantization"
+METHOD = "dynamic_int8"
+
+
+def count_linear(model: nn.Module) -> dict[str, int]:
+    """Numbers of float ``nn.Linear`` and dynamic-quantised Linear modules in ``model``."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    float_linear = sum(
+        1
+        for m in model.modules()
+        if type(m) is nn.Linear  # noqa: E721 (exact type wanted)
+    )
+    quantized = sum(1 for m in model.modules() if isinstance(m, DynamicLinear))
+    return {"linear": float_linear, "quantized_linear": quantized}
+
+
+def quantize_linear_int8(model: nn.Module) -> nn.Module:
+    """``model`` with every ``nn.Linear`` replaced by a dynamic int8 Linear (in place, CPU).
+
+    Raises when the model is not on the CPU (dynamic quantised kernels are CPU-only) or has no
+    Linear layer at all.
+    """
+    devices = {p.device.type for p in model.parameters()}
+    if devices - {"cpu"}:
+        raise ValueError(f"dynamic int8 quantisation runs on the CPU; model is on {devices}")
+    if count_linear(model)["linear"] == 0:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer to quantise")
+    model.eval()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*(deprecat|torchao).*", category=Warning)
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        return quantize_dynamic(
+            model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
+
+
+def read_quantization(folder: str | Path) -> dict[str, Any] | None:
+    """The folder's ``quantization.json`` (root, then its transformer sub-folder), or ``None``.
+
+    An unknown ``method`` is an error naming the file.
+    """
+    from distilface.encoders import transformer_dir
+
+    folder = Path(folder)
+    candidates = [folder / MARKER]
+    if folder.is_dir():
+        try:
+            candidates.append(transformer_dir(folder) / MARKER)
+        except FileNotFoundError:
+            pass
+    for path in candidates:
+        if path.is_file():
+            try:
+                spec = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: not valid JSON ({err})") from err
+            if not isinstance(spec, dict) or spec.get("method") != METHOD:
+                method = spec.get("method") if isinstance(spec, dict) else None
+                raise ValueError(f"{path}: key 'method' is {method!r}; only {METHOD!r} is known")
+            return spec
+    return None
+
+
+def apply_quantization(model: nn.Module, folder: str | Path, device: torch.device) -> nn.Module:
+    """Quantise ``model`` when ``folder`` carries a ``quantization.json``; else return it as is.
+
+    The loader hook: a marked folder on a non-CPU device is an error, not a silent float32 run.
+    """
+    spec = read_quantization(folder)
+    if spec is None:
+        return model
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"{folder}: {MARKER} asks for {METHOD}, which runs on the CPU only")
+    return quantize_linear_int8(model)
+
+
+def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
+    """Export ``model_dir`` (folder or ``bundled:`` name) as an int8 model folder ``out_dir``.
+
+    The float32 files are copied unchanged, ``quantization.json`` is written at the root and
+    ``config.json`` of the transformer gets the ``distilface_quantization`` key. The model is
+    loaded and quantised once as a check (the number of replaced Linear layers is recorded).
+    The folder is assembled under a temporary name and renamed; an existing ``out_dir`` is an
+    error. Returns ``out_dir``.
+    """
+    from transformers import AutoModel
+
+    from distilface.encoders import transformer_dir
+    from distilface.models import resolve_model
+
+    src = Path(resolve_model(str(model_dir)))
+    out = Path(out_dir)
+    if not src.is_dir():
+        raise FileNotFoundError(f"{model_dir}: not a local model folder")
+    if out.exists():
+        raise FileExistsError(f"{out} exists; remove it first")
+    if read_quantization(src) is not None:
+        raise ValueError(f"{src} is already an int8 export ({MARKER} present)")
+    sub = transformer_dir(src).relative_to(src)
+    model = AutoModel.from_pretrained(str(src / sub), dtype=torch.float32)
+    counts = count_linear(model)
+    quantize_linear_int8(model)
+    replaced = count_linear(model)["quantized_linear"]
+    if replaced != counts["linear"]:
+        raise RuntimeError(f"{src}: {replaced} of {counts['linear']} Linear layers quantised")
+    spec = {
+        "method": METHOD,
+        "modules": ["Linear"],
+        "dtype": "qint8",
+        "weight_scheme": "per_channel_symmetric",
+        "activations": "dynamic, per tensor, per batch",
+        "engine": torch.backends.quantized.engine,
+        "linear_layers": replaced,
+        "source": str(model_dir),
+        "source_path": str(src),
+        "torch": torch.__version__,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        build = tmp / "model"
+        shutil.copytree(src, build, copy_function=shutil.copy)  # fresh mtimes
+        config_path = build / sub / "config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config[CONFIG_KEY] = METHOD
+        config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        (build / MARKER).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        os.rename(build, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_quantized_encoder(name_or_path: str | Path, device: str = "cpu"):
+    """:meth:`Encoder.load` on the CPU, quantised when the folder carries ``quantization.json``.
+
+    Works with or without the hook in :meth:`Encoder.load` (an already-quantised model is left
+    alone). ``Encoder.compute_dtype`` still says ``float32`` until the hook is wired, so do not
+    put such an encoder behind an :class:`~distilface.cache.EmbeddingCache` keyed on it.
+    """
+    from distilface.encoders import Encoder
+    from distilface.models import resolve_model
+
+    if device != "cpu":
+        raise ValueError(f"int8 models run on the CPU, not {device!r}")
+    encoder = Encoder.load(name_or_path, device="cpu")
+    root = resolve_model(str(name_or_path))
+    if read_quantization(root) is not None and count_linear(encoder.model)["linear"] > 0:
+        encoder.model = quantize_linear_int8(encoder.model)
+    return encoder
+
+
+def state_dict_mib(model: nn.Module) -> float:
+    """Size of ``model.state_dict()`` serialised by ``torch.save`` (packed int8 included)."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.tell() / 2**20
+
+
+def quantization_report(
+    fp32_path: str | Path,
+    int8_path: str | Path,
+    senteval_root: str | Path,
+    tasks: tuple[str, ...] | list[str] | None = None,
+    pooling: str = "avg",
+    batch_size: int = 128,
+    max_length: int = 512,
+) -> dict[str, Any]:
+    """STS Spearman (``all``) and CPU encode sentences/s of the float32 and int8 models.
+
+    Both run on the CPU over the same deduplicated sentences of ``tasks`` (default: all seven),
+    with :func:`distilface.bench.score_encoder`. Returns per-model scores, speed, weight size,
+    and the differences.
+    """
+    from distilface import STS_TASKS
+    from distilface.bench import score_encoder
+    from distilface.encoders import Encoder
+
+    tasks = list(tasks or STS_TASKS)
+    out: dict[str, Any] = {
+        "tasks": tasks,
+        "pooling": pooling,
+        "device": "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+    for name, encoder in (
+        ("fp32", Encoder.load(str(fp32_path), device="cpu")),
+        ("int8", load_quantized_encoder(str(int8_path))),
+    ):
+        scores = score_encoder(encoder, senteval_root, tasks, pooling, batch_size, max_length)
+        out[name] = {
+            "path": str(fp32_path if name == "fp32" else int8_path),
+            "avg_spearman": scores["avg_spearman"],
+            "tasks": scores["tasks"],
+            "sentences": scores["n_unique"],
+            "encode_s": scores["encode_s"],
+            "sentences_per_s": scores["n_unique"] / scores["encode_s"],
+            "state_dict_mib": state_dict_mib(encoder.model),
+            **count_linear(encoder.model),
+        }
+        del encoder
+    out["delta_avg_spearman"] = out["int8"]["avg_spearman"] - out["fp32"]["avg_spearman"]
+    out["speedup"] = out["int8"]["sentences_per_s"] / out["fp32"]["sentences_per_s"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI: export an int8 folder and, with ``--report``, compare it with float32 on STS."""
+    import argparse
+
+    from distilface import STS_TASKS
+    from distilface.bench import machine_info, write_json_atomic
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="model folder or bundled: name")
+    ap.add_argument("--out", required=True, type=Path, help="int8 model folder to create")
+    ap.add_argument("--report", type=Path, help="write the fp32-vs-int8 STS/speed JSON here")
+    ap.add_argument("--senteval-root", type=Path, help="needed with --report")
+    ap.add_argument("--tasks", nargs="+", choices=list(STS_TASKS), default=list(STS_TASKS))
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    out = quantize_dynamic_int8(args.model, args.out)
+    print(json.dumps(read_quantization(out), indent=2))
+    if args.report:
+        if args.senteval_root is None:
+            ap.error("--report needs --senteval-root")
+        report = quantization_report(args.model, out, args.senteval_root, args.tasks)
+        report["machine"] = machine_info("cpu")
+        write_json_atomic(args.report, report)
+        print(json.dumps({k: report[k] for k in ("delta_avg_spearman", "speedup")}))
+
+
+if __name__ == "__main__":
+    main()
