@@ -37,6 +37,9 @@ quick: setup
 run: setup
 	$(SNAKE) --cores $(CORES) --profile profiles/workstation
 
+bench: setup
+	bash benchmarks/cpu_suite.sh
+
 report: setup
 	$(SNAKE) --report results/report.html $(if $(CONFIG),--configfile $(CONFIG),)
 

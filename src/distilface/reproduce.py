@@ -78,8 +78,12 @@ def run_config(
             record["status"] = "skipped: deadline"
         else:
             t0 = time.perf_counter()
-            fn()
-            record.update(status="done", seconds=round(time.perf_counter() - t0, 2))
+            try:
+                fn()
+                record["status"] = "done"
+            except Exception as e:  # recorded, and the run goes on: one bad point != no grid
+                record["status"] = f"failed: {type(e).__name__}: {e}"
+            record["seconds"] = round(time.perf_counter() - t0, 2)
         record["elapsed_s"] = round(deadline.elapsed(), 1)
         steps.append(record)
         with log_path.open("a", encoding="utf-8") as fh:
@@ -125,32 +129,23 @@ def run_config(
             ),
         )
 
-    for run in ordered_runs(config):
-        out = Path(grid.model_dir_for(config, run.model_id))
-        kwargs = grid.train_config_kwargs(config, run)
-        work = Path("results/checkpoints") / run.model_id
-
-        def _train(kw=kwargs, o=out, w=work) -> None:
-            train(TrainConfig.from_dict(dict(kw), out_dir=o, work_dir=w, progress=False))
-
-        step("train", run.model_id, out, _train)
-
     ev = config["evaluation"]
-    for model_id, path in evaluated_models(config):
+
+    def evaluate(model_id: str, path: str) -> None:
         out_dir = Path("results/eval") / model_id
         if str(path).startswith(grid.MODELS_ROOT) and not Path(path).exists():
             steps.append({"kind": "eval", "name": model_id, "status": "skipped: not trained"})
-            continue  # its training (or student build) did not run before the deadline
+            return  # its training (or student build) did not run before the deadline
         step(
             "eval",
             model_id,
             out_dir / f"{POOLINGS[-1]}.json",
-            lambda m=model_id, p=path, o=out_dir: evaluate_model(
-                m,
-                p,
+            lambda: evaluate_model(
+                model_id,
+                path,
                 list(POOLINGS),
                 root / "senteval",
-                o,
+                out_dir,
                 aggregation=ev.get("aggregation", "all"),
                 batch_size=ev.get("batch_size", 128),
                 max_length=ev.get("max_length", 512),
@@ -159,6 +154,21 @@ def run_config(
                 progress=False,
             ),
         )
+
+    trained = {r.model_id for r in ordered_runs(config)}
+    for model_id, path in evaluated_models(config):  # untrained encoders first
+        if model_id not in trained:
+            evaluate(model_id, path)
+    for run in ordered_runs(config):  # then each run, scored as soon as it is trained
+        out = Path(grid.model_dir_for(config, run.model_id))
+        kwargs = grid.train_config_kwargs(config, run)
+        work = Path("results/checkpoints") / run.model_id
+
+        def _train(kw=kwargs, o=out, w=work) -> None:
+            train(TrainConfig.from_dict(dict(kw), out_dir=o, work_dir=w, progress=False))
+
+        step("train", run.model_id, out, _train)
+        evaluate(run.model_id, str(out))
     return steps
 
 
@@ -208,6 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     args.summary.write_text(json.dumps({"steps": steps, "rows": rows}, indent=2) + "\n")
     for row in rows:
         print(json.dumps(row))
+    failed = [f"{s['kind']} {s['name']}: {s['status']}" for s in steps if "failed" in s["status"]]
+    if failed:
+        raise SystemExit("failed steps:\n" + "\n".join(failed))
 
 
 if __name__ == "__main__":

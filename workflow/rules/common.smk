@@ -1,5 +1,6 @@
 # Shared helpers of the rules: the data catalogue and the list of models to evaluate.
 import os
+from pathlib import Path
 
 import yaml
 
@@ -17,7 +18,9 @@ from distilface.grid import (
 )
 from distilface.pooling import POOLINGS
 
-SOURCES_FILE = config.get("sources_file", "config/sources.yaml")
+# Paths of the workflow's own files resolve against the repository, so `--directory` works.
+REPO = Path(workflow.basedir)
+SOURCES_FILE = config.get("sources_file", str(REPO / "config/sources.yaml"))
 with open(SOURCES_FILE, encoding="utf-8") as _fh:
     SOURCES = yaml.safe_load(_fh)
 validate(SOURCES, "../../config/sources.schema.yaml")
@@ -83,6 +86,7 @@ def report_axes(config):
 def report_targets(config):
     """Every report output, for the lead's `rule all`."""
     targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex")]
+    targets += [f"results/tables/baselines.{ext}" for ext in ("csv", "md")]
     targets += [
         "results/tables/seeds.csv",
         "results/tables/comparisons.csv",

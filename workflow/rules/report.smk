@@ -23,7 +23,7 @@ rule report_tidy:
 rule report_main:
     input:
         tidy="results/tables/tidy.csv",
-        published="config/published.yaml",
+        published=str(REPO / "config/published.yaml"),
     output:
         csv=report(
             "results/tables/main.csv",
@@ -39,6 +39,25 @@ rule report_main:
         "../../envs/report.yaml"
     script:
         "../scripts/report_main.py"
+
+
+rule report_baselines:
+    input:
+        tidy="results/tables/tidy.csv",
+    output:
+        csv=report(
+            "results/tables/baselines.csv",
+            caption="../report/baselines_table.rst",
+            category="Tables",
+            labels={"table": "baselines"},
+        ),
+        md="results/tables/baselines.md",
+    log:
+        "results/logs/report/baselines.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_baselines.py"
 
 
 rule report_seeds:

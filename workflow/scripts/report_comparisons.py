@@ -1,12 +1,7 @@
 """Rule report_comparisons: results/tables/comparisons.csv (bootstrap over the per-pair scores)."""
 
-import sys
-from pathlib import Path
+from distilface.logs import setup_logging
+from distilface.report.build import build_comparisons
 
-sys.path.insert(0, str(Path(__file__).parent))
-from report_log import setup  # noqa: E402
-
-from distilface.report.build import build_comparisons  # noqa: E402
-
-setup(snakemake)  # noqa: F821
+setup_logging(snakemake.log[0])  # noqa: F821
 build_comparisons(snakemake.input.tidy, snakemake.config, snakemake.output[0])  # noqa: F821

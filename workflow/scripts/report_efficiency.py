@@ -1,14 +1,9 @@
 """Rule report_efficiency: results/tables/efficiency.csv."""
 
-import sys
-from pathlib import Path
+from distilface.logs import setup_logging
+from distilface.report.build import build_efficiency
 
-sys.path.insert(0, str(Path(__file__).parent))
-from report_log import setup  # noqa: E402
-
-from distilface.report.build import build_efficiency  # noqa: E402
-
-setup(snakemake)  # noqa: F821
+setup_logging(snakemake.log[0])  # noqa: F821
 build_efficiency(
     snakemake.input.tidy,  # noqa: F821
     snakemake.config,  # noqa: F821

@@ -1,14 +1,11 @@
 """Rule report_main: main.{csv,md,tex}."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from report_log import setup  # noqa: E402
+from distilface.logs import setup_logging
+from distilface.report.build import build_main
 
-from distilface.report.build import build_main  # noqa: E402
-
-setup(snakemake)  # noqa: F821
+setup_logging(snakemake.log[0])  # noqa: F821
 build_main(
     snakemake.input.tidy,  # noqa: F821
     snakemake.config,  # noqa: F821

@@ -37,6 +37,13 @@ def build_tidy(
     return frame
 
 
+def build_baselines(tidy_csv: str | Path, config: dict, out_stem: str | Path) -> pd.DataFrame:
+    """Rule ``report_baselines``: ``baselines.{csv,md}``, every untrained encoder x pooling."""
+    table = tables.baselines_table(read_tidy(tidy_csv), tables.eval_aggregation(config))
+    write_table(table, out_stem, ("csv", "md"), caption="Untrained encoders: Spearman x100")
+    return table
+
+
 def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(wide scores, main-table rows) of a tidy frame."""
     wide = tables.scores_wide(frame, tables.eval_aggregation(config))

@@ -288,3 +288,17 @@ def efficiency_table(
             row[f"Sentences/s ({device})"] = float(on.mean()) if len(on.dropna()) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def baselines_table(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
+    """Untrained encoders (config ``baselines``): one row per encoder x pooling, the seven
+    Spearmans and their average; a pooling the checkpoint cannot offer is a row with its
+    reason in ``note`` and no scores (never a score of random pooler weights)."""
+    wide = scores_wide(frame, aggregation)
+    scored = wide[wide["hparams"].isna()][["model", "pooling", *SCORE_COLUMNS]].copy()
+    scored["note"] = ""
+    meta = frame[(frame["task"] == META_TASK) & (frame["metric"] == "skipped")]
+    skipped = meta[meta["hparams"].isna()][["model", "pooling", "note"]]
+    table = pd.concat([scored, skipped], ignore_index=True)
+    table = table.rename(columns={t: TASK_LABELS[t] for t in STS_TASKS} | {"avg": "Avg"})
+    return table.sort_values(["model", "pooling"]).reset_index(drop=True)

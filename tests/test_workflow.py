@@ -1,0 +1,144 @@
+"""The Snakemake workflow as a user runs it: the DAG of every config resolves offline, and the
+CI-sized config runs end to end on the real STS data (a re-run does nothing; the report builds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from distilface import STS_TASKS, TASK_LABELS
+from distilface.grid import all_model_ids, trained_model_ids
+from distilface.pooling import POOLINGS
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8"))
+
+
+def snakemake(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return subprocess.run(
+        [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"])
+def test_dry_run_lists_every_job(name: str, tmp_path: Path) -> None:
+    """`snakemake -n` resolves the whole DAG with no network: one evaluate job per model, one
+    train job per trained grid point (full config: the papers' runs and every ablation)."""
+    cfg = load(name)
+    proc = snakemake("-n", "--configfile", str(REPO / "config" / name), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    n_models = len(cfg["baselines"]["models"]) + len(all_model_ids(cfg))
+    assert counts["evaluate"] == n_models
+    assert counts.get("train", 0) == len(trained_model_ids(cfg))
+    assert counts["report_main"] == 1 and counts["all"] == 1
+    if name == "config.yaml":
+        assert counts["train"] >= 25  # variants x seeds + the SimCSE ablation axes
+
+
+def test_unknown_baseline_model_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = load("ci.yaml")
+    cfg["baselines"]["models"] = ["no-such-model"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "baselines.models" in proc.stderr and "no-such-model" in proc.stderr
+
+
+def test_schema_rejects_bad_pooling(tmp_path: Path) -> None:
+    cfg = load("ci.yaml")
+    cfg["baselines"]["poolings"] = ["max"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert proc.returncode != 0 and "max" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory, shared_data_dir) -> Path:
+    """`snakemake --cores 2` of config/ci.yaml in a scratch work dir, on the real mirror."""
+    work = tmp_path_factory.mktemp("ci_run")
+    cfg = load("ci.yaml")
+    cfg["data"]["mirror"] = str(shared_data_dir)
+    (work / "ci.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("--cores", "2", "--configfile", "ci.yaml", cwd=work, timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return work
+
+
+@pytest.fixture(scope="module")
+def shared_data_dir() -> Path:
+    path = REPO.parent / "shared" / "data"
+    if not (path / "senteval").is_dir():
+        pytest.skip(f"real data not found at {path}")
+    return path
+
+
+@pytest.mark.slow
+def test_ci_config_end_to_end(ci_run: Path) -> None:
+    """Every model has all five pooling files; the baselines table has seven finite Spearmans
+    per scored row, in the range an untrained-to-tuned encoder gives on real STS data."""
+    cfg = load("ci.yaml")
+    for model in [*cfg["baselines"]["models"], *all_model_ids(cfg)]:
+        for pooling in POOLINGS:
+            assert (ci_run / "results/eval" / model / f"{pooling}.json").is_file()
+    table = pd.read_csv(ci_run / "results/tables/baselines.csv")
+    scored = table[table["note"].isna()]
+    assert set(scored["pooling"]) == {"cls_before_pooler", "avg", "avg_first_last", "avg_top2"}
+    cols = [TASK_LABELS[t] for t in STS_TASKS]
+    values = scored[cols].to_numpy(dtype=float)
+    assert values.shape[1] == 7 and all(math.isfinite(v) for v in values.ravel())
+    assert ((values > 30) & (values < 95)).all(), values
+    # all-MiniLM-L6-v2 is a tuned sentence encoder: mean pooling is its strong setting
+    avg_row = scored[scored["pooling"] == "avg"].iloc[0]
+    assert avg_row["Avg"] > 70
+    # the cls row says why it is not scored
+    assert "pooler" in table[table["pooling"] == "cls"]["note"].iloc[0]
+    res = json.loads((ci_run / "results/eval/minilm-l6/avg.json").read_text())
+    assert res["tasks"]["STS12"]["n"] == 3108 and res["tasks"]["SICKRelatedness"]["n"] == 4927
+    main = (ci_run / "results/tables/main.md").read_text()
+    assert "simcse-unsup" in main and "disco-ckd-ft" in main
+
+
+@pytest.mark.slow
+def test_rerun_does_nothing(ci_run: Path) -> None:
+    proc = snakemake("-n", "--configfile", "ci.yaml", cwd=ci_run)
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_html_report(ci_run: Path) -> None:
+    proc = snakemake("--report", "results/report.html", "--configfile", "ci.yaml", cwd=ci_run)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = ci_run / "results/report.html"
+    assert html.stat().st_size > 10_000
+    text = html.read_text(encoding="utf-8", errors="replace")
+    assert "main.csv" in text and "per_task.png" in text
