@@ -60,6 +60,11 @@ def _sets(tasks: list[str], senteval_root: Path) -> dict[str, tuple[list[str], l
     return out
 
 
+def _precision(arm: str) -> str:
+    """``ours_fp32`` (CUDA only) runs our evaluator without bf16 autocast."""
+    return "fp32" if arm == "ours_fp32" else "auto"
+
+
 def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
     """Our evaluator; full task list -> ``evaluate_model``, a subset -> its building blocks."""
     from distilface import STS_TASKS
@@ -80,6 +85,7 @@ def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
                 cache_dir=args.cache_dir,
                 device=args.device,
                 progress=False,
+                precision=_precision(args.arm),
             )
             result = json.loads(Path(paths["avg"]).read_text(encoding="utf-8"))
         wall = time.perf_counter() - start
@@ -107,7 +113,7 @@ def _ours_subset(args: argparse.Namespace, start: float) -> dict[str, Any]:
 
     sets = _sets(list(args.tasks), args.senteval_root)
     unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
-    encoder = Encoder.load(args.model, device=args.device)
+    encoder = Encoder.load(args.model, device=args.device, precision=_precision(args.arm))
     cache = EmbeddingCache(args.cache_dir) if args.cache_dir else None
     fingerprint = model_fingerprint(encoder.model_dir) if cache else None
     emb, info = embed_unique(
@@ -180,7 +186,7 @@ def run_arm(args: argparse.Namespace) -> None:
 
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    if args.arm in ("ours", "ours_cached"):
+    if args.arm in ("ours", "ours_fp32", "ours_cached"):
         out = arm_ours(args)
     else:
         out = arm_st(args, bf16=args.arm == "st_bf16")
@@ -233,7 +239,8 @@ def orchestrate(args: argparse.Namespace) -> int:
     quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
     machine = machine_info(args.device)
     pair_sentences = sum(2 * len(load_task(t, args.senteval_root, "test")) for t in args.tasks)
-    arms = ["ours", "st"] + (["st_bf16"] if args.device == "cuda" else []) + ["ours_cached"]
+    cuda_only = ["ours_fp32", "st_bf16"] if args.device == "cuda" else []
+    arms = ["ours", "st", *cuda_only, "ours_cached"]
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
     failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-eval-cache-") as tmp:
@@ -250,7 +257,7 @@ def orchestrate(args: argparse.Namespace) -> int:
                     continue
                 if arm == "ours_cached" and res["from_cache"] != ["avg"]:
                     raise RuntimeError(f"repeat {r}: cached re-run re-encoded ({res})")
-                if arm == "ours" and res["from_cache"]:
+                if arm in ("ours", "ours_fp32") and res["from_cache"]:
                     raise RuntimeError(f"repeat {r}: 'uncached' run hit the cache ({res})")
                 runs[arm].append(res)
                 print(
@@ -347,7 +354,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument(
-        "--arm", choices=("ours", "ours_cached", "st", "st_bf16"), help=argparse.SUPPRESS
+        "--arm",
+        choices=("ours", "ours_fp32", "ours_cached", "st", "st_bf16"),
+        help=argparse.SUPPRESS,
     )
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)

@@ -204,3 +204,16 @@ def test_minilm_avg_matches_sentence_transformers() -> None:
     ours = ours / np.linalg.norm(ours, axis=1, keepdims=True)
     reference = SentenceTransformer(str(path), device="cpu").encode(sentences, batch_size=3)
     np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=0)
+
+
+def test_precision_switch_picks_the_compute_dtype(tmp_path) -> None:
+    """auto = fp32 on CPU; bf16 forces autocast (CPU bf16 autocast exists in torch); anything
+    else is refused by name."""
+    import dataclasses
+
+    enc = Encoder("x", "x", torch.nn.Identity(), None, torch.device("cpu"), None)
+    assert enc.compute_dtype == "float32"
+    assert dataclasses.replace(enc, precision="bf16").compute_dtype == "bfloat16"
+    assert dataclasses.replace(enc, precision="fp32").compute_dtype == "float32"
+    with pytest.raises(ValueError, match="fp16"):
+        _ = dataclasses.replace(enc, precision="fp16").compute_dtype

@@ -163,6 +163,9 @@ def _length_order(lengths: Sequence[int]) -> np.ndarray:
     return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
 
 
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+
+
 @dataclass
 class Encoder:
     """A tokenizer + transformer body, ready to embed sentences with SimCSE's poolings."""
@@ -173,9 +176,15 @@ class Encoder:
     tokenizer: object
     device: torch.device
     cls_skip_reason: str | None
+    # "auto": bf16 autocast on CUDA, fp32 elsewhere; "fp32": never autocast; "bf16": autocast
+    # wherever torch supports it. Measured on an H100 (results/reference/gpu-h100): for a
+    # MiniLM-size model fp32 encodes faster than bf16 autocast (launch-bound), so it is a knob.
+    precision: str = "auto"
 
     @classmethod
-    def load(cls, name_or_path: str | Path, device: str | None = None) -> Encoder:
+    def load(
+        cls, name_or_path: str | Path, device: str | None = None, precision: str = "auto"
+    ) -> Encoder:
         """Load tokenizer and model (eval mode, float32 weights) onto ``device``.
 
         ``device=None`` picks CUDA when available, else CPU. Local sentence-transformers folders
@@ -199,6 +208,7 @@ class Encoder:
             tokenizer=tokenizer,
             device=dev,
             cls_skip_reason=pooler_skip_reason(model_dir, model),
+            precision=precision,
         )
         log_event(
             logger,
@@ -226,8 +236,12 @@ class Encoder:
 
     @property
     def compute_dtype(self) -> str:
-        """``"bfloat16"`` (autocast) on CUDA, ``"float32"`` elsewhere."""
-        return "bfloat16" if self.device.type == "cuda" else "float32"
+        """``"bfloat16"`` when the forward runs under bf16 autocast, else ``"float32"``."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: choose one of {PRECISIONS}")
+        if self.precision == "auto":
+            return "bfloat16" if self.device.type == "cuda" else "float32"
+        return "bfloat16" if self.precision == "bf16" else "float32"
 
     def available_poolings(self) -> dict[str, str | None]:
         """Every SimCSE pooling mapped to ``None`` (usable) or the reason it is skipped."""
@@ -298,8 +312,8 @@ class Encoder:
         order = _length_order(lengths)
         accepted = set(inspect.signature(self.model.forward).parameters)
         autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda"
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if self.compute_dtype == "bfloat16"
             else contextlib.nullcontext()
         )
         for start in range(0, len(order), batch_size):

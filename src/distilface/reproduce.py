@@ -152,6 +152,7 @@ def run_config(
                 cache_dir="results/cache/embeddings",
                 device=None if ev.get("device", "auto") == "auto" else ev["device"],
                 progress=False,
+                precision=ev.get("precision", "auto"),
             ),
         )
 

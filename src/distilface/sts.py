@@ -228,6 +228,7 @@ def evaluate_model(
     cache_dir: str | Path | None = None,
     device: str | None = None,
     progress: bool = True,
+    precision: str = "auto",
 ) -> dict[str, Path]:
     """Evaluate one encoder on the 7 STS tasks (+ STS-B dev) for each pooling.
 
@@ -260,7 +261,7 @@ def evaluate_model(
         unique_sentences=len(unique),
     )
 
-    encoder = Encoder.load(encoder_path, device=device)
+    encoder = Encoder.load(encoder_path, device=device, precision=precision)
     available = encoder.available_poolings()
     usable = [p for p in poolings if available[p] is None]
     embeddings: dict[str, np.ndarray] = {}

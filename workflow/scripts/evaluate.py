@@ -17,4 +17,5 @@ evaluate_model(
     max_length=settings["max_length"],
     cache_dir="results/cache/embeddings",
     device=None if settings["device"] == "auto" else settings["device"],
+    precision=settings.get("precision", "auto"),
 )
