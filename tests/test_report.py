@@ -302,3 +302,23 @@ def test_efficiency_table(results):
     assert np.isnan(eff.loc[eff["Model"] == "minilm-l6/avg", "Disk (MB)"].item())
     assert simcse["Sentences/s (cpu)"] > 0 and np.isnan(simcse["Sentences/s (cuda)"])
     assert simcse["Params (M)"] == pytest.approx(17.2)
+
+
+def test_ablation_axis_includes_the_variant_default() -> None:
+    """An axis lists the variant's own value too (the point the others are compared with)."""
+    from distilface.report.axes import ablation_axes
+
+    cfg = {
+        "variants": {
+            "v": {
+                "objective": "simcse_unsup",
+                "hparams": {"temperature": 0.05, "pooling": "cls"},
+                "seeds": [42],
+            }
+        },
+        "ablations": {"v": {"temperature": [1.0, 0.01], "pooling": ["avg"], "seeds": [43]}},
+    }
+    axes = ablation_axes(cfg)
+    assert axes["v-temperature"]["values"] == [0.01, 0.05, 1.0]
+    assert axes["v-pooling"]["values"] == ["cls", "avg"]
+    assert axes["v-seeds"]["values"] == [42, 43]

@@ -39,8 +39,26 @@ def ablation_axes(config: dict) -> dict[str, dict[str, Any]]:
         for axis, values in axes.items():
             if not isinstance(values, list) or not values:
                 raise ValueError(f"config key 'ablations.{variant}.{axis}': a non-empty list")
-            out[f"{variant}-{axis}"] = {"variant": variant, "axis": axis, "values": list(values)}
+            out[f"{variant}-{axis}"] = {
+                "variant": variant,
+                "axis": axis,
+                "values": _with_default(config, variant, axis, values),
+            }
     return out
+
+
+def _with_default(config: dict, variant: str, axis: str, values: list) -> list:
+    """The axis values plus the variant's own default (the point every value is compared
+    with: the grid trains it anyway), numeric axes in ascending order."""
+    spec = (config.get("variants") or {}).get(variant)
+    if isinstance(spec, dict):
+        default = spec.get("seeds") if axis == "seeds" else (spec.get("hparams") or {}).get(axis)
+        extra = default if isinstance(default, list) else [default] if default is not None else []
+        values = [*extra, *values]
+    unique = list(dict.fromkeys(values))
+    if all(isinstance(v, int | float) for v in unique):
+        unique.sort()
+    return unique
 
 
 def axis_slugs(config: dict, spec: dict[str, Any]) -> dict[str, Any]:
