@@ -2,30 +2,14 @@
 #   snakemake --cores 2 --configfile config/quick.yaml bench
 # Optional config key `bench:` (defaults below): device, repeats, steps, wait_quiet (seconds to
 # wait for a 1-minute load average < 1.5 before each benchmark).
-# Needs evaluate.smk (encoder_inputs, encoder_path) and common.smk (SENTEVAL, CORPUS,
-# baseline_model_ids) included before it.
+# Uses common.smk (SENTEVAL, CORPUS, encoder_inputs, encoder_path, bench_argv,
+# baseline_model_ids), included before it.
 
-BENCH = {"device": "cpu", "repeats": 3, "steps": 20, "wait_quiet": 0, **config.get("bench", {})}
-BENCH_SCRIPTS = ["eval", "train", "scaling", "cpu_precision"]
 
 
 wildcard_constraints:
     bench_name="|".join(BENCH_SCRIPTS),
     bench_device="cpu|cuda",
-
-
-def bench_argv(wildcards) -> list[str]:
-    """Command-line options of benchmarks/bench_<name>.py for this config."""
-    common = ["--device", wildcards.bench_device, "--senteval-root", SENTEVAL,
-              "--wait-quiet", str(BENCH["wait_quiet"])]
-    extra = {
-        "eval": ["--repeats", str(BENCH["repeats"])],
-        "train": ["--repeats", str(BENCH["repeats"]), "--steps", str(BENCH["steps"]),
-                  "--corpus", CORPUS],
-        "scaling": ["--skip-snakemake", "--corpus", CORPUS],  # no snakemake inside snakemake
-        "cpu_precision": ["--repeats", str(BENCH["repeats"])],
-    }[wildcards.bench_name]
-    return common + extra
 
 
 rule bench_one:
@@ -38,10 +22,12 @@ rule bench_one:
         argv=bench_argv,
     log:
         "results/logs/bench/{bench_name}_{bench_device}.log",
-    threads: workflow.cores
+    threads: config["evaluation"].get("threads", 2)
     resources:
         mem_mb=8000,
         runtime=60,
+    conda:
+        "../../envs/evaluate.yaml"
     script:
         "../scripts/bench_run.py"
 
@@ -58,10 +44,12 @@ rule quantize_int8:
         settings=config["evaluation"],
     log:
         "results/logs/quantize/{model}.jsonl",
-    threads: workflow.cores
+    threads: config["evaluation"].get("threads", 2)
     resources:
         mem_mb=8000,
         runtime=60,
+    conda:
+        "../../envs/evaluate.yaml"
     script:
         "../scripts/quantize.py"
 

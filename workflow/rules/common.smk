@@ -4,7 +4,6 @@ from pathlib import Path
 
 import yaml
 
-from distilface.report.axes import ablation_axes
 
 from distilface.grid import (
     all_model_ids,
@@ -74,38 +73,19 @@ def grid_run(wildcards):
     return run_for(config, f"{wildcards.variant}/{wildcards.hparams}/seed{wildcards.seed}")
 
 
-# --- report targets ---
-REPORT_FIGURES = ["per_task", "training_curves", "size_quality"]
+BENCH = {"device": "cpu", "repeats": 3, "steps": 20, "wait_quiet": 0, **config.get("bench", {})}
+BENCH_SCRIPTS = ["eval", "train", "scaling", "cpu_precision"]
 
 
-def report_axes(config):
-    """Ablation axes of the config as `{variant}-{axis}` ids (empty when it has none)."""
-    return list(ablation_axes(config))
-
-
-def report_targets(config):
-    """Every report output, for the lead's `rule all`."""
-    targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex")]
-    targets += [f"results/tables/baselines.{ext}" for ext in ("csv", "md")]
-    targets += [
-        "results/tables/seeds.csv",
-        "results/tables/comparisons.csv",
-        "results/tables/efficiency.csv",
-    ]
-    for axis in report_axes(config):
-        targets.append(f"results/tables/ablation_{axis}.csv")
-        targets += [f"results/figures/ablation_{axis}.{ext}" for ext in ("png", "pdf")]
-    for name in REPORT_FIGURES:
-        targets += [f"results/figures/{name}.{ext}" for ext in ("png", "pdf")]
-    return targets
-
-
-def report_npz():
-    """Per-pair score files next to the eval JSONs (the bootstrap reads them)."""
-    return [p[: -len(".json")] + ".scores.npz" for p in all_eval_jsons()]
-
-
-def report_model_dirs():
-    """Trained model folders holding the training logs (the train rule outputs directories,
-    so the folders, not the train_log.jsonl inside them, are the rule's inputs)."""
-    return sorted({os.path.dirname(p) for p in all_train_logs()})
+def bench_argv(wildcards) -> list[str]:
+    """Command-line options of benchmarks/bench_<name>.py for this config."""
+    common = ["--device", wildcards.bench_device, "--senteval-root", SENTEVAL,
+              "--wait-quiet", str(BENCH["wait_quiet"])]
+    extra = {
+        "eval": ["--repeats", str(BENCH["repeats"])],
+        "train": ["--repeats", str(BENCH["repeats"]), "--steps", str(BENCH["steps"]),
+                  "--corpus", CORPUS],
+        "scaling": ["--skip-snakemake", "--corpus", CORPUS],  # no snakemake inside snakemake
+        "cpu_precision": ["--repeats", str(BENCH["repeats"])],
+    }[wildcards.bench_name]
+    return common + extra

@@ -3,11 +3,14 @@
 #   all_eval_jsons()  -> list of results/eval/{model}/{pooling}.json
 #   all_train_logs()  -> list of results/models/{variant}/{hparams}/seed{seed}/train_log.jsonl
 # Every rule is a thin call of one function of distilface.report.build.
+from pathlib import Path
+
+from distilface.report.targets import REPORT_FIGURES, model_dirs_for, npz_for, report_targets
 
 rule report_tidy:
     input:
         evals=lambda wc: all_eval_jsons(),
-        model_dirs=lambda wc: report_model_dirs(),
+        model_dirs=lambda wc: model_dirs_for(all_train_logs()),
     output:
         "results/tables/tidy.csv",
     params:
@@ -23,7 +26,7 @@ rule report_tidy:
 rule report_main:
     input:
         tidy="results/tables/tidy.csv",
-        published=str(REPO / "config/published.yaml"),
+        published=str(Path(workflow.basedir) / "config/published.yaml"),
     output:
         csv=report(
             "results/tables/main.csv",
@@ -63,7 +66,7 @@ rule report_baselines:
 rule report_seeds:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: report_npz(),
+        npz=lambda wc: npz_for(all_eval_jsons()),
     output:
         report(
             "results/tables/seeds.csv",
@@ -82,7 +85,7 @@ rule report_seeds:
 rule report_comparisons:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: report_npz(),
+        npz=lambda wc: npz_for(all_eval_jsons()),
     output:
         report(
             "results/tables/comparisons.csv",
