@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import platform
@@ -88,6 +87,8 @@ def machine_info(device: str) -> dict[str, Any]:
     """Facts about the machine a benchmark ran on (for the result JSON)."""
     import torch
 
+    from distilface.sts import package_versions
+
     info: dict[str, Any] = {
         "hostname": platform.node(),
         "cpu_model": cpu_model(),
@@ -97,22 +98,11 @@ def machine_info(device: str) -> dict[str, Any]:
         "device": device,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
-        "versions": package_versions(),
+        "versions": package_versions(BENCH_PACKAGES),
         "load_average": load_average(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return info
-
-
-def package_versions(names: Sequence[str] = BENCH_PACKAGES) -> dict[str, str | None]:
-    """Installed versions (``None`` when a package is absent, e.g. snakemake on the GPU box)."""
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def summarize(values: Sequence[float]) -> dict[str, float]:

@@ -381,10 +381,11 @@ def _meta(
     }
 
 
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that determine the numbers (``None`` if absent)."""
+def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of the packages that determine the numbers (``None`` if absent,
+    e.g. snakemake on a GPU box)."""
     versions: dict[str, str | None] = {}
-    for name in VERSIONED_PACKAGES:
+    for name in names:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -19,20 +19,17 @@ rule student_init:
         directory("results/models/students/{student}"),
     params:
         teacher=lambda wc: TRAINING["students"][wc.student]["from_layers"]["teacher"],
-        layers=lambda wc: " ".join(
-            str(i) for i in TRAINING["students"][wc.student]["from_layers"]["layers"]
-        ),
+        layers=lambda wc: TRAINING["students"][wc.student]["from_layers"]["layers"],
     log:
-        "results/logs/student_init/{student}.log",
+        "results/logs/student_init/{student}.jsonl",
     threads: 1
     resources:
         mem_mb=4000,
         runtime=15,
     conda:
         "../../envs/train.yaml"
-    shell:
-        "python -m distilface.student --teacher {params.teacher:q} --layers {params.layers}"
-        " --out {output:q} > {log:q} 2>&1"
+    script:
+        "../scripts/student_init.py"
 
 
 rule teacher_cache:

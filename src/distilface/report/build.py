@@ -44,6 +44,17 @@ def build_baselines(tidy_csv: str | Path, config: dict, out_stem: str | Path) ->
     return table
 
 
+def _bootstrap_settings(config: dict) -> tuple[int, int, float, str]:
+    """(n_bootstrap, bootstrap_seed, ci_level, aggregation) from the config."""
+    cfg = _report_cfg(config)
+    return (
+        int(cfg.get("n_bootstrap", 1000)),
+        int(cfg.get("bootstrap_seed", 0)),
+        float(cfg.get("ci_level", 0.95)),
+        tables.eval_aggregation(config),
+    )
+
+
 def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(wide scores, main-table rows) of a tidy frame."""
     wide = tables.scores_wide(frame, tables.eval_aggregation(config))
@@ -86,10 +97,7 @@ def _pairs(frame: pd.DataFrame, models: list[str], pooling: str) -> list[dict]:
 
 def build_seeds(tidy_csv: str | Path, config: dict, out_csv: str | Path) -> pd.DataFrame:
     """Rule ``report_seeds``: mean ± std over seeds and a bootstrap CI of the average."""
-    cfg = _report_cfg(config)
-    n_boot, seed = int(cfg.get("n_bootstrap", 1000)), int(cfg.get("bootstrap_seed", 0))
-    level = float(cfg.get("ci_level", 0.95))
-    agg = tables.eval_aggregation(config)
+    n_boot, seed, level, agg = _bootstrap_settings(config)
     frame = read_tidy(tidy_csv)
     wide, selected = _selection(frame, config)
     rows = []
@@ -159,9 +167,7 @@ def resolve_reference(
 def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -> pd.DataFrame:
     """Rule ``report_comparisons``: paired bootstrap Δ, CI and p for ``report.comparisons``."""
     cfg = _report_cfg(config)
-    n_boot, seed = int(cfg.get("n_bootstrap", 1000)), int(cfg.get("bootstrap_seed", 0))
-    level = float(cfg.get("ci_level", 0.95))
-    agg = tables.eval_aggregation(config)
+    n_boot, seed, level, agg = _bootstrap_settings(config)
     frame = read_tidy(tidy_csv)
     wide, selected = _selection(frame, config)
     rows = []
