@@ -46,20 +46,6 @@ SPEARMAN_TOLERANCE = 0.05
 # child side: one arm, one process
 
 
-def _sets(tasks: list[str], senteval_root: Path) -> dict[str, tuple[list[str], list[str], Any]]:
-    from distilface.data import load_task, senteval_text
-
-    out = {}
-    for t in tasks:
-        pairs = load_task(t, senteval_root, "test")
-        out[t] = (
-            [senteval_text(s) for s in pairs.sent1],
-            [senteval_text(s) for s in pairs.sent2],
-            pairs,
-        )
-    return out
-
-
 def _precision(arm: str) -> str:
     """``ours_fp32`` (CUDA only) runs our evaluator without bf16 autocast."""
     return "fp32" if arm == "ours_fp32" else "auto"
@@ -106,12 +92,13 @@ def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
 def _ours_subset(args: argparse.Namespace, start: float) -> dict[str, Any]:
     import numpy as np
 
+    from distilface.bench import normalised_test_sets
     from distilface.cache import EmbeddingCache
     from distilface.encoders import Encoder
     from distilface.models import model_fingerprint
     from distilface.sts import YEAR_TASKS, cosine_scores, embed_unique, score_similarities
 
-    sets = _sets(list(args.tasks), args.senteval_root)
+    sets = normalised_test_sets(list(args.tasks), args.senteval_root)
     unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
     encoder = Encoder.load(args.model, device=args.device, precision=_precision(args.arm))
     cache = EmbeddingCache(args.cache_dir) if args.cache_dir else None
@@ -146,10 +133,10 @@ def arm_st(args: argparse.Namespace, bf16: bool) -> dict[str, Any]:
     from scipy.stats import spearmanr
     from sentence_transformers import SentenceTransformer
 
-    from distilface.bench import local_model_path
+    from distilface.bench import local_model_path, normalised_test_sets
 
     start = time.perf_counter()
-    sets = _sets(list(args.tasks), args.senteval_root)
+    sets = normalised_test_sets(list(args.tasks), args.senteval_root)
     model = SentenceTransformer(local_model_path(args.model), device=args.device)
     model.max_seq_length = min(args.max_length, model.tokenizer.model_max_length)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

@@ -223,6 +223,24 @@ def wait_for_quiet(
         time.sleep(poll_s)
 
 
+def normalised_test_sets(
+    tasks: Sequence[str], senteval_root: str | Path
+) -> dict[str, tuple[list[str], list[str], Any]]:
+    """``{task: (sentences1, sentences2, StsPairs)}`` of the test splits, with SentEval's
+    whitespace normalisation (as :func:`distilface.sts.evaluate_model` applies it)."""
+    from distilface.data import load_task, senteval_text
+
+    out = {}
+    for t in tasks:
+        pairs = load_task(t, senteval_root, "test")
+        out[t] = (
+            [senteval_text(s) for s in pairs.sent1],
+            [senteval_text(s) for s in pairs.sent2],
+            pairs,
+        )
+    return out
+
+
 def score_encoder(
     encoder: Any,
     senteval_root: str | Path,
@@ -239,17 +257,9 @@ def score_encoder(
     ``{"tasks": {task: spearman}, "avg_spearman", "n_unique", "n_pair_sentences",
     "encode_s"}``.
     """
-    from distilface.data import load_task, senteval_text
     from distilface.sts import YEAR_TASKS, cosine_scores, score_similarities
 
-    sets = {}
-    for t in tasks:
-        pairs = load_task(t, senteval_root, "test")
-        sets[t] = (
-            [senteval_text(s) for s in pairs.sent1],
-            [senteval_text(s) for s in pairs.sent2],
-            pairs,
-        )
+    sets = normalised_test_sets(tasks, senteval_root)
     unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
     start = time.perf_counter()
     emb = encoder.encode(unique, pooling, batch_size, max_length, progress=progress)
