@@ -198,7 +198,7 @@ def summary_rows(config: dict) -> list[dict[str, Any]]:
             summary = Path(grid.MODELS_ROOT) / model_id / "train_summary.json"
             if summary.is_file():
                 s = json.loads(summary.read_text(encoding="utf-8"))
-                row["train_seconds"] = s.get("wall_seconds") or s.get("wall_time_s")
+                row["train_seconds"] = s.get("wall_s")
             rows.append(row)
     return rows
 
