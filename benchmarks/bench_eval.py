@@ -1,9 +1,10 @@
 """Benchmark: scoring one model on the STS sets, our evaluator vs sentence-transformers.
 
 Arms (each run in its own fresh Python process; peak RSS = that process's ``VmHWM``, see
-:func:`distilface.bench.run_child`; time = in-process wall from after imports to the scores,
-so data + model loading, encoding and scoring are included; ``process_wall_s`` adds
-interpreter start and imports):
+:func:`distilface.bench.run_child`; time = in-process wall from after the top-level imports
+(torch, transformers, scipy, and sentence-transformers or distilface.sts) to the scores, so
+data + model loading, encoding and scoring are included, and so is the lazy import of the
+model class in both; ``process_wall_s`` adds interpreter start and all imports):
 
 - ``ours``: :func:`distilface.sts.evaluate_model` (pooling ``avg``; a fresh, empty embedding
   cache each repeat, so nothing is cached; it also encodes STS-B dev and writes its JSON/npz,
@@ -53,12 +54,15 @@ def _precision(arm: str) -> str:
 
 def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
     """Our evaluator; full task list -> ``evaluate_model``, a subset -> its building blocks."""
+    # what the st arm has imported before its timer (sentence_transformers pulls these in)
+    import scipy.stats  # noqa: F401
+    from transformers import AutoModel, AutoTokenizer  # noqa: F401
+
     from distilface import STS_TASKS
+    from distilface.sts import evaluate_model
 
     start = time.perf_counter()
     if list(args.tasks) == list(STS_TASKS):
-        from distilface.sts import evaluate_model
-
         with tempfile.TemporaryDirectory() as tmp:
             paths = evaluate_model(
                 model_id="bench",
@@ -216,7 +220,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         default_out,
         machine_info,
         markdown_table,
-        run_child,
+        run_arms,
         summarize,
         wait_for_quiet,
         write_json_atomic,
@@ -228,30 +232,25 @@ def orchestrate(args: argparse.Namespace) -> int:
     pair_sentences = sum(2 * len(load_task(t, args.senteval_root, "test")) for t in args.tasks)
     cuda_only = ["ours_fp32", "st_bf16"] if args.device == "cuda" else []
     arms = ["ours", "st", *cuda_only, "ours_cached"]
-    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
-    failed: dict[str, str] = {}
+
+    def check(r: int, arm: str, res: dict[str, Any]) -> None:
+        if arm == "ours_cached" and res["from_cache"] != ["avg"]:
+            raise RuntimeError(f"repeat {r}: cached re-run re-encoded ({res})")
+        if arm in ("ours", "ours_fp32") and res["from_cache"]:
+            raise RuntimeError(f"repeat {r}: 'uncached' run hit the cache ({res})")
+
     with tempfile.TemporaryDirectory(prefix="bench-eval-cache-") as tmp:
-        for r in range(args.repeats):
-            cache_dir = str(Path(tmp) / f"repeat{r}")  # fresh, empty: nothing cached
-            for arm in arms:
-                try:
-                    res = run_child(child_argv(args, arm, None if arm == "st" else cache_dir))
-                except RuntimeError as err:
-                    if arm.startswith("ours"):
-                        raise
-                    failed[arm] = str(err)[-2000:]
-                    print(f"repeat {r} {arm}: FAILED\n{failed[arm]}", file=sys.stderr)
-                    continue
-                if arm == "ours_cached" and res["from_cache"] != ["avg"]:
-                    raise RuntimeError(f"repeat {r}: cached re-run re-encoded ({res})")
-                if arm in ("ours", "ours_fp32") and res["from_cache"]:
-                    raise RuntimeError(f"repeat {r}: 'uncached' run hit the cache ({res})")
-                runs[arm].append(res)
-                print(
-                    f"repeat {r} {arm:12s} {res['wall_s']:8.2f} s  "
-                    f"{res['peak_rss_mib']:7.0f} MiB  avg {res['avg_spearman']:.3f}",
-                    file=sys.stderr,
-                )
+        runs, failed = run_arms(
+            arms,
+            args.repeats,
+            # a fresh, empty cache per repeat: ours encodes, ours_cached then reads it
+            lambda r, arm: child_argv(args, arm, None if arm == "st" else f"{tmp}/repeat{r}"),
+            lambda res: (
+                f"{res['wall_s']:8.2f} s  {res['peak_rss_mib']:7.0f} MiB  "
+                f"avg {res['avg_spearman']:.3f}"
+            ),
+            check=check,
+        )
     summary = {}
     for arm, results in runs.items():
         if not results:

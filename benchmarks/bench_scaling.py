@@ -2,7 +2,8 @@
 
 1. Evaluation encode throughput (:meth:`Encoder.encode`, pooling ``avg``) on the first
    ``--n-sentences`` distinct STS-B test sentences, for each (batch size, max length) cell;
-   one untimed warm-up batch first, then ``--repeats`` timed passes (median).
+   one untimed warm-up batch, then ``--repeats`` interleaved rounds over all cells (median,
+   min-max); the token lengths of the sentences are recorded (STS sentences are short).
 2. Training throughput of our unsup-SimCSE loop (:func:`distilface.train.train`, 3-layer
    student, no evaluation, no checkpoints) per (batch size, max length): ``--train-steps``
    timed optimiser steps after one warm-up step.
@@ -36,7 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def encode_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Sentences/s of :meth:`Encoder.encode` per (batch size, max length)."""
+    """Sentences/s of :meth:`Encoder.encode` per (batch size, max length): ``--repeats``
+    rounds, each timing every cell once (interleaved, so a slow phase of the machine hits all
+    cells alike); median and min-max per cell."""
     import statistics
 
     from distilface.data import load_task
@@ -45,33 +48,40 @@ def encode_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
     pairs = load_task("STSBenchmark", args.senteval_root, "test")
     sentences = list(dict.fromkeys(pairs.sent1 + pairs.sent2))[: args.n_sentences]
     encoder = Encoder.load(args.model, device=args.device)
+    tokens = [len(t) for t in encoder.tokenizer(sentences)["input_ids"]]
     encoder.encode(sentences[:32], "avg", 32, 128, progress=False)  # warm-up
-    rows = []
-    for max_length in args.max_lengths:
-        for batch_size in args.batch_sizes:
-            times = []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                encoder.encode(sentences, "avg", batch_size, max_length, progress=False)
-                if args.device == "cuda":
-                    import torch
+    cells = [(b, m) for m in args.max_lengths for b in args.batch_sizes]
+    times: dict[tuple[int, int], list[float]] = {c: [] for c in cells}
+    for _ in range(args.repeats):
+        for batch_size, max_length in cells:
+            start = time.perf_counter()
+            encoder.encode(sentences, "avg", batch_size, max_length, progress=False)
+            if args.device == "cuda":
+                import torch
 
-                    torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-            median = statistics.median(times)
-            rows.append(
-                {
-                    "batch_size": batch_size,
-                    "max_length": max_length,
-                    "seconds": median,
-                    "sentences_per_s": len(sentences) / median,
-                    "n_sentences": len(sentences),
-                }
-            )
-            print(
-                f"encode bs={batch_size} len={max_length}: {rows[-1]['sentences_per_s']:.1f}/s",
-                file=sys.stderr,
-            )
+                torch.cuda.synchronize()
+            times[(batch_size, max_length)].append(time.perf_counter() - start)
+    rows = []
+    for (batch_size, max_length), t in times.items():
+        median = statistics.median(t)
+        rows.append(
+            {
+                "batch_size": batch_size,
+                "max_length": max_length,
+                "seconds": median,
+                "sentences_per_s": len(sentences) / median,
+                "sentences_per_s_min": len(sentences) / max(t),
+                "sentences_per_s_max": len(sentences) / min(t),
+                "n_sentences": len(sentences),
+                "tokens_mean": statistics.mean(tokens),
+                "tokens_max": max(tokens),
+                "truncated_share": sum(n > max_length for n in tokens) / len(tokens),
+            }
+        )
+        print(
+            f"encode bs={batch_size} len={max_length}: {rows[-1]['sentences_per_s']:.1f}/s",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -182,6 +192,17 @@ def plot(enc: list[dict], tr: list[dict], path_stem: Path, title: str) -> list[P
             ax.plot(
                 [p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"max_length {length}"
             )
+            spread = sorted(
+                (r["batch_size"], r.get("sentences_per_s_min"), r.get("sentences_per_s_max"))
+                for r in rows
+                if r["max_length"] == length and r.get("sentences_per_s_min") is not None
+            )
+            if spread:  # min-max over the interleaved repeats
+                ax.fill_between(
+                    [p[0] for p in spread], [p[1] for p in spread], [p[2] for p in spread],
+                    alpha=0.15,
+                )  # fmt: skip
+        ax.set_ylim(bottom=0)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("batch size")
         ax.set_ylabel("sentences / s")
@@ -217,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64, 128])
     ap.add_argument("--max-lengths", type=int, nargs="+", default=[32, 128, 512])
     ap.add_argument("--n-sentences", type=int, default=512)
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved encode rounds")
     ap.add_argument("--train-batch-sizes", type=int, nargs="+", default=[16, 32, 64])
     ap.add_argument("--train-max-lengths", type=int, nargs="+", default=[32, 64])
     ap.add_argument("--train-steps", type=int, default=5)

@@ -244,7 +244,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         default_out,
         machine_info,
         markdown_table,
-        run_child,
+        run_arms,
         summarize,
         wait_for_quiet,
         write_json_atomic,
@@ -253,35 +253,24 @@ def orchestrate(args: argparse.Namespace) -> int:
     quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
     machine = machine_info(args.device)
     arms = ["ours"] + (["st_bf16", "st"] if args.device == "cuda" else ["st"])
-    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
-    failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-train-prep-") as tmp:
         student = prepare_student(args, Path(tmp))
         corpus = prepare_corpus(args, Path(tmp))
-        for r in range(args.repeats):
-            for arm in arms:
-                argv = [
-                    str(Path(__file__).resolve()), "--arm", arm, "--device", args.device,
-                    "--student-dir", str(student), "--corpus", str(corpus),
-                    "--batch-size", str(args.batch_size), "--max-length", str(args.max_length),
-                    "--steps", str(args.steps), "--warmup-steps", str(args.warmup_steps),
-                    "--seed", str(args.seed), "--model", args.model,
-                    "--senteval-root", str(args.senteval_root),
-                ]  # fmt: skip
-                try:
-                    res = run_child(argv)
-                except RuntimeError as err:  # e.g. `datasets` missing for the ST trainer
-                    if arm == "ours":
-                        raise
-                    failed[arm] = str(err)[-2000:]
-                    print(f"repeat {r} {arm}: FAILED\n{failed[arm]}", file=sys.stderr)
-                    continue
-                runs[arm].append(res)
-                print(
-                    f"repeat {r} {arm:8s} {res['steps_per_s']:7.3f} steps/s "
-                    f"{res['peak_rss_mib']:7.0f} MiB",
-                    file=sys.stderr,
-                )
+        argv = [
+            str(Path(__file__).resolve()), "--device", args.device,
+            "--student-dir", str(student), "--corpus", str(corpus),
+            "--batch-size", str(args.batch_size), "--max-length", str(args.max_length),
+            "--steps", str(args.steps), "--warmup-steps", str(args.warmup_steps),
+            "--seed", str(args.seed), "--model", args.model,
+            "--senteval-root", str(args.senteval_root),
+        ]  # fmt: skip
+        # a failing ST arm (e.g. `datasets` missing for its trainer) is recorded, not fatal
+        runs, failed = run_arms(
+            arms,
+            args.repeats,
+            lambda r, arm: [*argv, "--arm", arm],
+            lambda res: f"{res['steps_per_s']:7.3f} steps/s {res['peak_rss_mib']:7.0f} MiB",
+        )
     summary = {}
     for arm, results in runs.items():
         if not results:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the evaluation and training benchmarks (1-2) on a CUDA machine in one go.
+# Run the evaluation and training benchmarks (1-2) and the matmul roofline on a CUDA machine.
 #
 #   PYTHONPATH=src bash benchmarks/gpu_bench.sh --model /path/all-MiniLM-L6-v2 \
 #       --senteval-root /path/senteval [--corpus /path/wiki1m.txt] [--repeats 3]
@@ -36,4 +36,7 @@ python benchmarks/bench_train.py --device cuda --model "$MODEL" --senteval-root 
   ${CORPUS:+--corpus "$CORPUS"} --repeats "$REPEATS" --steps "$STEPS" --warmup-steps 5 \
   --out "$DEST/bench_train_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
   || echo "bench_train failed (exit $?)" | tee -a "$LOG"
+python benchmarks/bench_roofline.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
+  ${CORPUS:+--corpus "$CORPUS"} --out "$DEST/bench_roofline_cuda.json" 2>&1 \
+  | grep -v -i "warn" | tee -a "$LOG" || echo "bench_roofline failed (exit $?)" | tee -a "$LOG"
 echo "results in $DEST" | tee -a "$LOG"

@@ -162,3 +162,23 @@ def test_bench_train_smoke(tiny_model: Path, shared_data: Path, tmp_path: Path) 
         run = result["runs"][arm][0]
         assert run["timed_steps"] == 2 and len(run["step_s"]) == 2
         assert run["steps_per_s"] > 0
+
+
+def test_roofline_counts_the_step_flops_of_a_transformer(
+    tiny_model: Path, shared_data: Path
+) -> None:
+    """FLOPs of our SimCSE step (forward + backward) = 3 x the analytic forward GEMM count
+    (linear layers 2*T*(4h^2 + 2hi), attention 4*N*L^2*h per layer); the rate is positive."""
+    import argparse
+
+    roofline = _load_script("bench_roofline")
+    args = argparse.Namespace(batch_size=8, max_length=16, device="cpu")
+    corpus = shared_data / "corpus" / "wiki1m_for_simcse.head.txt"
+    step = roofline.train_step_flops(args, tiny_model, corpus)
+    n, length = step["batch_shape"]
+    assert n == 16 and step["tokens"] == n * length
+    h, i, layers = step["hidden"], step["intermediate"], 2
+    forward = layers * (2 * n * length * (4 * h * h + 2 * h * i) + 4 * n * length**2 * h)
+    assert step["flops"] == pytest.approx(3 * forward, rel=0.02)
+    rate = roofline.matmul_rate("cpu", torch.float32, 64, 64, 64, repeats=2)
+    assert rate["best"] >= rate["median"] > 0

@@ -137,3 +137,88 @@ def test_minilm_int8_embeddings_close_to_fp32(tmp_path: Path) -> None:
     sim_int8 = (_unit(int8) @ _unit(int8).T)[iu]
     assert spearmanr(sim_fp32, sim_int8).statistic > 0.9
     assert np.abs(sim_fp32 - sim_int8).max() < 0.1
+
+
+def test_encoder_load_applies_the_int8_marker(tiny_model: Path, tmp_path: Path) -> None:
+    """Encoder.load quantises an exported folder itself: int8 dtype, same parameter count."""
+    out = quantize_dynamic_int8(tiny_model, tmp_path / "int8")
+    fp32 = Encoder.load(str(tiny_model), device="cpu")
+    enc = Encoder.load(str(out))  # device=None: an int8 export picks the CPU
+    assert enc.device.type == "cpu" and enc.quantization == "dynamic_int8"
+    assert enc.compute_dtype == "int8" and fp32.compute_dtype == "float32"
+    assert count_linear(enc.model) == {"linear": 0, "quantized_linear": 13}
+    assert enc.n_params == fp32.n_params  # packed int8 weights counted
+    with pytest.raises(ValueError, match="CPU only"):
+        Encoder.load(str(out), device="cuda")
+    with pytest.raises(ValueError, match="not an int8 export"):
+        load_quantized_encoder(str(tiny_model))
+
+
+def test_evaluate_int8_report(tiny_model: Path, tmp_path: Path, shared_data: Path) -> None:
+    """The rule's report: both arms scored on the same real sentences, JSON written whole."""
+    from distilface.quantize import evaluate_int8
+    from distilface.report.tables import read_int8_reports
+
+    out = quantize_dynamic_int8(tiny_model, tmp_path / "int8")
+    path = tmp_path / "eval_int8" / "tiny" / "avg.json"
+    report = evaluate_int8(
+        "tiny", tiny_model, out, shared_data / "senteval", path, tasks=["STS16"], batch_size=256
+    )
+    saved = json.loads(path.read_text())
+    assert saved["model"] == "tiny" and saved["tasks"] == ["STS16"] and saved["machine"]
+    assert saved["fp32"]["compute_dtype"] == "float32" and saved["int8"]["compute_dtype"] == "int8"
+    assert saved["fp32"]["sentences"] == saved["int8"]["sentences"] > 1500  # STS16: 1,867
+    assert saved["fp32"]["params"] == saved["int8"]["params"]
+    assert saved["int8"]["state_dict_mib"] < saved["fp32"]["state_dict_mib"]
+    assert saved["delta_avg_spearman"] == pytest.approx(
+        saved["int8"]["avg_spearman"] - saved["fp32"]["avg_spearman"]
+    )
+    assert saved["int8"]["avg_spearman"] != saved["fp32"]["avg_spearman"]
+    assert abs(saved["delta_avg_spearman"]) < 5  # same random network, int8 noise only
+    assert read_int8_reports([path]) == {("tiny", "avg"): report}
+
+
+def test_int8_targets_resolve_variants_and_models() -> None:
+    from distilface.report.targets import int8_reports, int8_targets
+
+    hp = {
+        "pooling": "cls",
+        "temperature": 0.05,
+        "batch_size": 8,
+        "learning_rate": 3e-5,
+        "dropout": 0.1,
+        "max_seq_length": 32,
+    }
+    config = {
+        "models": {"minilm-l6": {"path": "bundled:all-MiniLM-L6-v2"}},
+        "training": {"data": {"w": {"path": "x.txt"}}, "students": {"s": {"path": "p"}}},
+        "variants": {
+            "simcse": {
+                "objective": "simcse_unsup",
+                "student": "s",
+                "data": "w",
+                "hparams": hp,
+                "seeds": [1, 2],
+            },
+            "base": {"objective": "none", "student": "s", "pooling": "avg_first_last"},
+        },
+        "ablations": {"simcse": {"temperature": [0.1]}},  # not a default: not quantised
+        "efficiency": {"int8": ["simcse", "minilm-l6@avg_top2", "minilm-l6", "base"]},
+    }
+    slug = "t0.05_bs8_lr3e-05_do0.1_len32_cls"
+    assert int8_targets(config) == [
+        (f"simcse/{slug}/seed1", "cls_before_pooler"),  # cls trains an MLP, evaluated without
+        (f"simcse/{slug}/seed2", "cls_before_pooler"),
+        ("minilm-l6", "avg_top2"),
+        ("minilm-l6", "avg"),
+        ("base/untrained/seed0", "avg_first_last"),
+    ]
+    assert (
+        int8_reports(config)[0] == f"results/eval_int8/simcse/{slug}/seed1/cls_before_pooler.json"
+    )
+    config["report"] = {"main_pooling": {"simcse": "avg"}}
+    assert int8_targets(config)[0] == (f"simcse/{slug}/seed1", "avg")
+    for bad, match in (("nope", "efficiency.int8\\[0\\].*not a key"), ("simcse@max", "pooling")):
+        with pytest.raises(ValueError, match=match):
+            int8_targets({**config, "efficiency": {"int8": [bad]}})
+    assert int8_targets({"models": {}}) == []

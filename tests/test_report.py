@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -302,6 +303,52 @@ def test_efficiency_table(results):
     assert np.isnan(eff.loc[eff["Model"] == "minilm-l6/avg", "Disk (MB)"].item())
     assert simcse["Sentences/s (cpu)"] > 0 and np.isnan(simcse["Sentences/s (cuda)"])
     assert simcse["Params (M)"] == pytest.approx(17.2)
+
+
+def _int8_json(path: Path, model: str, pooling: str, fp32: float, int8: float) -> Path:
+    arm = {"sentences_per_s": 100.0, "state_dict_mib": 80.0}
+    report = {
+        "model": model,
+        "pooling": pooling,
+        "tasks": ["STS16", "SICKRelatedness"],
+        "fp32": {**arm, "avg_spearman": fp32},
+        "int8": {"avg_spearman": int8, "sentences_per_s": 150.0, "state_dict_mib": 50.0},
+        "speedup": 1.5,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+    return path
+
+
+def test_efficiency_table_int8_columns(results):
+    """evaluate_int8 reports land on their main-table row, averaged over seeds."""
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    int8 = [
+        _int8_json(root / f"i{s}.json", f"simcse/{HP}/seed{s}", "cls_before_pooler", f, i)
+        for s, f, i in ((1, 70.0, 69.0), (2, 72.0, 70.0))
+    ]
+    eff = build.build_efficiency(root / "tidy.csv", CONFIG, root / "eff.csv", root / "m", int8)
+    row = eff[eff["Model"] == "simcse"].iloc[0]
+    assert row["Avg fp32 (CPU)"] == pytest.approx(71.0)
+    assert row["Avg int8 (CPU)"] == pytest.approx(69.5)
+    assert row["Δ int8"] == pytest.approx(-1.5)
+    assert row["int8 speed-up"] == pytest.approx(1.5) and row["int8 sets"] == "2"
+    assert row["Weights int8 (MiB)"] == pytest.approx(50.0)
+    other = eff[eff["Model"] != "simcse"]
+    assert other["Δ int8"].isna().all() and (root / "eff.md").is_file()
+
+    stray = _int8_json(root / "x.json", "minilm-l6", "avg_top2", 70.0, 69.0)
+    with pytest.raises(ResultsError, match="match no main-table row"):
+        build.build_efficiency(root / "tidy.csv", CONFIG, root / "e.csv", root / "m", [stray])
+    broken = root / "broken.json"
+    broken.write_text(
+        json.dumps(
+            {"model": "m", "pooling": "avg", "tasks": [], "fp32": {}, "int8": {}, "speedup": 1.0}
+        )
+    )
+    with pytest.raises(ResultsError, match="broken.json: missing key 'fp32.avg_spearman'"):
+        build.build_efficiency(root / "tidy.csv", CONFIG, root / "e.csv", root / "m", [broken])
 
 
 def test_ablation_axis_includes_the_variant_default() -> None:

@@ -19,6 +19,7 @@ import yaml
 from distilface import STS_TASKS, TASK_LABELS
 from distilface.grid import all_model_ids, trained_model_ids
 from distilface.pooling import POOLINGS
+from distilface.report.targets import int8_targets
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -58,6 +59,9 @@ def test_dry_run_lists_every_job(name: str, tmp_path: Path) -> None:
     assert counts["evaluate"] == n_models
     assert counts.get("train", 0) == len(trained_model_ids(cfg))
     assert counts["report_main"] == 1 and counts["all"] == 1
+    n_int8 = len(int8_targets(cfg))
+    assert n_int8 > 0 and counts["evaluate_int8"] == n_int8  # every config reports int8
+    assert counts["export_int8"] == len({m for m, _ in int8_targets(cfg)})
     if name == "config.yaml":
         assert counts["train"] >= 25  # variants x seeds + the SimCSE ablation axes
 
@@ -126,6 +130,12 @@ def test_ci_config_end_to_end(ci_run: Path) -> None:
     assert res["tasks"]["STS12"]["n"] == 3108 and res["tasks"]["SICKRelatedness"]["n"] == 4927
     main = (ci_run / "results/tables/main.md").read_text()
     assert "simcse-unsup" in main and "disco-ckd-ft" in main
+    # the int8 student (efficiency.int8) in the efficiency table, next to its float32 self
+    eff = pd.read_csv(ci_run / "results/tables/efficiency.csv").set_index("Model")
+    row = eff.loc["disco-ckd-ft"]
+    assert 30 < row["Avg int8 (CPU)"] < 95 and abs(row["Δ int8"]) < 5, row
+    assert row["int8 speed-up"] > 0 and row["Weights int8 (MiB)"] < row["Weights fp32 (MiB)"]
+    assert eff.drop(index="disco-ckd-ft")["Δ int8"].isna().all()
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@
   address space, polled from ``/proc/<pid>/status`` while it runs (and reported by the child
   itself at the end, :func:`own_peak_rss_mib`). ``ru_maxrss`` (from ``os.wait4``) is kept
   for reference but over-reports: it includes the parent's RSS copied at fork before the exec.
+- :func:`run_arms`: interleaved repeats of a benchmark's arms, each in its own process.
 - :func:`summarize`: median / min / max of repeated timings.
 - :func:`score_encoder`: STS scores of an already-loaded :class:`~distilface.encoders.Encoder`
   on a subset of the seven tasks, built from :mod:`distilface.sts`'s public scoring functions
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,41 @@ def run_child(argv: Sequence[str], timeout: float | None = None) -> dict[str, An
     return data
 
 
+def run_arms(
+    arms: Sequence[str],
+    repeats: int,
+    argv_for: Callable[[int, str], list[str]],
+    describe: Callable[[dict[str, Any]], str],
+    required: Callable[[str], bool] = lambda arm: arm.startswith("ours"),
+    check: Callable[[int, str, dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Run every arm ``repeats`` times, interleaved (A B A B ...), each in its own process.
+
+    ``argv_for(repeat, arm)`` gives the child's command line (:func:`run_child`), ``check``
+    may raise on a wrong result, ``describe`` formats one progress line. A failing arm that is
+    not ``required`` (e.g. sentence-transformers' trainer without ``datasets``) is recorded in
+    the second return value and skipped; a required arm's failure raises. Returns
+    ``({arm: [result per repeat]}, {arm: error tail})``.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
+    failed: dict[str, str] = {}
+    for r in range(repeats):
+        for arm in arms:
+            try:
+                res = run_child(argv_for(r, arm))
+            except RuntimeError as err:
+                if required(arm):
+                    raise
+                failed[arm] = str(err)[-2000:]
+                print(f"repeat {r} {arm}: FAILED\n{failed[arm]}", file=sys.stderr)
+                continue
+            if check is not None:
+                check(r, arm, res)
+            runs[arm].append(res)
+            print(f"repeat {r} {arm:12s} {describe(res)}", file=sys.stderr)
+    return runs, failed
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON through a temporary file and a rename."""
     path = Path(path)
@@ -249,8 +285,10 @@ def score_encoder(
     batch_size: int = 128,
     max_length: int = 512,
     progress: bool = False,
+    aggregation: str = "all",
 ) -> dict[str, Any]:
-    """Spearman x 100 (``all`` aggregation) of ``encoder`` on ``tasks`` (test splits).
+    """Spearman x 100 (``aggregation``: ``all`` or ``wmean``) of ``encoder`` on ``tasks``
+    (test splits).
 
     Same text normalisation, deduplicated single encode and scoring functions as
     :func:`distilface.sts.evaluate_model`; no files are written. Returns
@@ -269,7 +307,7 @@ def score_encoder(
     for t, (a, b, pairs) in sets.items():
         cos = cosine_scores(emb[[row[s] for s in a]], emb[[row[s] for s in b]])
         result = score_similarities(cos, pairs.gold, pairs.subsets, t in YEAR_TASKS)
-        scores[t] = result["spearman"]["all"]
+        scores[t] = result["spearman"][aggregation]
     return {
         "tasks": scores,
         "avg_spearman": float(np.mean(list(scores.values()))),

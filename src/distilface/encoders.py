@@ -11,7 +11,8 @@ forward pass with ``output_hidden_states=True``, then one of the five poolings o
 - :meth:`Encoder.encode_multi` pools one forward pass in several ways, so evaluating all five
   poolings costs one pass over the data.
 
-On CUDA the forward runs under bf16 autocast; on CPU it is float32. Pooling is always done in
+On CUDA the forward runs under bf16 autocast by default (``precision``); on CPU it is float32,
+or int8 matmuls for a folder exported by :mod:`distilface.quantize`. Pooling is always done in
 float32 and embeddings are returned as float32.
 """
 
@@ -180,6 +181,9 @@ class Encoder:
     # wherever torch supports it. Measured on an H100 (results/reference/gpu-h100): for a
     # MiniLM-size model fp32 encodes faster than bf16 autocast (launch-bound), so it is a knob.
     precision: str = "auto"
+    # "dynamic_int8" when the folder carries quantization.json (distilface.quantize): every
+    # Linear then runs as a CPU int8 matmul, and compute_dtype says "int8".
+    quantization: str | None = None
 
     @classmethod
     def load(
@@ -188,9 +192,14 @@ class Encoder:
         """Load tokenizer and model (eval mode, float32 weights) onto ``device``.
 
         ``device=None`` picks CUDA when available, else CPU. Local sentence-transformers folders
-        are unwrapped to their Transformer module's folder.
+        are unwrapped to their Transformer module's folder. A folder exported by
+        :func:`distilface.quantize.quantize_dynamic_int8` (it has ``quantization.json``) is
+        quantised to dynamic int8 after loading; it runs on the CPU only (``device=None`` then
+        means CPU, an explicit CUDA device is an error).
         """
         from transformers import AutoModel, AutoTokenizer
+
+        from distilface.quantize import apply_quantization, read_quantization
 
         name_or_path = str(name_or_path)
         resolved = _resolve(name_or_path)
@@ -199,7 +208,13 @@ class Encoder:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModel.from_pretrained(model_dir, output_hidden_states=True, dtype=torch.float32)
         _check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
-        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        quantization = read_quantization(local) if local.is_dir() else None
+        if device is None:  # an int8 export runs on the CPU only
+            device = "cuda" if torch.cuda.is_available() and quantization is None else "cpu"
+        dev = torch.device(device)
+        cls_skip_reason = pooler_skip_reason(model_dir, model)  # reads the float32 pooler
+        if quantization is not None:  # on the CPU, before any move (a CUDA device is an error)
+            model = apply_quantization(model, local, dev)
         model.to(dev).eval()
         encoder = cls(
             source=name_or_path,
@@ -207,8 +222,9 @@ class Encoder:
             model=model,
             tokenizer=tokenizer,
             device=dev,
-            cls_skip_reason=pooler_skip_reason(model_dir, model),
+            cls_skip_reason=cls_skip_reason,
             precision=precision,
+            quantization=None if quantization is None else str(quantization["method"]),
         )
         log_event(
             logger,
@@ -226,8 +242,14 @@ class Encoder:
 
     @property
     def n_params(self) -> int:
-        """Number of parameters of the loaded model (pooler included when it has one)."""
-        return sum(p.numel() for p in self.model.parameters())
+        """Number of parameters of the loaded model (pooler included when it has one).
+
+        Weights packed in dynamic int8 Linear modules count too (they are not ``Parameter``s),
+        so an int8 export reports the same number as its float32 source.
+        """
+        from distilface.quantize import packed_linear_params
+
+        return sum(p.numel() for p in self.model.parameters()) + packed_linear_params(self.model)
 
     @property
     def embedding_dim(self) -> int:
@@ -236,9 +258,12 @@ class Encoder:
 
     @property
     def compute_dtype(self) -> str:
-        """``"bfloat16"`` when the forward runs under bf16 autocast, else ``"float32"``."""
+        """``"int8"`` for a dynamic-int8 model, ``"bfloat16"`` when the forward runs under bf16
+        autocast, else ``"float32"`` (embedding caches are keyed on it)."""
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: choose one of {PRECISIONS}")
+        if self.quantization is not None:
+            return "int8"
         if self.precision == "auto":
             return "bfloat16" if self.device.type == "cuda" else "float32"
         return "bfloat16" if self.precision == "bf16" else "float32"

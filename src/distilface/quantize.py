@@ -7,14 +7,15 @@ tensor; torch's x86/fbgemm kernel uses 7-bit activations, ``reduce_range``, to a
 saturation on CPUs without VNNI), matmuls in int8. Embeddings, LayerNorm and attention softmax
 stay float32. Measured on all-MiniLM-L6-v2 (AMD EPYC, AVX2): per-tensor weights give embeddings
 at cosine ~0.94 to float32, per-channel ~0.97-0.98, hence per-channel here; the STS effect is
-measured by ``workflow/scripts/quantize.py``. Quantised modules cannot be written as
+measured by :func:`evaluate_int8` (Snakemake rule ``evaluate_int8``; the report's efficiency
+table shows it). Quantised modules cannot be written as
 safetensors the Hugging Face way, so an *exported* int8 model is the unchanged float32
 folder plus a marker:
 
 - ``quantization.json`` at the folder's root: ``{"method": "dynamic_int8", "modules":
-  ["Linear"], "dtype": "qint8", ...}`` — a loader that sees it quantises after loading
-  (:func:`apply_quantization`, called from :meth:`Encoder.load` once the hook described in the
-  module's report is wired; until then :func:`load_quantized_encoder` does it);
+  ["Linear"], "dtype": "qint8", ...}`` — :meth:`distilface.encoders.Encoder.load` sees it and
+  quantises after loading (:func:`apply_quantization`), so an int8 folder is evaluated like any
+  model folder (CPU only; ``Encoder.compute_dtype`` is then ``"int8"``);
 - the key ``distilface_quantization`` added to the transformer's ``config.json``, so the
   folder's :func:`distilface.models.model_fingerprint` (which hashes config.json) differs from
   the float32 original and embedding caches never mix the two.
@@ -28,15 +29,19 @@ in torch 2.13 and its deprecation warnings are silenced here.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from distilface.logs import log_event
 
 MARKER = "quantization.json"
 CONFIG_KEY = "distilface_quantization"
@@ -174,22 +179,29 @@ def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
     return out
 
 
-def load_quantized_encoder(name_or_path: str | Path, device: str = "cpu"):
-    """:meth:`Encoder.load` on the CPU, quantised when the folder carries ``quantization.json``.
+def packed_linear_params(model: nn.Module) -> int:
+    """Number of weights and biases held packed in dynamic int8 Linear modules (not
+    ``Parameter``s, so ``model.parameters()`` misses them)."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
-    Works with or without the hook in :meth:`Encoder.load` (an already-quantised model is left
-    alone). ``Encoder.compute_dtype`` still says ``float32`` until the hook is wired, so do not
-    put such an encoder behind an :class:`~distilface.cache.EmbeddingCache` keyed on it.
-    """
+    total = 0
+    for m in model.modules():
+        if isinstance(m, DynamicLinear):
+            bias = m.bias()
+            total += m.weight().numel() + (bias.numel() if bias is not None else 0)
+    return total
+
+
+def load_quantized_encoder(name_or_path: str | Path, device: str = "cpu"):
+    """:meth:`Encoder.load` of an int8 export on the CPU; an error if the folder has no
+    ``quantization.json`` (so a float32 model is never timed as the int8 one)."""
     from distilface.encoders import Encoder
-    from distilface.models import resolve_model
 
     if device != "cpu":
         raise ValueError(f"int8 models run on the CPU, not {device!r}")
     encoder = Encoder.load(name_or_path, device="cpu")
-    root = resolve_model(str(name_or_path))
-    if read_quantization(root) is not None and count_linear(encoder.model)["linear"] > 0:
-        encoder.model = quantize_linear_int8(encoder.model)
+    if encoder.quantization is None:
+        raise ValueError(f"{name_or_path}: no {MARKER}; not an int8 export")
     return encoder
 
 
@@ -206,16 +218,19 @@ def quantization_report(
     fp32_path: str | Path,
     int8_path: str | Path,
     senteval_root: str | Path,
-    tasks: tuple[str, ...] | list[str] | None = None,
+    tasks: Sequence[str] | None = None,
     pooling: str = "avg",
     batch_size: int = 128,
     max_length: int = 512,
+    aggregation: str = "all",
 ) -> dict[str, Any]:
-    """STS Spearman (``all``) and CPU encode sentences/s of the float32 and int8 models.
+    """STS Spearman and CPU encode sentences/s of the float32 and int8 models.
 
-    Both run on the CPU over the same deduplicated sentences of ``tasks`` (default: all seven),
-    with :func:`distilface.bench.score_encoder`. Returns per-model scores, speed, weight size,
-    and the differences.
+    Both run on the CPU, one after the other in this process, over the same deduplicated
+    sentences of ``tasks`` (default: all seven), with :func:`distilface.bench.score_encoder`
+    (the evaluator's normalisation and scoring). Returns per-model scores, speed, weight size,
+    and the differences (``delta_avg_spearman`` = int8 - fp32, ``speedup`` = int8 / fp32
+    sentences/s).
     """
     from distilface import STS_TASKS
     from distilface.bench import score_encoder
@@ -225,16 +240,30 @@ def quantization_report(
     out: dict[str, Any] = {
         "tasks": tasks,
         "pooling": pooling,
+        "aggregation": aggregation,
+        "batch_size": batch_size,
+        "max_length": max_length,
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),
     }
-    for name, encoder in (
-        ("fp32", Encoder.load(str(fp32_path), device="cpu")),
-        ("int8", load_quantized_encoder(str(int8_path))),
+    for name, load in (
+        ("fp32", lambda: Encoder.load(str(fp32_path), device="cpu", precision="fp32")),
+        ("int8", lambda: load_quantized_encoder(str(int8_path))),
     ):
-        scores = score_encoder(encoder, senteval_root, tasks, pooling, batch_size, max_length)
+        encoder = load()
+        scores = score_encoder(
+            encoder,
+            senteval_root,
+            tasks,
+            pooling,
+            batch_size,
+            max_length,
+            aggregation=aggregation,
+        )
         out[name] = {
             "path": str(fp32_path if name == "fp32" else int8_path),
+            "compute_dtype": encoder.compute_dtype,
+            "params": encoder.n_params,
             "avg_spearman": scores["avg_spearman"],
             "tasks": scores["tasks"],
             "sentences": scores["n_unique"],
@@ -249,12 +278,46 @@ def quantization_report(
     return out
 
 
+def evaluate_int8(
+    model_id: str,
+    fp32_path: str | Path,
+    int8_path: str | Path,
+    senteval_root: str | Path,
+    out_json: str | Path,
+    pooling: str = "avg",
+    tasks: Sequence[str] | None = None,
+    batch_size: int = 128,
+    max_length: int = 512,
+    aggregation: str = "all",
+) -> dict[str, Any]:
+    """Rule ``evaluate_int8``: :func:`quantization_report` + the machine, written atomically to
+    ``out_json`` (what the report's efficiency table reads)."""
+    from distilface.bench import machine_info, write_json_atomic
+
+    report = quantization_report(
+        fp32_path, int8_path, senteval_root, tasks, pooling, batch_size, max_length, aggregation
+    )
+    report = {"model": model_id, **report, "machine": machine_info("cpu")}
+    write_json_atomic(out_json, report)
+    log_event(
+        logging.getLogger(__name__),
+        "int8 report written",
+        model=model_id,
+        pooling=pooling,
+        avg_fp32=report["fp32"]["avg_spearman"],
+        avg_int8=report["int8"]["avg_spearman"],
+        delta_avg_spearman=report["delta_avg_spearman"],
+        speedup=report["speedup"],
+        path=str(out_json),
+    )
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI: export an int8 folder and, with ``--report``, compare it with float32 on STS."""
     import argparse
 
     from distilface import STS_TASKS
-    from distilface.bench import machine_info, write_json_atomic
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="model folder or bundled: name")
@@ -265,14 +328,14 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.report and args.senteval_root is None:
+        ap.error("--report needs --senteval-root")
     out = quantize_dynamic_int8(args.model, args.out)
     print(json.dumps(read_quantization(out), indent=2))
     if args.report:
-        if args.senteval_root is None:
-            ap.error("--report needs --senteval-root")
-        report = quantization_report(args.model, out, args.senteval_root, args.tasks)
-        report["machine"] = machine_info("cpu")
-        write_json_atomic(args.report, report)
+        report = evaluate_int8(
+            args.model, args.model, out, args.senteval_root, args.report, tasks=args.tasks
+        )
         print(json.dumps({k: report[k] for k in ("delta_avg_spearman", "speedup")}))
 
 

@@ -1,4 +1,4 @@
-# Performance suite and int8 export (not part of `all`: timings depend on the machine).
+# Performance suite (not part of `all`: timings depend on the machine).
 #   snakemake --cores 2 --configfile config/quick.yaml bench
 # Optional config key `bench:` (defaults below): device, repeats, steps, wait_quiet (seconds to
 # wait for a 1-minute load average < 1.5 before each benchmark).
@@ -32,30 +32,9 @@ rule bench_one:
         "../scripts/bench_run.py"
 
 
-rule quantize_int8:
-    input:
-        senteval=SENTEVAL,
-        encoder=encoder_inputs,
-    output:
-        model=directory("results/models_int8/{model}"),
-        report="results/bench/quantize/{model}.json",
-    params:
-        encoder=encoder_path,
-        settings=config["evaluation"],
-    log:
-        "results/logs/quantize/{model}.jsonl",
-    threads: config["evaluation"].get("threads", 2)
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    conda:
-        "../../envs/evaluate.yaml"
-    script:
-        "../scripts/quantize.py"
-
-
 rule bench:
     input:
         expand("results/bench/bench_{name}_{device}.json", name=BENCH_SCRIPTS,
                device=[BENCH["device"]]),
-        expand("results/bench/quantize/{model}.json", model=baseline_model_ids()),
+        # the int8 export of each baseline (rule evaluate_int8 in evaluate.smk)
+        expand("results/eval_int8/{model}/avg.json", model=baseline_model_ids()),

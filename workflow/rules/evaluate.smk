@@ -25,3 +25,51 @@ rule evaluate:
         "../../envs/evaluate.yaml"
     script:
         "../scripts/evaluate.py"
+
+
+# Efficiency: models named in `efficiency.int8` exported as dynamic int8 (CPU inference) and
+# scored before/after on the CPU in one process; the report's efficiency table reads the JSON.
+wildcard_constraints:
+    pooling="|".join(POOLINGS),
+
+
+rule export_int8:
+    input:
+        encoder=encoder_inputs,
+    output:
+        directory("results/models_int8/{model}"),
+    params:
+        encoder=encoder_path,
+    log:
+        "results/logs/int8/{model}/export.jsonl",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../scripts/export_int8.py"
+
+
+rule evaluate_int8:
+    input:
+        senteval=SENTEVAL,
+        encoder=encoder_inputs,
+        int8="results/models_int8/{model}",
+    output:
+        "results/eval_int8/{model}/{pooling}.json",
+    params:
+        encoder=encoder_path,
+        settings=config["evaluation"],
+        tasks=config.get("efficiency", {}).get("int8_tasks"),
+    log:
+        "results/logs/int8/{model}/{pooling}.jsonl",
+    # all the cores: the fp32 and int8 timings must not share them with another job
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../scripts/evaluate_int8.py"

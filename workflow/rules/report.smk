@@ -5,7 +5,13 @@
 # Every rule is a thin call of one function of distilface.report.build.
 from pathlib import Path
 
-from distilface.report.targets import REPORT_FIGURES, model_dirs_for, npz_for, report_targets
+from distilface.report.targets import (
+    REPORT_FIGURES,
+    int8_reports,
+    model_dirs_for,
+    npz_for,
+    report_targets,
+)
 
 rule report_tidy:
     input:
@@ -104,6 +110,7 @@ rule report_comparisons:
 rule report_efficiency:
     input:
         tidy="results/tables/tidy.csv",
+        int8=int8_reports(config),  # efficiency.int8: float32 vs int8 on the CPU
     output:
         report(
             "results/tables/efficiency.csv",
@@ -111,6 +118,7 @@ rule report_efficiency:
             category="Tables",
             labels={"table": "efficiency"},
         ),
+        "results/tables/efficiency.md",
     params:
         models_root="results/models",
     log:

@@ -9,4 +9,5 @@ build_efficiency(
     snakemake.config,  # noqa: F821
     snakemake.output[0],  # noqa: F821
     snakemake.params.models_root,  # noqa: F821
+    snakemake.input.int8,  # noqa: F821
 )

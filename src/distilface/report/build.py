@@ -243,10 +243,17 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
 
 
 def build_efficiency(
-    tidy_csv: str | Path, config: dict, out_csv: str | Path, models_root: str | Path
+    tidy_csv: str | Path,
+    config: dict,
+    out_csv: str | Path,
+    models_root: str | Path,
+    int8_jsons: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
-    """Rule ``report_efficiency``: params, disk size, sentences/s on CPU/GPU."""
+    """Rule ``report_efficiency``: params, disk size, sentences/s on CPU/GPU, and the int8
+    columns (Spearman and CPU sentences/s before/after) from the ``evaluate_int8`` JSONs."""
     wide, selected = _selection(read_tidy(tidy_csv), config)
-    table = tables.efficiency_table(wide, selected, models_root)
-    write_table(table, Path(out_csv).with_suffix(""), ("csv",))
+    table = tables.efficiency_table(
+        wide, selected, models_root, tables.read_int8_reports(int8_jsons)
+    )
+    write_table(table, Path(out_csv).with_suffix(""), ("csv", "md"))
     return table

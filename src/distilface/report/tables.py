@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -257,15 +259,81 @@ def _encoder_folder(encoder: object) -> Path | None:
     return path if path.is_dir() else None
 
 
+INT8_KEYS: tuple[str, ...] = ("model", "pooling", "tasks", "fp32", "int8", "speedup")
+INT8_MODEL_KEYS: tuple[str, ...] = ("avg_spearman", "sentences_per_s", "state_dict_mib")
+
+
+def read_int8_reports(paths: Iterable[str | Path]) -> dict[tuple[str, str], dict]:
+    """``{(model id, pooling): report}`` of ``evaluate_int8`` JSONs; a missing key is an error
+    naming the file and the key."""
+    out: dict[tuple[str, str], dict] = {}
+    for path in paths:
+        try:
+            report = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ResultsError(f"{path}: not valid JSON ({err})") from err
+        for key in INT8_KEYS:
+            if key not in report:
+                raise ResultsError(f"{path}: missing key {key!r}")
+        for arm in ("fp32", "int8"):
+            for key in INT8_MODEL_KEYS:
+                if key not in report[arm]:
+                    raise ResultsError(f"{path}: missing key '{arm}.{key}'")
+        out[(str(report["model"]), str(report["pooling"]))] = report
+    return out
+
+
+def _int8_columns(reports: list[dict]) -> dict[str, float]:
+    """Mean over a row's seeds of the int8 comparison (NaN columns when there is none)."""
+    if not reports:
+        return {c: np.nan for c in INT8_COLUMNS} | {"int8 sets": ""}
+
+    def mean(arm: str, key: str) -> float:
+        return float(np.mean([r[arm][key] for r in reports]))
+
+    sets = {len(r["tasks"]) for r in reports}
+    return {
+        "Avg fp32 (CPU)": mean("fp32", "avg_spearman"),
+        "Avg int8 (CPU)": mean("int8", "avg_spearman"),
+        "Δ int8": mean("int8", "avg_spearman") - mean("fp32", "avg_spearman"),
+        "Sentences/s fp32 (CPU)": mean("fp32", "sentences_per_s"),
+        "Sentences/s int8 (CPU)": mean("int8", "sentences_per_s"),
+        "int8 speed-up": float(np.mean([r["speedup"] for r in reports])),
+        "Weights fp32 (MiB)": mean("fp32", "state_dict_mib"),
+        "Weights int8 (MiB)": mean("int8", "state_dict_mib"),
+        "int8 sets": ";".join(str(n) for n in sorted(sets)),
+    }
+
+
+INT8_COLUMNS: tuple[str, ...] = (
+    "Avg fp32 (CPU)",
+    "Avg int8 (CPU)",
+    "Δ int8",
+    "Sentences/s fp32 (CPU)",
+    "Sentences/s int8 (CPU)",
+    "int8 speed-up",
+    "Weights fp32 (MiB)",
+    "Weights int8 (MiB)",
+)
+
+
 def efficiency_table(
-    wide: pd.DataFrame, selected: pd.DataFrame, models_root: str | Path = "results/models"
+    wide: pd.DataFrame,
+    selected: pd.DataFrame,
+    models_root: str | Path = "results/models",
+    int8: dict[tuple[str, str], dict] | None = None,
 ) -> pd.DataFrame:
-    """Params, disk size and encoding throughput (sentences/s per device) per main row.
+    """Params, disk size and encoding throughput (sentences/s per device) per main row, and
+    for rows whose models were quantised (``int8``, from :func:`read_int8_reports`) the
+    float32-vs-int8 Spearman average, CPU sentences/s and weight size, averaged over seeds.
 
     Throughput = ``sentences_encoded / encode_seconds`` from the eval JSON meta, averaged
     over a row's seeds; disk size = the trained model folder (or the encoder folder of a
-    baseline when it is local).
+    baseline when it is local). An int8 report that matches no row is an error (it would
+    otherwise be silently left out).
     """
+    int8 = dict(int8 or {})
+    used: set[tuple[str, str]] = set()
     rows = []
     for _, sel in selected.iterrows():
         models = str(sel["models"]).split(";")
@@ -286,7 +354,16 @@ def efficiency_table(
         for device in ("cpu", "cuda"):
             on = speed[runs["device"].fillna("").str.startswith(device)]
             row[f"Sentences/s ({device})"] = float(on.mean()) if len(on.dropna()) else np.nan
+        keys = [(m, str(sel["pooling"])) for m in models if (m, str(sel["pooling"])) in int8]
+        used.update(keys)
+        row.update(_int8_columns([int8[k] for k in keys]))
         rows.append(row)
+    unmatched = sorted(set(int8) - used)
+    if unmatched:
+        raise ResultsError(
+            f"int8 reports for {unmatched} match no main-table row (model id, pooling); "
+            "name the variant or model@pooling the main table shows in efficiency.int8"
+        )
     return pd.DataFrame(rows)
 
 

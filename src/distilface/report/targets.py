@@ -18,6 +18,7 @@ def report_targets(config: dict) -> list[str]:
         "results/tables/seeds.csv",
         "results/tables/comparisons.csv",
         "results/tables/efficiency.csv",
+        "results/tables/efficiency.md",
     ]
     for axis in ablation_axes(config):
         targets.append(f"results/tables/ablation_{axis}.csv")
@@ -36,3 +37,51 @@ def model_dirs_for(train_logs: Iterable[str]) -> list[str]:
     """Trained model folders holding the training logs (the train rule outputs directories,
     so the folders, not the train_log.jsonl inside them, are the report's inputs)."""
     return sorted({os.path.dirname(p) for p in train_logs})
+
+
+def int8_targets(config: dict) -> list[tuple[str, str]]:
+    """(model id, pooling) of every model named in config ``efficiency.int8``.
+
+    An entry is a baseline model (a key of ``models``; pooling ``avg`` unless written
+    ``name@pooling``) or a variant (every seed of its default hparams, with the pooling the main
+    table shows it with: ``report.main_pooling`` or the grid's evaluation pooling). Anything else
+    is an error naming the entry.
+    """
+    from distilface import grid
+    from distilface.pooling import POOLINGS
+    from distilface.report.axes import default_slug
+
+    entries = (config.get("efficiency") or {}).get("int8") or []
+    forced = (config.get("report") or {}).get("main_pooling") or {}
+    runs = grid.expand_grid(config) if entries else []
+    out: list[tuple[str, str]] = []
+    for i, entry in enumerate(entries):
+        where = f"config key efficiency.int8[{i}] ({entry!r})"
+        name, _, pooling = str(entry).partition("@")
+        if pooling and pooling not in POOLINGS:
+            raise ValueError(f"{where}: pooling {pooling!r} not in {POOLINGS}")
+        if name in (config.get("models") or {}):
+            found = [(name, pooling or "avg")]
+        elif name in (config.get("variants") or {}):
+            slug = default_slug(config, name)
+            found = [
+                (r.model_id, pooling or forced.get(name) or _shown_pooling(r))
+                for r in runs
+                if r.variant == name and r.hparams == slug
+            ]
+        else:
+            raise ValueError(f"{where}: not a key of `models` or `variants`")
+        out += [t for t in found if t not in out]
+    return out
+
+
+def _shown_pooling(run) -> str:
+    """The pooling a grid run is shown with: its own for the untrained student, else the
+    evaluation pooling of its training pooling (``cls`` trains an MLP, scored without)."""
+    return str(run.params["pooling"]) if not run.trained else run.eval_pooling
+
+
+def int8_reports(config: dict) -> list[str]:
+    """The ``evaluate_int8`` JSON of every :func:`int8_targets` entry (inputs of the
+    efficiency table)."""
+    return [f"results/eval_int8/{m}/{p}.json" for m, p in int8_targets(config)]
