@@ -64,8 +64,9 @@ rule evaluate_int8:
         tasks=config.get("efficiency", {}).get("int8_tasks"),
     log:
         "results/logs/int8/{model}/{pooling}.jsonl",
-    # all the cores: the fp32 and int8 timings must not share them with another job
-    threads: workflow.cores
+    # the fp32 and int8 encodes run back to back in this job; another job running beside it
+    # slows both (on 2 cores with evaluation.threads 2 nothing else runs)
+    threads: config["evaluation"].get("threads", 2)
     resources:
         mem_mb=8000,
         runtime=60,
