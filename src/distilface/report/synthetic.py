@@ -15,6 +15,16 @@ from scipy.stats import pearsonr, spearmanr
 from distilface import STS_TASKS
 from distilface.report.tidy import parse_model_id
 
+#: SimCSE's unsupervised defaults (run_unsup_example.sh), the hparams of the synthetic variants.
+SIMCSE_DEFAULTS: dict[str, float | int | str] = {
+    "pooling": "cls",
+    "temperature": 0.05,
+    "batch_size": 64,
+    "learning_rate": 3e-5,
+    "dropout": 0.1,
+    "max_seq_length": 32,
+}
+
 
 def _task_pairs(rng: np.random.Generator, n: int, noise: float, task: str):
     """Gold scores are the same for every model (the real test sets are shared)."""
