@@ -60,6 +60,10 @@ def test_slug_ids_dirs_and_fine_tune_chain():
     config = _load("config.yaml")
     unsup = grid.run_for(config, "simcse-unsup/t0.05_bs64_lr3e-05_do0.1_len32_cls/seed42")
     assert unsup.eval_pooling == "cls_before_pooler"
+    base = grid.run_for(config, "baseline/untrained/seed0")
+    assert base.eval_pooling == "cls_before_pooler"  # its own pooling: config variants.baseline
+    other = {**config, "variants": {"b": {**config["variants"]["baseline"], "pooling": "avg_top2"}}}
+    assert grid.expand_grid({**other, "ablations": {}})[0].eval_pooling == "avg_top2"
     assert grid.model_dir_for(config, unsup.model_id) == f"results/models/{unsup.model_id}"
     kw = grid.train_config_kwargs(config, unsup)
     assert kw["student"] == "distilbert-base-uncased" and kw["eval_every"] == 125

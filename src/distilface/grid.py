@@ -81,8 +81,11 @@ class Run:
 
     @property
     def eval_pooling(self) -> str:
-        """Pooling the model is evaluated (and saved) with."""
-        return EVAL_POOLING[self.params["pooling"]]
+        """Pooling the model is evaluated (and saved) with: for a trained run its training
+        pooling mapped by ``EVAL_POOLING`` (``cls`` trains an MLP, scored without it); for the
+        untrained student its own ``pooling`` (any of the five)."""
+        pooling = self.params["pooling"]
+        return EVAL_POOLING[pooling] if self.trained else pooling
 
 
 def hparams_slug(hp: dict[str, Any]) -> str:

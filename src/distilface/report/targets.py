@@ -65,7 +65,7 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
         elif name in (config.get("variants") or {}):
             slug = default_slug(config, name)
             found = [
-                (r.model_id, pooling or forced.get(name) or _shown_pooling(r))
+                (r.model_id, pooling or forced.get(name) or r.eval_pooling)
                 for r in runs
                 if r.variant == name and r.hparams == slug
             ]
@@ -73,12 +73,6 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
             raise ValueError(f"{where}: not a key of `models` or `variants`")
         out += [t for t in found if t not in out]
     return out
-
-
-def _shown_pooling(run) -> str:
-    """The pooling a grid run is shown with: its own for the untrained student, else the
-    evaluation pooling of its training pooling (``cls`` trains an MLP, scored without)."""
-    return str(run.params["pooling"]) if not run.trained else run.eval_pooling
 
 
 def int8_reports(config: dict) -> list[str]:
