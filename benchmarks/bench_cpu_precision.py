@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from distilface.bench import (
         add_common_args,
         default_out,
-        machine_info,
+        load_average,
         markdown_table,
-        wait_for_quiet,
+        start_record,
         write_json_atomic,
     )
     from distilface.data import load_task, senteval_text
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.device == "cuda":
         ap.error("this benchmark is about CPU inference; use --device cpu or auto")
-    quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
-    machine = machine_info("cpu")
+    record = start_record("cpu", args.wait_quiet)
 
     pairs = load_task("STSBenchmark", args.senteval_root, "test")
     sentences = list(dict.fromkeys(senteval_text(s) for s in pairs.sent1 + pairs.sent2))
@@ -116,9 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 "repeats": args.repeats,
                 "batch_size": args.batch_size,
             },
-            "machine": machine,
-            "load_wait": quiet,
-            "load_average_after": machine_info("cpu")["load_average"],
+            **record,
+            "load_average_after": load_average(),
             "results": rows,
             "table_md": table,
         },

@@ -218,17 +218,16 @@ def orchestrate(args: argparse.Namespace) -> int:
     from distilface import STS_TASKS
     from distilface.bench import (
         default_out,
-        machine_info,
+        load_average,
         markdown_table,
         run_arms,
+        start_record,
         summarize,
-        wait_for_quiet,
         write_json_atomic,
     )
     from distilface.data import load_task
 
-    quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
-    machine = machine_info(args.device)
+    record = start_record(args.device, args.wait_quiet)
     pair_sentences = sum(2 * len(load_task(t, args.senteval_root, "test")) for t in args.tasks)
     cuda_only = ["ours_fp32", "st_bf16"] if args.device == "cuda" else []
     arms = ["ours", "st", *cuda_only, "ours_cached"]
@@ -313,9 +312,8 @@ def orchestrate(args: argparse.Namespace) -> int:
                 "memory": "peak RSS (VmHWM) of each arm's own process",
                 "time": "in-process wall from after imports to scores (data+model load incl.)",
             },
-            "machine": machine,
-            "load_wait": quiet,
-            "load_average_after": machine_info(args.device)["load_average"],
+            **record,
+            "load_average_after": load_average(),
             "summary": summary,
             "speedup_ours_vs_st": summary["st"]["wall_s"]["median"] / base,
             "spearman_abs_diff": diff,

@@ -162,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     from distilface.bench import (
         add_common_args,
         default_out,
+        load_average,
         local_model_path,
-        machine_info,
         markdown_table,
-        wait_for_quiet,
+        resolve_device,
+        start_record,
         write_json_atomic,
     )
     from distilface.student import student_from_teacher_layers
@@ -184,11 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of bench_train/bench_eval JSONs (default: where this run writes)",
     )
     args = ap.parse_args(argv)
-    from distilface.bench import resolve_device
-
     args.device = resolve_device(args.device)
-    quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
-    machine = machine_info(args.device)
+    record = start_record(args.device, args.wait_quiet)
     corpus = args.corpus
     if not Path(corpus).is_file():
         corpus = REPO.parent / "shared" / "data" / "corpus" / "wiki1m_for_simcse.head.txt"
@@ -293,9 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                 "repeats": args.repeats,
                 "corpus": str(corpus),
             },  # fmt: skip
-            "machine": machine,
-            "load_wait": quiet,
-            "load_average_after": machine_info(args.device)["load_average"],
+            **record,
+            "load_average_after": load_average(),
             "train_step": step,
             "encode": enc,
             "matmul_flops_per_s": rates,

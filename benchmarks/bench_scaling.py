@@ -225,11 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     from distilface.bench import (
         add_common_args,
         default_out,
+        load_average,
         local_model_path,
-        machine_info,
         markdown_table,
         resolve_device,
-        wait_for_quiet,
+        start_record,
         write_json_atomic,
     )
 
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_train import default_corpus, prepare_corpus
 
-    quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
-    machine = machine_info(args.device)
+    record = start_record(args.device, args.wait_quiet)
+    machine = record["machine"]
     enc = encode_grid(args)
     with tempfile.TemporaryDirectory(prefix="bench-scaling-prep-") as tmp:
         from distilface.student import student_from_teacher_layers
@@ -292,9 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         {
             "benchmark": "scaling",
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "machine": machine,
-            "load_wait": quiet,
-            "load_average_after": machine_info(args.device)["load_average"],
+            **record,
+            "load_average_after": load_average(),
             "encode": enc,
             "train": tr,
             "snakemake": snake,

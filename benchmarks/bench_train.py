@@ -242,16 +242,15 @@ def prepare_corpus(args: argparse.Namespace, tmp: Path) -> Path:
 def orchestrate(args: argparse.Namespace) -> int:
     from distilface.bench import (
         default_out,
-        machine_info,
+        load_average,
         markdown_table,
         run_arms,
+        start_record,
         summarize,
-        wait_for_quiet,
         write_json_atomic,
     )
 
-    quiet = wait_for_quiet(max_wait_s=args.wait_quiet) if args.wait_quiet else None
-    machine = machine_info(args.device)
+    record = start_record(args.device, args.wait_quiet)
     arms = ["ours"] + (["st_bf16", "st"] if args.device == "cuda" else ["st"])
     with tempfile.TemporaryDirectory(prefix="bench-train-prep-") as tmp:
         student = prepare_student(args, Path(tmp))
@@ -325,9 +324,8 @@ def orchestrate(args: argparse.Namespace) -> int:
                 "loss": "InfoNCE t=0.05 (ST: MNRL scale 20), mean pooling",
                 "memory": "peak RSS (VmHWM) of each arm's own process",
             },
-            "machine": machine,
-            "load_wait": quiet,
-            "load_average_after": machine_info(args.device)["load_average"],
+            **record,
+            "load_average_after": load_average(),
             "summary": summary,
             "speedup_ours_vs_st": speedup,
             "failed_arms": failed,

@@ -12,7 +12,8 @@
 - :func:`score_encoder`: STS scores of an already-loaded :class:`~distilface.encoders.Encoder`
   on a subset of the seven tasks, built from :mod:`distilface.sts`'s public scoring functions
   (used where :func:`distilface.sts.evaluate_model` cannot be: task subsets, a quantised model).
-- :func:`write_json_atomic`, :func:`markdown_table`, :func:`wait_for_quiet`.
+- :func:`start_record` (machine + optional wait for a quiet machine), :func:`write_json_atomic`,
+  :func:`markdown_table`, :func:`wait_for_quiet`.
 """
 
 from __future__ import annotations
@@ -104,6 +105,15 @@ def machine_info(device: str) -> dict[str, Any]:
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return info
+
+
+def start_record(device: str, wait_quiet: float = 0.0) -> dict[str, Any]:
+    """What every benchmark JSON starts with: ``load_wait`` (the result of
+    :func:`wait_for_quiet` when ``wait_quiet`` > 0 seconds, else ``None``) and ``machine``
+    (:func:`machine_info`, taken after the wait). Add ``load_average_after``
+    (:func:`load_average`) when the benchmark is done."""
+    quiet = wait_for_quiet(max_wait_s=wait_quiet) if wait_quiet else None
+    return {"machine": machine_info(device), "load_wait": quiet}
 
 
 def summarize(values: Sequence[float]) -> dict[str, float]:

@@ -214,7 +214,7 @@ class Encoder:
         dev = torch.device(device)
         cls_skip_reason = pooler_skip_reason(model_dir, model)  # reads the float32 pooler
         if quantization is not None:  # on the CPU, before any move (a CUDA device is an error)
-            model = apply_quantization(model, local, dev)
+            model = apply_quantization(model, local, dev, quantization)
         model.to(dev).eval()
         encoder = cls(
             source=name_or_path,

@@ -109,12 +109,19 @@ def read_quantization(folder: str | Path) -> dict[str, Any] | None:
     return None
 
 
-def apply_quantization(model: nn.Module, folder: str | Path, device: torch.device) -> nn.Module:
+def apply_quantization(
+    model: nn.Module,
+    folder: str | Path,
+    device: torch.device,
+    spec: dict[str, Any] | None = None,
+) -> nn.Module:
     """Quantise ``model`` when ``folder`` carries a ``quantization.json``; else return it as is.
 
     The loader hook: a marked folder on a non-CPU device is an error, not a silent float32 run.
+    ``spec`` = the folder's :func:`read_quantization`, when the caller has already read it.
     """
-    spec = read_quantization(folder)
+    if spec is None:
+        spec = read_quantization(folder)
     if spec is None:
         return model
     if torch.device(device).type != "cpu":

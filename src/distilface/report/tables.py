@@ -283,10 +283,22 @@ def read_int8_reports(paths: Iterable[str | Path]) -> dict[tuple[str, str], dict
     return out
 
 
-def _int8_columns(reports: list[dict]) -> dict[str, float]:
+INT8_COLUMNS: tuple[str, ...] = (
+    "Avg fp32 (CPU)",
+    "Avg int8 (CPU)",
+    "Δ int8",
+    "Sentences/s fp32 (CPU)",
+    "Sentences/s int8 (CPU)",
+    "int8 speed-up",
+    "Weights fp32 (MiB)",
+    "Weights int8 (MiB)",
+)
+
+
+def _int8_columns(reports: list[dict]) -> dict[str, float | str]:
     """Mean over a row's seeds of the int8 comparison (NaN columns when there is none)."""
     if not reports:
-        return {c: np.nan for c in INT8_COLUMNS} | {"int8 sets": ""}
+        return dict.fromkeys(INT8_COLUMNS, np.nan) | {"int8 sets": ""}
 
     def mean(arm: str, key: str) -> float:
         return float(np.mean([r[arm][key] for r in reports]))
@@ -305,18 +317,6 @@ def _int8_columns(reports: list[dict]) -> dict[str, float]:
     }
 
 
-INT8_COLUMNS: tuple[str, ...] = (
-    "Avg fp32 (CPU)",
-    "Avg int8 (CPU)",
-    "Δ int8",
-    "Sentences/s fp32 (CPU)",
-    "Sentences/s int8 (CPU)",
-    "int8 speed-up",
-    "Weights fp32 (MiB)",
-    "Weights int8 (MiB)",
-)
-
-
 def efficiency_table(
     wide: pd.DataFrame,
     selected: pd.DataFrame,
@@ -332,7 +332,7 @@ def efficiency_table(
     baseline when it is local). An int8 report that matches no row is an error (it would
     otherwise be silently left out).
     """
-    int8 = dict(int8 or {})
+    int8 = int8 or {}
     used: set[tuple[str, str]] = set()
     rows = []
     for _, sel in selected.iterrows():
