@@ -14,4 +14,5 @@ build_teacher_cache(
     max_length=snakemake.params.max_length,
     batch_size=snakemake.params.batch_size,
     limit=snakemake.params.limit,
+    pooling=snakemake.params.pooling,
 )
