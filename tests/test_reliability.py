@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tinydata import tiny_bert, write_mirror
 
 from distilface import download as dl
+from distilface.data import STS_DIRS, DataFormatError, load_task
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -71,3 +73,87 @@ def test_the_mirror_hint_works_as_printed(tmp_path: Path) -> None:
     record = json.loads((out.parent / "MANIFEST.json").read_text())["files"][out.name]
     assert record["origin"].endswith("corpus/wiki1m_for_simcse.head.txt"), record
     assert record["verified"] is True and record["bytes"] == out.stat().st_size
+
+
+# --- row: broken test files (non-finite gold, zero pairs, BOM) ----------------------------
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Path:
+    return write_mirror(tmp_path / "mirror", pairs_per_subset=4)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
+def test_non_finite_gold_score_names_file_and_line(mirror: Path, bad: str) -> None:
+    gs = mirror / "senteval" / STS_DIRS["STS12"] / "STS.gs.MSRpar.txt"
+    lines = gs.read_text().splitlines()
+    lines[2] = bad
+    gs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{gs}:3: gold score '{bad}' is not a finite"):
+        load_task("STS12", mirror / "senteval")
+
+
+def test_non_finite_stsb_and_sick_scores_are_refused(mirror: Path) -> None:
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    fields = stsb.read_text().splitlines()[0].split("\t")
+    stsb.write_text("\t".join(fields[:4] + ["nan"] + fields[5:]) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{stsb}:1: score 'nan' is not a finite"):
+        load_task("STSBenchmark", mirror / "senteval")
+    sick = mirror / "senteval/SICK/SICK_test_annotated.txt"
+    text = sick.read_text().splitlines()
+    row = text[1].split("\t")
+    row[3] = "inf"
+    sick.write_text("\n".join([text[0], "\t".join(row)]) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{sick}:2: relatedness_score 'inf'"):
+        load_task("SICKRelatedness", mirror / "senteval")
+
+
+def test_empty_stsb_test_file_is_an_error(mirror: Path) -> None:
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    stsb.write_text("")
+    with pytest.raises(DataFormatError, match=rf"{stsb}: no scored pairs"):
+        load_task("STSBenchmark", mirror / "senteval")
+
+
+def test_header_only_sick_is_an_error(mirror: Path) -> None:
+    sick = mirror / "senteval/SICK/SICK_test_annotated.txt"
+    sick.write_text(sick.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataFormatError, match=rf"{sick}: no scored pairs"):
+        load_task("SICKRelatedness", mirror / "senteval")
+
+
+def test_sts_subset_without_any_gold_is_an_error(mirror: Path) -> None:
+    gs = mirror / "senteval" / STS_DIRS["STS13"] / "STS.gs.FNWN.txt"
+    gs.write_text("\n" * len(gs.read_text().splitlines()))
+    with pytest.raises(DataFormatError, match=rf"{gs}: no scored pairs"):
+        load_task("STS13", mirror / "senteval")
+
+
+def test_utf8_bom_is_stripped(mirror: Path) -> None:
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    clean = load_task("STSBenchmark", mirror / "senteval")
+    stsb.write_bytes(b"\xef\xbb\xbf" + stsb.read_bytes())
+    pairs = load_task("STSBenchmark", mirror / "senteval")
+    assert pairs.subsets == clean.subsets and not any("\ufeff" in s for s in pairs.subsets)
+    assert pairs.sent1 == clean.sent1 and list(pairs.gold) == list(clean.gold)
+
+
+def test_nan_score_is_refused_and_nothing_is_written(mirror: Path, tmp_path: Path) -> None:
+    """A collapsed model (all weights zero: every embedding equal) gives undefined
+    correlations: the evaluator raises instead of writing ``null`` scores."""
+    import torch
+
+    from distilface.sts import ScoreError, evaluate_model
+
+    model = tiny_bert(tmp_path / "collapsed")
+    from transformers import BertModel
+
+    bert = BertModel.from_pretrained(model)
+    with torch.no_grad():
+        for p in bert.parameters():
+            p.zero_()
+    bert.save_pretrained(model)
+    out = tmp_path / "eval"
+    with pytest.raises(ScoreError, match=r"collapsed.*pooling avg.*STS12 spearman\[all\]"):
+        evaluate_model("collapsed", str(model), ["avg"], mirror / "senteval", out, device="cpu")
+    assert not out.exists() or not list(out.iterdir())
