@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tinydata import tiny_bert, write_mirror
+from tinydata import tiny_bert, tiny_distilbert, write_mirror
 
 from distilface import download as dl
 from distilface.data import STS_DIRS, DataFormatError, load_task
@@ -157,3 +157,55 @@ def test_nan_score_is_refused_and_nothing_is_written(mirror: Path, tmp_path: Pat
     with pytest.raises(ScoreError, match=r"collapsed.*pooling avg.*STS12 spearman\[all\]"):
         evaluate_model("collapsed", str(model), ["avg"], mirror / "senteval", out, device="cpu")
     assert not out.exists() or not list(out.iterdir())
+
+
+# --- row: a model folder whose weights do not match its config; a missing local path ------
+
+
+def test_weights_not_matching_the_config_are_refused(tmp_path: Path) -> None:
+    """BERT weights under a DistilBERT config.json would load as a random DistilBERT."""
+    import shutil
+
+    from distilface.encoders import Encoder
+    from distilface.models import WeightsMismatchError
+
+    folder = tiny_bert(tmp_path / "bert")
+    config = tiny_distilbert(tmp_path / "distil") / "config.json"
+    shutil.copy(config, folder / "config.json")
+    with pytest.raises(WeightsMismatchError) as info:
+        Encoder.load(str(folder), device="cpu")
+    message = str(info.value)
+    assert message.startswith(f"{folder}: the weights do not match config.json (DistilBertModel)")
+    assert "missing (first: transformer.layer.0." in message and "unexpected" in message
+
+
+def test_a_checkpoint_missing_layers_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from distilface.encoders import Encoder
+    from distilface.models import WeightsMismatchError
+
+    folder = tiny_bert(tmp_path / "bert")
+    config = json.loads((folder / "config.json").read_text())
+    config["num_hidden_layers"] = 3  # the weight file holds 2
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsMismatchError, match=r"missing \(first: encoder\.layer\.2\."):
+        Encoder.load(str(folder), device="cpu")
+
+
+def test_a_checkpoint_without_pooler_loads_and_refuses_cls(tmp_path: Path) -> None:
+    from distilface.encoders import Encoder
+
+    folder = tiny_distilbert(tmp_path / "distil")
+    encoder = Encoder.load(str(folder), device="cpu")
+    assert encoder.available_poolings()["cls"] is not None
+    assert encoder.available_poolings()["avg"] is None
+
+
+@pytest.mark.parametrize("path", ["results/models/no-such-run/seed1", "/nonexistent/model", "./m"])
+def test_a_missing_local_path_says_no_such_folder(path: str) -> None:
+    from distilface.encoders import Encoder
+    from distilface.models import ModelResolutionError
+
+    with pytest.raises(ModelResolutionError, match=rf"^{path}: no such folder"):
+        Encoder.load(path, device="cpu")
