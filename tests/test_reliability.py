@@ -209,3 +209,104 @@ def test_a_missing_local_path_says_no_such_folder(path: str) -> None:
 
     with pytest.raises(ModelResolutionError, match=rf"^{path}: no such folder"):
         Encoder.load(path, device="cpu")
+
+
+# --- row: a failed job (its log holds the error; progress bars without a terminal) --------
+
+
+def _last_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
+
+
+def test_job_log_writes_the_exception_as_a_json_line(tmp_path: Path) -> None:
+    from distilface.logs import job_log
+
+    log = tmp_path / "logs" / "job.jsonl"
+    with pytest.raises(KeyError), job_log(log, rule="demo", model="m1"):
+        raise KeyError("no such key 'x'")
+    record = _last_json(log)
+    assert record["message"] == "job failed" and record["level"] == "ERROR"
+    assert record["error_type"] == "KeyError" and "no such key" in record["error"]
+    assert "Traceback" in record["traceback"] and "raise KeyError" in record["traceback"]
+    assert record["rule"] == "demo" and record["model"] == "m1"
+
+
+def test_progress_without_a_terminal_is_rare_plain_lines() -> None:
+    import io
+
+    from tqdm.auto import tqdm
+
+    from distilface.logs import plain_progress
+
+    stream = io.StringIO()  # not a TTY
+    assert plain_progress(interval_s=3600, stream=stream)
+    for _ in tqdm(range(500), desc="encode"):
+        pass
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert 1 <= len(lines) <= 3 and lines[-1].startswith("encode: 100%"), lines
+
+
+def _tiny_workdir(tmp_path: Path, **edits: object) -> Path:
+    """A work dir running config/ci.yaml on the synthetic mirror (+ ``edits`` at the top)."""
+    import yaml
+    from tinydata import sources_for
+
+    mirror = write_mirror(tmp_path / "mirror", pairs_per_subset=4)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "sources.yaml").write_text(yaml.safe_dump(sources_for(mirror)))
+    override = {"data": {"mirror": str(mirror)}, "sources_file": str(work / "sources.yaml")}
+    (work / "override.yaml").write_text(yaml.safe_dump({**override, **edits}))
+    return work
+
+
+def test_a_failed_job_logs_its_error_and_leaves_no_output(tmp_path: Path) -> None:
+    """The mirror lacks the corpus: the corpus job fails, its own log says why."""
+    work = _tiny_workdir(tmp_path)
+    (tmp_path / "mirror" / "corpus" / "wiki1m_for_simcse.head.txt").unlink()
+    target = "results/data/corpus/wiki1m_for_simcse.txt"
+    args = [target, "--cores", "1", "--configfile", str(REPO / "config/ci.yaml"), "override.yaml"]
+    proc = snakemake(args, work)
+    assert proc.returncode != 0
+    record = _last_json(work / "results/logs/data/wiki1m.jsonl")
+    assert record["message"] == "job failed" and record["error_type"] == "MirrorError"
+    assert "wiki1m_for_simcse.head.txt: missing from the mirror" in record["error"]
+    assert "Traceback" in record["traceback"]
+    assert not (work / target).exists()
+
+
+# --- row: GPU requested, no CUDA visible ----------------------------------------------------
+
+
+def test_gpu_request_without_cuda_fails_at_once() -> None:
+    from distilface.devices import GpuUnavailableError, require_gpu_if_requested
+
+    def no_cuda() -> tuple[bool, str]:
+        return False, "torch 2.13.0+cpu (CPU-only build)"
+
+    assert require_gpu_if_requested("job", 0, "auto", no_cuda) is False
+    assert require_gpu_if_requested("job", 1, None, lambda: (True, "cuda")) is True
+    with pytest.raises(GpuUnavailableError, match=r"rule train, m: requested a GPU \(resources"):
+        require_gpu_if_requested("rule train, m", 1, "auto", no_cuda)
+    with pytest.raises(GpuUnavailableError, match=r"device='cuda'.*CPU-only build"):
+        require_gpu_if_requested("job", 0, "cuda", no_cuda)
+
+
+def test_a_gpu_job_on_a_machine_without_cuda_fails_with_its_reason_logged(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the job would rightly run")
+    work = _tiny_workdir(tmp_path, resources={"eval_gpu": 1})
+    target = "results/eval/minilm-l6/avg.json"
+    args = [target, "--cores", "1", "--configfile", str(REPO / "config/ci.yaml"), "override.yaml"]
+    proc = snakemake(args, work)
+    assert proc.returncode != 0
+    record = _last_json(work / "results/logs/eval/minilm-l6.jsonl")
+    assert record["error_type"] == "GpuUnavailableError"
+    assert "rule evaluate, model minilm-l6: requested a GPU (resources gpu=1)" in record["error"]
+    assert not (work / "results/eval").exists() or not list((work / "results/eval").rglob("*.json"))
