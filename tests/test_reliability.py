@@ -310,3 +310,59 @@ def test_a_gpu_job_on_a_machine_without_cuda_fails_with_its_reason_logged(
     assert record["error_type"] == "GpuUnavailableError"
     assert "rule evaluate, model minilm-l6: requested a GPU (resources gpu=1)" in record["error"]
     assert not (work / "results/eval").exists() or not list((work / "results/eval").rglob("*.json"))
+
+
+# --- row: disk full / unwritable output while results are written -------------------------
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EACCES"])
+def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
+    tmp_path: Path, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every result file is written through a temporary name and a rename: an OSError while
+    writing (disk full, permission denied) propagates and leaves nothing behind."""
+    import builtins
+    import errno
+    import io
+
+    from distilface import sts
+
+    class Full(io.RawIOBase):
+        def __init__(self, path, mode):
+            self.path = Path(path)
+            self.path.write_bytes(b"")  # the temporary file exists when the write fails
+
+        def write(self, data):
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(self.path))
+
+    target = tmp_path / "eval" / "avg.json"
+    real_open = open
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        return Full(path, mode) if "x" in mode else real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    with pytest.raises(OSError) as info:
+        sts._write_json(target, {"avg": {"spearman": 1.0}})
+    monkeypatch.undo()
+    assert info.value.errno == getattr(errno, code)
+    assert list(target.parent.iterdir()) == []
+
+
+# --- the README's table names only tests that exist ----------------------------------------
+
+
+def test_every_row_of_the_readme_reliability_table_names_existing_tests() -> None:
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 10, rows
+    for row in rows[1:]:  # after the header
+        refs = re.findall(r"`((?:tests/\w+\.py::)?test_\w+)`", row.rsplit("|", 2)[-2])
+        assert refs, f"row without a test: {row[:80]}"
+        for ref in refs:
+            file, _, name = ref.rpartition("::")
+            source = (REPO / (file or "tests/test_reliability.py")).read_text(encoding="utf-8")
+            assert re.search(rf"^def {name}\(", source, re.M), f"{ref} not found"

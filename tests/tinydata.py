@@ -12,6 +12,7 @@ classes with ``save_pretrained`` (no hub access).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from pathlib import Path
 
@@ -130,7 +131,10 @@ def tiny_bert(out: Path, hidden: int = 32, seed: int = 0) -> Path:
         intermediate_size=2 * hidden,
         max_position_embeddings=512,
     )
-    BertModel(config, add_pooling_layer=True).save_pretrained(out)
+    model = BertModel(config, add_pooling_layer=True)
+    with torch.no_grad():  # a "trained" pooler (BERT's init leaves the bias at zero)
+        model.pooler.dense.bias.normal_(0.0, 0.02)
+    model.save_pretrained(out)
     _bert_tokenizer(out)
     return out
 
@@ -170,11 +174,14 @@ def tiny_roberta(out: Path, hidden: int = 32, seed: int = 0) -> Path:
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
     )
     bpe.save_model(str(out))
-    tokenizer = RobertaTokenizerFast(
-        vocab_file=str(out / "vocab.json"),
-        merges_file=str(out / "merges.txt"),
-        model_max_length=512,
-    )
+    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    merges = [
+        tuple(line.split())
+        for line in (out / "merges.txt").read_text(encoding="utf-8").splitlines()[1:]
+        if line.strip()
+    ]
+    # transformers 5: vocab / merges as objects (file arguments give a 5-token vocabulary)
+    tokenizer = RobertaTokenizerFast(vocab=vocab, merges=merges, model_max_length=512)
     tokenizer.save_pretrained(out)
     torch.manual_seed(seed)
     config = RobertaConfig(
@@ -188,7 +195,10 @@ def tiny_roberta(out: Path, hidden: int = 32, seed: int = 0) -> Path:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    RobertaModel(config, add_pooling_layer=True).save_pretrained(out)
+    model = RobertaModel(config, add_pooling_layer=True)
+    with torch.no_grad():  # a "trained" pooler, as in a SimCSE checkpoint
+        model.pooler.dense.bias.normal_(0.0, 0.02)
+    model.save_pretrained(out)
     return out
 
 
