@@ -2,7 +2,10 @@
 
 Exact about each quirk measured on the real files (``../shared/data/PROVENANCE.md``):
 
-- Text is decoded as strict UTF-8; a bad byte is an error naming ``file:line``.
+- Text is decoded as strict UTF-8; a bad byte is an error naming ``file:line``. A leading
+  UTF-8 byte-order mark (an editor's export) is dropped, never kept in the first field.
+- Scores must be finite numbers (``nan`` / ``inf`` are errors naming ``file:line``), and a
+  test set (or an STS subset) with zero scored pairs is an error, never an empty score.
 - Lines are split on ``"\\n"`` with one trailing ``"\\r"`` removed (SICK test is CRLF), never
   with :meth:`str.splitlines` (which also splits on ``\\v``, ``\\x1c``, U+2028, ...).
 - STS12-16 (``STS.input.<subset>.txt`` + ``STS.gs.<subset>.txt``): exactly two TAB fields; a
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,16 +74,24 @@ def _log(event: str, **fields: Any) -> None:
     log_event(log, event, **fields)
 
 
+BOM = "\ufeff"
+
+
 def read_text(path: PathLike) -> str:
-    """The file's text, decoded as strict UTF-8 (an invalid byte -> DataFormatError file:line)."""
+    """The file's text, decoded as strict UTF-8 (an invalid byte -> DataFormatError file:line);
+    a leading byte-order mark is removed (and logged)."""
     raw = Path(path).read_bytes()
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         raise DataFormatError(
             f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start})"
         ) from e
+    if text.startswith(BOM):
+        _log("byte-order mark removed", path=str(path))
+        text = text[len(BOM) :]
+    return text
 
 
 def read_lines(path: PathLike) -> list[str]:
@@ -92,10 +104,20 @@ def read_lines(path: PathLike) -> list[str]:
 
 
 def _parse_float(value: str, path: PathLike, lineno: int, what: str) -> float:
+    """A finite float, else DataFormatError naming ``file:line`` (``nan``/``inf`` included)."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise DataFormatError(f"{path}:{lineno}: {what} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataFormatError(f"{path}:{lineno}: {what} {value!r} is not a finite number")
+    return number
+
+
+def _require_pairs(n: int, path: PathLike, what: str) -> None:
+    """Zero scored pairs is an error: a correlation over nothing is no score."""
+    if n == 0:
+        raise DataFormatError(f"{path}: no scored pairs ({what}); the file is empty or truncated")
 
 
 def senteval_text(sentence: str) -> str:
@@ -130,6 +152,7 @@ def read_sts_subset(
         gold.append(_parse_float(score, gold_path, lineno, "gold score"))
         s1.append(fields[0])
         s2.append(fields[1])
+    _require_pairs(len(gold), gold_path, "every gold line is blank")
     return s1, s2, gold
 
 
@@ -186,6 +209,7 @@ def read_stsb(path: PathLike) -> StsPairs:
         s1.append(a)
         s2.append(b)
         subsets.append(genre)
+    _require_pairs(len(gold), path, "STS-B")
     return StsPairs(
         "STSBenchmark", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )
@@ -215,6 +239,7 @@ def read_sick(path: PathLike) -> StsPairs:
         s1.append(fields[ia])
         s2.append(fields[ib])
         subsets.append(fields[ij])
+    _require_pairs(len(gold), path, "SICK, header only")
     return StsPairs(
         "SICKRelatedness", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )

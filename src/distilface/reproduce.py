@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from distilface import grid
+from distilface.config import validate_config
 from distilface.data import DERIVED_FILES, build_derived
 from distilface.logs import setup_logging
 from distilface.pooling import POOLINGS
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     setup_logging()
     config = yaml.safe_load(args.config.read_text(encoding="utf-8"))
+    validate_config(config, source=str(args.config))  # a typo is an error, not a dropped run
     sources = yaml.safe_load(args.sources.read_text(encoding="utf-8"))
     steps = run_config(config, sources, args.deadline_s)
     rows = summary_rows(config)

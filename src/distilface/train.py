@@ -199,6 +199,7 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from distilface.encoders import transformer_dir
+    from distilface.models import load_pretrained
 
     if path.startswith("bundled:"):
         from distilface.models import resolve_model
@@ -212,7 +213,7 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     if not overrides:
         raise ValueError(f"{model_dir}: no dropout setting found in {type(config).__name__}")
     config.update(overrides)
-    model = AutoModel.from_pretrained(model_dir, config=config, dtype=torch.float32)
+    model = load_pretrained(model_dir, AutoModel, config=config, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if len(tokenizer) > model.config.vocab_size:
         raise ValueError(f"{model_dir}: tokenizer ({len(tokenizer)}) > vocab_size")
