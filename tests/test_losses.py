@@ -88,7 +88,7 @@ def test_teacher_gets_no_gradient_and_bad_input_errors():
 
 def test_ckd_with_queue_mask_mse_and_learnable_temperature_hand_value():
     # queries Q (unit), batch keys K -> cos rows [1, 1/sqrt2], [0, 1/sqrt2];
-    # queue of two teacher vectors with corpus rows [7, 3]: q0 = (0, 2) (row 7), q1 = (-1, 0) (row 3)
+    # queue: two teacher vectors, corpus rows 7 and 3: q0 = (0, 2), q1 = (-1, 0)
     queue = torch.tensor([[0.0, 2.0], [-1.0, 0.0]])
     same_row = torch.tensor([[False, False], [True, False]])  # query 1 IS corpus row 7
     scale = losses.LogitScale(0.5, learnable=True)
