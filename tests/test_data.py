@@ -246,3 +246,34 @@ def test_real_all_tasks_and_training_files(real_data: Path) -> None:
     assert len(nli) == 9 and all(len(t) == 3 and all(t) for t in nli)
     manifest = json.loads((real_data / "senteval" / "MANIFEST.json").read_text())
     assert len(manifest["files"]) == 54 and all(r["verified"] for r in manifest["files"].values())
+
+
+def test_sick_triplets_and_training_split_corpus_on_the_real_files(shared_data, tmp_path):
+    """The offline stage-2 stand-in and the in-domain corpus, from the TRAINING splits only."""
+    sick_train = shared_data / "senteval" / "SICK" / "SICK_train.txt"
+    triplets = D.sick_triplets(sick_train)
+    # 1,299 ENTAILMENT pairs in SICK train; 259 of their premises also have a contradiction
+    assert len(triplets) == 259
+    assert len({t[0] for t in triplets}) < len(triplets)  # premises with several entailments
+    labels = {}
+    pairs = D.read_sick(sick_train)
+    for a, b, label in zip(pairs.sent1, pairs.sent2, pairs.subsets, strict=True):
+        labels[(a.strip(), b.strip())] = labels[(b.strip(), a.strip())] = label
+    for premise, positive, negative in triplets:
+        assert labels[(premise, positive)] == "ENTAILMENT"
+        assert labels[(premise, negative)] == "CONTRADICTION"
+    out = tmp_path / "nli" / "sick.csv"
+    D.write_triplets_csv(triplets, out)
+    assert D.read_nli(out) == triplets  # SimCSE's csv format, read back by the trainer
+    # only the training splits are read: a root whose dev/test files are absent works
+    root = tmp_path / "senteval"
+    (root / "STS" / "STSBenchmark").mkdir(parents=True)
+    (root / "SICK").mkdir()
+    stsb = shared_data / "senteval" / "STS" / "STSBenchmark" / "sts-train.csv"
+    (root / "STS" / "STSBenchmark" / "sts-train.csv").write_bytes(stsb.read_bytes())
+    (root / "SICK" / "SICK_train.txt").write_bytes(sick_train.read_bytes())
+    sentences = D.training_split_sentences(root)
+    assert len(sentences) == len(set(sentences)) == 15320
+    assert sentences[0] == "a plane is taking off ."
+    D.build_derived("train_split_sentences", root, tmp_path / "corpus.txt")
+    assert D.read_corpus(tmp_path / "corpus.txt") == sentences
