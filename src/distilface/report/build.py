@@ -18,7 +18,8 @@ from tqdm import tqdm
 from distilface import STS_TASKS
 from distilface.report import plots, stats, tables
 from distilface.report.io import load_yaml
-from distilface.report.render import write_table
+from distilface.report.labels import POOLING_LEGEND
+from distilface.report.render import write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
 log = logging.getLogger(__name__)
@@ -61,21 +62,59 @@ def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Data
     return wide, tables.select_main(wide, config)
 
 
+def main_caption(table: pd.DataFrame, aggregation: str) -> str:
+    """Caption of the main table: what the cells are, and notes on published rows."""
+    seeded = table.loc[table["group"] == "trained", "Seeds"].dropna()
+    parts = [
+        "Spearman's ρ × 100 on the STS test sets "
+        f"('{aggregation}' aggregation for STS12-16; Avg = mean of the seven).",
+    ]
+    if len(seeded):
+        runs = (
+            f"{int(seeded.iloc[0])} seeds each" if seeded.nunique() == 1 else "n = number of seeds"
+        )
+        parts.append(
+            f"Trained rows: mean ± standard deviation over seeds ({runs}) of the "
+            "hyperparameters and pooling chosen on STS-B dev (one seed: no std)."
+        )
+    parts.append("Bold: best of our rows per column.")
+    parts.append(POOLING_LEGEND)
+    published = table[table["group"] == "published"]
+    if len(published):
+        parts.append(
+            "Published rows are the numbers the cited papers report (config/published.yaml); "
+            "a Δ X row = our row X − the published row above it."
+        )
+        for _, row in published.iterrows():
+            marks = "" if pd.isna(row["Not comparable"]) else str(row["Not comparable"])
+            if marks:
+                parts.append(f"†: {row['Model']}: {marks} measured on a different split, no Δ.")
+    return " ".join(parts)
+
+
 def build_main(
-    tidy_csv: str | Path, config: dict, published_yaml: str | Path, out_stem: str | Path
+    tidy_csv: str | Path,
+    config: dict,
+    published_yaml: str | Path,
+    out_stem: str | Path,
+    formats: tuple[str, ...] = ("md", "tex", "html"),
 ) -> pd.DataFrame:
-    """Rule ``report_main``: ``main.{csv,md,tex}`` with published numbers and Δ."""
+    """Rule ``report_main``: ``main.csv`` (unrounded, with std columns) and the rounded
+    ``main.{md,tex,html}`` (human labels, ``mean ± std``, published and Δ rows)."""
     _, selected = _selection(read_tidy(tidy_csv), config)
     published = tables.published_lookup(config, load_yaml(published_yaml))
     table = tables.main_table(selected, published)
-    agg = tables.eval_aggregation(config)
-    caption = (
-        f"Spearman's correlation x100 on the STS test sets ('{agg}' aggregation for "
-        "STS12-16); trained variants: mean over seeds of the STS-B-dev-selected "
-        "hyperparameters and pooling. Published: the paper's average for that row; "
-        "Delta = Avg - Published."
+    write_table(table, out_stem, ("csv",))
+    caption = main_caption(table, tables.eval_aggregation(config))
+    write_view(
+        tables.main_view(table),
+        out_stem,
+        formats,
+        caption,
+        "tab:main",
+        wrap={"Model": "8.5em"},
+        fold=("n", "Pooling"),
     )
-    write_table(table, out_stem, ("csv", "md", "tex"), caption=caption, label="tab:main")
     return table
 
 

@@ -11,6 +11,8 @@ import pandas as pd
 
 from distilface import STS_TASKS, TASK_LABELS
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
+from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
+from distilface.report.render import TableView, drop_empty_columns, mean_std
 from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
 
 SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg")
@@ -80,7 +82,9 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
     with the pooling it is evaluated with (``report.main_pooling[variant]`` overrides).
     A variant absent from the config shows the (hparams, pooling) group with the best mean
     STS-B dev Spearman (the test sets are never used for selection). Values are means over
-    seeds; ``avg_std`` is their standard deviation (ddof=1, NaN for one seed).
+    seeds; ``{score}_std`` their standard deviations (ddof=1, NaN for one seed). ``display``
+    is the row's human label (config ``label:`` or derived), ``group`` ``baseline`` (untrained
+    encoders and the untrained student) or ``trained``.
     """
     report_cfg = config.get("report") or {}
     forced_pooling = report_cfg.get("main_pooling") or {}
@@ -89,13 +93,15 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
         rows.append(
             dict(
                 label=f"{row['model']}/{row['pooling']}",
+                display=model_label(config, str(row["model"])),
+                group="baseline",
                 variant=row["variant"],
                 hparams=pd.NA,
                 pooling=row["pooling"],
                 n_seeds=0,
                 models=row["model"],
                 **{c: row[c] for c in SCORE_COLUMNS},
-                avg_std=np.nan,
+                **{f"{c}_std": np.nan for c in SCORE_COLUMNS},
                 stsb_dev=row["stsb_dev"],
                 params=row["params"],
             )
@@ -127,51 +133,170 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
         rows.append(
             dict(
                 label=variant,
+                display=variant_label(config, variant),
+                group="baseline" if is_untrained(config, variant) else "trained",
                 variant=variant,
                 hparams=best["hparams"],
                 pooling=best["pooling"],
                 n_seeds=int(chosen["seed"].count()),
                 models=";".join(chosen["model"]),
                 **{c: chosen[c].mean() for c in SCORE_COLUMNS},
-                avg_std=chosen["avg"].std(ddof=1) if len(chosen) > 1 else np.nan,
+                **{
+                    f"{c}_std": chosen[c].std(ddof=1) if len(chosen) > 1 else np.nan
+                    for c in SCORE_COLUMNS
+                },
                 stsb_dev=chosen["stsb_dev"].mean(),
                 params=chosen["params"].mean(),
             )
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if len(out):
+        order = {"baseline": 0, "trained": 1}
+        out = out.sort_values("group", key=lambda g: g.map(order), kind="stable")
+    return out.reset_index(drop=True)
 
 
-def published_lookup(config: dict, published: dict) -> dict[str, dict]:
-    """Row label -> published entry (``report.published`` in the config maps labels to
-    entry names of ``config/published.yaml``)."""
+def published_lookup(config: dict, published: dict) -> dict[str, list[dict]]:
+    """Row label -> published entries it is compared with (config ``report.published`` maps a
+    main-table label to one entry name of ``config/published.yaml`` or a list of them)."""
     mapping = (config.get("report") or {}).get("published") or {}
     entries = published.get("entries") or {}
-    out = {}
-    for label, name in mapping.items():
-        if name not in entries:
-            raise ValueError(
-                f"config report.published.{label}: {name!r} is not an entry of published.yaml"
-            )
-        out[label] = entries[name]
+    out: dict[str, list[dict]] = {}
+    for label, names in mapping.items():
+        for name in [names] if isinstance(names, str) else list(names):
+            if name not in entries:
+                raise ValueError(
+                    f"config report.published.{label}: {name!r} is not an entry of published.yaml"
+                )
+            out.setdefault(label, []).append({"name": name, **entries[name]})
     return out
 
 
-def main_table(selected: pd.DataFrame, published_by_label: dict[str, dict]) -> pd.DataFrame:
-    """The paper-style main table (scores x100, unrounded; rounding happens when rendered)."""
-    table = pd.DataFrame(
+#: Columns of the main table CSV (scores unrounded; ``* std`` over seeds).
+MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), "Avg")
+
+
+def _published_row(entry: dict) -> dict:
+    """A ``published`` main-table row from a published.yaml entry (avg recomputed from the
+    task scores when only those are given; marks tasks that are not comparable)."""
+    tasks = entry.get("tasks") or {}
+    scores = {
+        TASK_LABELS[t]: float(tasks[t]) if tasks.get(t) is not None else np.nan for t in STS_TASKS
+    }
+    avg = entry.get("avg")
+    marks = [TASK_LABELS[t] for t in (entry.get("not_comparable") or {})]
+    return dict(
+        group="published",
+        key=entry["name"],
+        Model=str(entry.get("label") or entry["name"]),
+        Pooling=str(entry.get("pooling") or ""),
+        Seeds=pd.NA,
+        **scores,
+        Avg=float(avg) if avg is not None else np.nan,
+        Source=str(entry.get("source", "")),
+        **{"Not comparable": ";".join(marks)},
+    )
+
+
+def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]) -> pd.DataFrame:
+    """The paper-style main table (scores x100, unrounded; rounding happens when rendered).
+
+    Rows, in groups: ``baseline`` (untrained), ``trained`` (mean over seeds, ``* std``
+    columns), ``published`` (each paper number a row is compared with) and ``delta`` (that
+    row minus the published one, per task where both exist and are comparable); a published
+    row's Δ row (``Model`` = ``Δ <our row>``) follows it in the ``published`` group.
+    """
+    rows = []
+    for _, sel in selected.iterrows():
+        rows.append(
+            dict(
+                group=sel["group"],
+                key=sel["label"],
+                Model=str(sel["display"]),
+                Pooling=str(sel["pooling"]),
+                Seeds=int(sel["n_seeds"]) if sel["group"] == "trained" else pd.NA,
+                **{TASK_LABELS.get(c, "Avg"): float(sel[c]) for c in SCORE_COLUMNS},
+                **{
+                    f"{TASK_LABELS.get(c, 'Avg')} std": float(sel[f"{c}_std"])
+                    for c in SCORE_COLUMNS
+                },
+                **{"Params (M)": float(sel["params"]) / 1e6},
+            )
+        )
+    unknown = sorted(set(published_by_label) - set(selected["label"]))
+    if unknown:
+        raise ValueError(
+            f"config report.published: {unknown} match no main-table row "
+            f"(labels: {sorted(selected['label'])})"
+        )
+    ours_by_key = {r["key"]: r for r in rows}
+    for key, entries in published_by_label.items():
+        ours = ours_by_key[key]
+        for entry in entries:
+            pub = _published_row(entry)
+            rows.append(pub)  # its Δ row follows it
+            marks = set(filter(None, pub["Not comparable"].split(";")))
+            delta = {c: ours[c] - pub[c] if c not in marks else np.nan for c in MAIN_SCORE_LABELS}
+            if marks:
+                delta["Avg"] = np.nan  # an average over a non-comparable task is not comparable
+            rows.append(
+                dict(
+                    group="published",
+                    key=f"{key}-{entry['name']}",
+                    Model=f"Δ {ours['Model']}",
+                    Pooling="",
+                    Seeds=pd.NA,
+                    **delta,
+                    Source="",
+                    **{"Not comparable": ""},
+                )
+            )
+    table = pd.DataFrame(rows)
+    columns = ["group", "key", "Model", "Pooling", "Seeds", *MAIN_SCORE_LABELS]
+    columns += [f"{c} std" for c in MAIN_SCORE_LABELS] + ["Params (M)", "Source", "Not comparable"]
+    table = table.reindex(columns=columns)
+    table["Seeds"] = table["Seeds"].astype("Int64")
+    return table.reset_index(drop=True)
+
+
+def main_view(table: pd.DataFrame) -> TableView:
+    """Display form of :func:`main_table`: ``mean ± std`` for seeded rows, the best of our
+    rows bold per column, ``†`` on published scores that are not comparable, empty columns
+    dropped."""
+    ours = table["group"].isin(["baseline", "trained"])
+    cells = pd.DataFrame(
         {
-            "Model": selected["label"].astype(str),
-            "Pooling": selected["pooling"].astype(str),
-            "Seeds": selected["n_seeds"].astype("int64"),
-            **{TASK_LABELS[t]: selected[t].astype(float) for t in STS_TASKS},
-            "Avg": selected["avg"].astype(float),
-            "Params (M)": selected["params"].astype(float) / 1e6,
+            "Model": table["Model"].astype(str),
+            "Pooling": [pooling_label(p) for p in table["Pooling"].fillna("")],
+            "n": [("" if pd.isna(v) else str(int(v))) for v in table["Seeds"]],
         }
     )
-    pub = [published_by_label.get(label, {}).get("avg", np.nan) for label in table["Model"]]
-    table["Published"] = np.asarray(pub, dtype=float)
-    table["Δ"] = table["Avg"] - table["Published"]
-    return table.reset_index(drop=True)
+    bold = pd.DataFrame(False, index=table.index, columns=[*cells.columns, *MAIN_SCORE_LABELS])
+    for col in MAIN_SCORE_LABELS:
+        std = table.get(f"{col} std", pd.Series(np.nan, index=table.index))
+        sign = table["Model"].str.startswith("Δ ") & (table["group"] == "published")
+        text = []
+        for i in table.index:
+            value = mean_std(table.at[i, col], std.at[i])
+            if value and sign.at[i] and table.at[i, col] >= 0:
+                value = "+" + value
+            marks = str(table.at[i, "Not comparable"] or "")
+            if value and col in marks.split(";"):
+                value += "†"
+            text.append(value)
+        cells[col] = text
+        best = table.loc[ours, col].max()
+        if ours.any() and not pd.isna(best):
+            bold[col] = ours & np.isclose(table[col].astype(float), best, rtol=0, atol=5e-3)
+    keep = ("Model", *MAIN_SCORE_LABELS)
+    if table["Seeds"].dropna().nunique() <= 1:  # one seed count for all: said in the caption
+        cells = cells.drop(columns="n")
+    cells = drop_empty_columns(cells, keep=keep)
+    bold = bold[list(cells.columns)]
+    numeric = [c in MAIN_SCORE_LABELS or c == "n" for c in cells.columns]
+    return TableView(
+        cells.reset_index(drop=True), bold.reset_index(drop=True), list(table["group"]), numeric
+    )
 
 
 def _summary(sub: pd.DataFrame) -> dict:
