@@ -25,6 +25,7 @@ setup: $(STAMP)
 
 test: setup
 	bash .ci/slurm.sh
+	bash .ci/tools.sh
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q -ra
 
 lint: setup

@@ -322,13 +322,18 @@ def test_efficiency_table(results):
     evals, logs, root = results
     build.build_tidy(evals, logs, root / "tidy.csv")
     eff = build.build_efficiency(root / "tidy.csv", CONFIG, root / "eff.csv", root / "models")
-    simcse = eff[eff["Model"] == "simcse"].iloc[0]
+    # one row per model: minilm-l6 (two poolings in the main table) appears once
+    assert list(eff["Model"]) == ["minilm-l6", "unsup. SimCSE"]
+    simcse = eff[eff["Model"] == "unsup. SimCSE"].iloc[0]
     folders = [root / "models" / "simcse" / HP / f"seed{s}" for s in (1, 2)]
     sizes = [sum(f.stat().st_size for f in d.iterdir()) for d in folders]
-    assert simcse["Disk (MB)"] == pytest.approx(np.mean(sizes) / 1e6)
-    assert np.isnan(eff.loc[eff["Model"] == "minilm-l6/avg", "Disk (MB)"].item())
-    assert simcse["Sentences/s (cpu)"] > 0 and np.isnan(simcse["Sentences/s (cuda)"])
+    assert simcse["Disk (MiB)"] == pytest.approx(np.mean(sizes) / 2**20)
+    assert np.isnan(eff.loc[eff["Model"] == "minilm-l6", "Disk (MiB)"].item())
+    assert simcse["Sent/s CPU fp32"] > 0 and "Sent/s GPU fp32" not in eff.columns
     assert simcse["Params (M)"] == pytest.approx(17.2)
+    assert not any("MB" in c and "MiB" not in c for c in eff.columns)
+    md = (root / "eff.md").read_text()
+    assert md.count("\n") == 2 + len(eff) and "Disk (MiB)" in md
 
 
 def _int8_json(path: Path, model: str, pooling: str, fp32: float, int8: float) -> Path:
@@ -355,13 +360,16 @@ def test_efficiency_table_int8_columns(results):
         for s, f, i in ((1, 70.0, 69.0), (2, 72.0, 70.0))
     ]
     eff = build.build_efficiency(root / "tidy.csv", CONFIG, root / "eff.csv", root / "m", int8)
-    row = eff[eff["Model"] == "simcse"].iloc[0]
-    assert row["Avg fp32 (CPU)"] == pytest.approx(71.0)
-    assert row["Avg int8 (CPU)"] == pytest.approx(69.5)
+    row = eff[eff["Model"] == "unsup. SimCSE"].iloc[0]
+    assert row["Avg fp32"] == pytest.approx(71.0)
+    assert row["Avg int8"] == pytest.approx(69.5)
     assert row["Δ int8"] == pytest.approx(-1.5)
-    assert row["int8 speed-up"] == pytest.approx(1.5) and row["int8 sets"] == "2"
+    assert row["int8 speed-up"] == pytest.approx(1.5) and row["int8 STS sets"] == 2
     assert row["Weights int8 (MiB)"] == pytest.approx(50.0)
-    other = eff[eff["Model"] != "simcse"]
+    # one CPU fp32 speed per row: the int8 job's, measured beside int8
+    assert row["Sent/s CPU fp32"] == pytest.approx(100.0)
+    assert row["Sent/s CPU int8"] == pytest.approx(150.0)
+    other = eff[eff["Model"] != "unsup. SimCSE"]
     assert other["Δ int8"].isna().all() and (root / "eff.md").is_file()
 
     stray = _int8_json(root / "x.json", "minilm-l6", "avg_top2", 70.0, 69.0)

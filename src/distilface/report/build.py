@@ -281,6 +281,17 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
     return written
 
 
+EFFICIENCY_CAPTION = (
+    "Efficiency, one row per model (pooling changes neither size nor speed). Params in "
+    "millions; Disk = size of the model folder; Sent/s = sentences encoded per second on the "
+    "device and precision named (CPU fp32 and int8 from the evaluate_int8 job, back to back on "
+    "one machine, when the model is in efficiency.int8; otherwise from the evaluation); speeds "
+    "measured on different machines are not comparable. int8 = dynamic int8 quantisation of the "
+    "Linear layers (CPU); Avg fp32 / int8 = 7-task average Spearman × 100 of each; Δ int8 = "
+    "int8 − fp32; Weights = serialised state dict. All sizes in MiB (2^20 bytes)."
+)
+
+
 def build_efficiency(
     tidy_csv: str | Path,
     config: dict,
@@ -288,11 +299,12 @@ def build_efficiency(
     models_root: str | Path,
     int8_jsons: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
-    """Rule ``report_efficiency``: params, disk size, sentences/s on CPU/GPU, and the int8
-    columns (Spearman and CPU sentences/s before/after) from the ``evaluate_int8`` JSONs."""
+    """Rule ``report_efficiency``: ``efficiency.{csv,md,html}``, one row per model."""
     wide, selected = _selection(read_tidy(tidy_csv), config)
     table = tables.efficiency_table(
         wide, selected, models_root, tables.read_int8_reports(int8_jsons)
     )
-    write_table(table, Path(out_csv).with_suffix(""), ("csv", "md"))
+    stem = Path(out_csv).with_suffix("")
+    write_table(table, stem, ("csv",))
+    write_view(tables.efficiency_view(table), stem, ("md", "html"), EFFICIENCY_CAPTION)
     return table

@@ -62,8 +62,10 @@ def scores_wide(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
     for col in ("stsb_dev", "params", "encode_seconds", "sentences_encoded"):
         if col not in wide.columns:
             wide[col] = np.nan
-    notes = evals[(evals["task"] == META_TASK) & evals["metric"].isin(["device", "encoder"])]
-    for metric in ("device", "encoder"):
+    notes = evals[
+        (evals["task"] == META_TASK) & evals["metric"].isin(["device", "dtype", "encoder"])
+    ]
+    for metric in ("device", "dtype", "encoder"):
         sub = notes[notes["metric"] == metric][["model", "pooling", "note"]]
         sub = sub.rename(columns={"note": metric})
         wide = wide.merge(sub, on=["model", "pooling"], how="left")
@@ -408,38 +410,14 @@ def read_int8_reports(paths: Iterable[str | Path]) -> dict[tuple[str, str], dict
     return out
 
 
-INT8_COLUMNS: tuple[str, ...] = (
-    "Avg fp32 (CPU)",
-    "Avg int8 (CPU)",
-    "Δ int8",
-    "Sentences/s fp32 (CPU)",
-    "Sentences/s int8 (CPU)",
-    "int8 speed-up",
-    "Weights fp32 (MiB)",
-    "Weights int8 (MiB)",
-)
+PRECISION_NAMES: dict[str, str] = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+MIB = 2**20
 
 
-def _int8_columns(reports: list[dict]) -> dict[str, float | str]:
-    """Mean over a row's seeds of the int8 comparison (NaN columns when there is none)."""
-    if not reports:
-        return dict.fromkeys(INT8_COLUMNS, np.nan) | {"int8 sets": ""}
-
-    def mean(arm: str, key: str) -> float:
-        return float(np.mean([r[arm][key] for r in reports]))
-
-    sets = {len(r["tasks"]) for r in reports}
-    return {
-        "Avg fp32 (CPU)": mean("fp32", "avg_spearman"),
-        "Avg int8 (CPU)": mean("int8", "avg_spearman"),
-        "Δ int8": mean("int8", "avg_spearman") - mean("fp32", "avg_spearman"),
-        "Sentences/s fp32 (CPU)": mean("fp32", "sentences_per_s"),
-        "Sentences/s int8 (CPU)": mean("int8", "sentences_per_s"),
-        "int8 speed-up": float(np.mean([r["speedup"] for r in reports])),
-        "Weights fp32 (MiB)": mean("fp32", "state_dict_mib"),
-        "Weights int8 (MiB)": mean("int8", "state_dict_mib"),
-        "int8 sets": ";".join(str(n) for n in sorted(sets)),
-    }
+def _speed_column(device: str, dtype: str) -> str:
+    """``Sent/s CPU fp32``-style column name of one (device, precision)."""
+    where = "GPU" if str(device).startswith("cuda") else "CPU"
+    return f"Sent/s {where} {PRECISION_NAMES.get(str(dtype), str(dtype) or 'fp32')}"
 
 
 def efficiency_table(
@@ -448,48 +426,92 @@ def efficiency_table(
     models_root: str | Path = "results/models",
     int8: dict[tuple[str, str], dict] | None = None,
 ) -> pd.DataFrame:
-    """Params, disk size and encoding throughput (sentences/s per device) per main row, and
-    for rows whose models were quantised (``int8``, from :func:`read_int8_reports`) the
-    float32-vs-int8 Spearman average, CPU sentences/s and weight size, averaged over seeds.
+    """One row per model (poolings change neither size nor speed): parameters, size on disk
+    (MiB), one encoding speed per (device, precision), and for models exported as int8
+    (``int8``, from :func:`read_int8_reports`) the fp32-vs-int8 CPU comparison.
 
-    Throughput = ``sentences_encoded / encode_seconds`` from the eval JSON meta, averaged
-    over a row's seeds; disk size = the trained model folder (or the encoder folder of a
-    baseline when it is local). An int8 report that matches no row is an error (it would
-    otherwise be silently left out).
+    Speeds are sentences/s, means over a row's seeds. CPU fp32 comes from the ``evaluate_int8``
+    job when there is one (measured back to back with int8 on one machine), else from the
+    evaluation (``sentences_encoded / encode_seconds`` of the eval JSON meta); GPU speeds from
+    the evaluation, under the precision it ran with. Columns empty for every row are dropped.
+    An int8 report that matches no row is an error (it would otherwise be silently left out).
     """
     int8 = int8 or {}
     used: set[tuple[str, str]] = set()
-    rows = []
+    rows: dict[str, dict] = {}
     for _, sel in selected.iterrows():
         models = str(sel["models"]).split(";")
-        runs = wide[wide["model"].isin(models) & (wide["pooling"] == sel["pooling"])]
+        keys = [(m, str(sel["pooling"])) for m in models if (m, str(sel["pooling"])) in int8]
+        used.update(keys)
+        if sel["models"] in rows and not keys:
+            continue  # another pooling of a model already listed
+        runs = wide[wide["model"].isin(models)].drop_duplicates("model")
         disk = []
         for _, run in runs.iterrows():
             folder = Path(models_root) / run["model"]
             if pd.isna(run["hparams"]):
                 folder = _encoder_folder(run.get("encoder")) or folder
             disk.append(folder_bytes(folder))
-        speed = runs["sentences_encoded"] / runs["encode_seconds"]
-        row = {
-            "Model": sel["label"],
-            "Pooling": sel["pooling"],
+        row: dict[str, object] = {
+            "Model": sel["display"] if "display" in sel else sel["label"],
             "Params (M)": float(sel["params"]) / 1e6,
-            "Disk (MB)": float(np.nanmean(disk)) / 1e6 if np.isfinite(disk).any() else np.nan,
+            "Disk (MiB)": float(np.nanmean(disk)) / MIB if np.isfinite(disk).any() else np.nan,
         }
-        for device in ("cpu", "cuda"):
-            on = speed[runs["device"].fillna("").str.startswith(device)]
-            row[f"Sentences/s ({device})"] = float(on.mean()) if len(on.dropna()) else np.nan
-        keys = [(m, str(sel["pooling"])) for m in models if (m, str(sel["pooling"])) in int8]
-        used.update(keys)
-        row.update(_int8_columns([int8[k] for k in keys]))
-        rows.append(row)
+        speed = runs["sentences_encoded"] / runs["encode_seconds"]
+        dtype = runs.get("dtype", pd.Series("float32", index=runs.index)).fillna("float32")
+        for (device, prec), sub in speed.groupby([runs["device"].fillna("cpu"), dtype]):
+            row[_speed_column(device, prec)] = float(sub.mean())
+        reports = [int8[k] for k in keys]
+        if reports:
+            row.update(_int8_columns(reports))
+        rows[sel["models"]] = rows.get(sel["models"], {}) | row
     unmatched = sorted(set(int8) - used)
     if unmatched:
         raise ResultsError(
             f"int8 reports for {unmatched} match no main-table row (model id, pooling); "
             "name the variant or model@pooling the main table shows in efficiency.int8"
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(list(rows.values()))
+    first = ["Model", "Params (M)", "Disk (MiB)", "Sent/s CPU fp32", "Sent/s CPU int8"]
+    order = [c for c in first if c in table.columns]
+    order += [c for c in table.columns if c.startswith("Sent/s") and c not in order]
+    order += [c for c in table.columns if c not in order]
+    return table[order].dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def _int8_columns(reports: list[dict]) -> dict[str, float]:
+    """Mean over a row's seeds of the int8 comparison (fp32 CPU speed from the same job)."""
+
+    def mean(arm: str, key: str) -> float:
+        return float(np.mean([r[arm][key] for r in reports]))
+
+    return {
+        "Sent/s CPU fp32": mean("fp32", "sentences_per_s"),
+        "Sent/s CPU int8": mean("int8", "sentences_per_s"),
+        "int8 speed-up": float(np.mean([r["speedup"] for r in reports])),
+        "Avg fp32": mean("fp32", "avg_spearman"),
+        "Avg int8": mean("int8", "avg_spearman"),
+        "Δ int8": mean("int8", "avg_spearman") - mean("fp32", "avg_spearman"),
+        "Weights fp32 (MiB)": mean("fp32", "state_dict_mib"),
+        "Weights int8 (MiB)": mean("int8", "state_dict_mib"),
+        "int8 STS sets": float(np.mean([len(r["tasks"]) for r in reports])),
+    }
+
+
+def efficiency_view(table: pd.DataFrame) -> TableView:
+    """Display form of :func:`efficiency_table` (sizes 1 decimal, speeds 0, scores 2)."""
+    digits = {"Params (M)": 1, "Disk (MiB)": 1, "int8 speed-up": 2, "int8 STS sets": 0}
+    cells = pd.DataFrame({"Model": table["Model"].astype(str)})
+    for col in table.columns[1:]:
+        d = digits.get(col, 0 if col.startswith("Sent/s") or "(MiB)" in col else 2)
+        if "(MiB)" in col and col != "Disk (MiB)":
+            d = 1
+        cells[col] = [
+            "" if pd.isna(v) else (f"{v:+.{d}f}" if col.startswith("Δ") else f"{v:.{d}f}")
+            for v in table[col]
+        ]
+    bold = pd.DataFrame(False, index=cells.index, columns=cells.columns)
+    return TableView(cells, bold, ["all"] * len(cells), [False] + [True] * (len(cells.columns) - 1))
 
 
 def baselines_table(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
