@@ -132,6 +132,7 @@ rule report_efficiency:
 rule report_ablation:
     input:
         tidy="results/tables/tidy.csv",
+        npz=lambda wc: npz_for(all_eval_jsons()),  # bootstrap CIs of one-seed points
     output:
         csv=report(
             "results/tables/ablation_{axis}.csv",
@@ -157,6 +158,7 @@ rule report_ablation:
 rule report_figures:
     input:
         tidy="results/tables/tidy.csv",
+        npz=lambda wc: npz_for(all_eval_jsons()),  # bootstrap CIs of one-run rows
     output:
         per_task=report(
             "results/figures/per_task.png",

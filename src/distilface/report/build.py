@@ -18,7 +18,7 @@ from tqdm import tqdm
 from distilface import STS_TASKS
 from distilface.report import plots, stats, tables
 from distilface.report.io import load_yaml
-from distilface.report.labels import POOLING_LEGEND
+from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers
 from distilface.report.render import write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
@@ -249,12 +249,76 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
     return out
 
 
+SCORE_COLUMNS = [*STS_TASKS, "avg"]
+
+
+def error_bars(
+    frame: pd.DataFrame, wide: pd.DataFrame, models: list[str], pooling: str, config: dict
+) -> tuple[str, dict[str, tuple[float, float]]]:
+    """Error bars of one row over its runs: ``("std", ±1 s.d.)`` for several seeds, else
+    ``("ci", percentile bootstrap CI)`` from the per-pair scores, else ``("none", NaN)``.
+    Values are (below, above) lengths for each of the 7 tasks and ``avg``."""
+    runs = wide[wide["model"].isin(models) & (wide["pooling"] == pooling)]
+    if len(runs) > 1:
+        return "std", {c: (runs[c].std(ddof=1),) * 2 for c in SCORE_COLUMNS}
+    nothing = {c: (np.nan, np.nan) for c in SCORE_COLUMNS}
+    if runs.empty:
+        return "none", nothing
+    try:
+        pairs = _pairs(frame, models, pooling)
+    except ResultsError as err:
+        log.warning("no bootstrap interval for %s (%s): %s", models, pooling, err)
+        return "none", nothing
+    n_boot, seed, level, agg = _bootstrap_settings(config)
+    reps = stats.bootstrap_tasks(pairs, n_boot, seed, agg)[0]
+    out = {}
+    for i, col in enumerate(SCORE_COLUMNS):
+        low, high = stats.percentile_ci(reps[i], level)
+        value = float(runs[col].iloc[0])
+        out[col] = (max(value - low, 0.0), max(high - value, 0.0))
+    return "ci", out
+
+
+def with_error_bars(frame: pd.DataFrame, wide: pd.DataFrame, rows: pd.DataFrame, config: dict):
+    """``rows`` (main-table selection) plus ``err_kind`` and ``{col}_err_lo/hi`` columns."""
+    rows = rows.copy()
+    kinds = []
+    for i, row in rows.iterrows():
+        kind, bars = error_bars(frame, wide, str(row["models"]).split(";"), row["pooling"], config)
+        kinds.append(kind)
+        for col, (lo, hi) in bars.items():
+            rows.loc[i, f"{col}_err_lo"] = lo
+            rows.loc[i, f"{col}_err_hi"] = hi
+    rows["err_kind"] = kinds
+    return rows
+
+
 def build_ablation(
     tidy_csv: str | Path, config: dict, axis: str, out_csv: str | Path, fig_stem: str | Path
 ) -> pd.DataFrame:
-    """Rule ``report_ablation``: ``ablation_{axis}.csv`` + its figure (a note when 1 value)."""
-    wide, selected = _selection(read_tidy(tidy_csv), config)
+    """Rule ``report_ablation``: ``ablation_{axis}.csv`` + its figure (a note when 1 value).
+    A one-seed point gets a bootstrap CI of its test average when its per-pair scores exist."""
+    frame = read_tidy(tidy_csv)
+    wide, selected = _selection(frame, config)
     table = tables.ablation_table(wide, config, axis)
+    low, high = [], []
+    for _, row in table.iterrows():
+        models = wide[
+            (wide["variant"] == row["variant"])
+            & (wide["hparams"] == row["hparams"])
+            & (wide["pooling"] == row["pooling"])
+        ]
+        if row["axis"] == "seeds":
+            models = models[models["seed"] == row["value"]]
+        kind, bars = (
+            error_bars(frame, wide, list(models["model"]), row["pooling"], config)
+            if row["n_seeds"] == 1
+            else ("std", {})
+        )
+        lo, hi = bars.get("avg", (np.nan, np.nan)) if kind == "ci" else (np.nan, np.nan)
+        low.append(row["avg_mean"] - lo)
+        high.append(row["avg_mean"] + hi)
+    table["avg_ci_low"], table["avg_ci_high"] = low, high
     write_table(table, Path(out_csv).with_suffix(""), ("csv",))
     palette = plots.variant_palette(selected["label"])
     variant = table["variant"].iloc[0]
@@ -265,19 +329,26 @@ def build_ablation(
 def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> list[Path]:
     """Rule ``report_figures``: per-task bars, training curves, size vs quality."""
     frame = read_tidy(tidy_csv)
-    _, selected = _selection(frame, config)
+    wide, selected = _selection(frame, config)
+    selected = with_error_bars(frame, wide, selected, config)
     palette = plots.variant_palette(selected["label"])
     fig_dir = Path(fig_dir)
     written = plots.plot_per_task(selected, palette, fig_dir / "per_task")
-    label_of = {
-        m: row["label"]
-        for _, row in selected[selected["hparams"].notna()].iterrows()
-        for m in str(row["models"]).split(";")
-    }
+    trained = selected[selected["group"] == "trained"]
+    label_of = {m: row["label"] for _, row in trained.iterrows() for m in row["models"].split(";")}
+    name_of = {row["label"]: row["display"] for _, row in trained.iterrows()}
     curves = frame[(frame["task"] == "train") & frame["model"].isin(list(label_of))].copy()
     curves["label"] = curves["model"].map(label_of)
-    written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves")
-    written += plots.plot_size_quality(selected, palette, fig_dir / "size_quality")
+    curves["name"] = curves["label"].map(name_of)
+    untrained = selected[(selected["group"] == "baseline") & selected["hparams"].notna()]
+    reference = None
+    if len(untrained):
+        row = untrained.iloc[0]
+        reference = (f"{row['display']} ({pooling_label(row['pooling'])})", row["stsb_dev"])
+    written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves", reference)
+    written += plots.plot_size_quality(
+        selected, palette, fig_dir / "size_quality", tuple(teachers(config))
+    )
     return written
 
 
