@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from distilface import STS_TASKS
 from distilface.report import plots, stats, tables
-from distilface.report.io import load_yaml
+from distilface.report.io import atomic_write_text, load_yaml
 from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers
-from distilface.report.render import write_table, write_view
+from distilface.report.render import frame_view, render_html, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ def build_tidy(
 def build_baselines(tidy_csv: str | Path, config: dict, out_stem: str | Path) -> pd.DataFrame:
     """Rule ``report_baselines``: ``baselines.{csv,md}``, every untrained encoder x pooling."""
     table = tables.baselines_table(read_tidy(tidy_csv), tables.eval_aggregation(config))
-    write_table(table, out_stem, ("csv", "md"), caption="Untrained encoders: Spearman x100")
+    write_table(table, out_stem, ("csv",))
+    caption = "Untrained encoders: Spearman's ρ × 100 on the STS test sets, every pooling."
+    write_view(frame_view(table), out_stem, ("md", "html"), caption)
     return table
 
 
@@ -106,6 +108,9 @@ def build_main(
     table = tables.main_table(selected, published)
     write_table(table, out_stem, ("csv",))
     caption = main_caption(table, tables.eval_aggregation(config))
+    view = tables.main_view(table)
+    headline = render_html(view, caption, standalone=False)
+    atomic_write_text(Path(out_stem).with_name("headline.html"), headline)
     write_view(
         tables.main_view(table),
         out_stem,
@@ -166,6 +171,11 @@ def build_seeds(tidy_csv: str | Path, config: dict, out_csv: str | Path) -> pd.D
         )
     out = pd.DataFrame(rows)
     write_table(out, Path(out_csv).with_suffix(""), ("csv",))
+    caption = (
+        f"Seeds: mean and s.d. over seeds, {level:.0%} bootstrap CI of the average "
+        f"({n_boot} replicates, sentence pairs resampled)."
+    )
+    write_view(frame_view(out), Path(out_csv).with_suffix(""), ("html",), caption)
     return out
 
 
@@ -246,6 +256,8 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
     ]
     out = pd.DataFrame(rows, columns=columns)
     write_table(out, Path(out_csv).with_suffix(""), ("csv",))
+    caption = "Paired bootstrap: Δ = average(a) − average(b), its CI and two-sided p-value."
+    write_view(frame_view(out), Path(out_csv).with_suffix(""), ("html",), caption)
     return out
 
 
@@ -320,6 +332,8 @@ def build_ablation(
         high.append(row["avg_mean"] + hi)
     table["avg_ci_low"], table["avg_ci_high"] = low, high
     write_table(table, Path(out_csv).with_suffix(""), ("csv",))
+    caption = f"Ablation {axis}: 7-task average (test) and STS-B dev, mean and s.d. over seeds."
+    write_view(frame_view(table), Path(out_csv).with_suffix(""), ("html",), caption)
     palette = plots.variant_palette(selected["label"])
     variant = table["variant"].iloc[0]
     plots.plot_ablation(table, table["axis"].iloc[0], palette.get(variant, "C0"), fig_stem)

@@ -270,9 +270,25 @@ tbody tr:last-child td { border-bottom: 2px solid #333; }
 """
 
 
-def render_html(view: TableView, caption: str = "", title: str = "") -> str:
-    """A standalone HTML page holding the rounded table (``Styler.to_html``), bold cells and
-    group rules as in the LaTeX version."""
+def _scope_css(css: str, scope: str) -> str:
+    """Prefix every selector of one-rule-per-line CSS with ``scope`` (``body`` -> scope)."""
+    rules = []
+    for line in css.strip().splitlines():
+        selectors, _, body = line.partition("{")
+        scoped = [
+            scope if sel.strip() == "body" else f"{scope} {sel.strip()}"
+            for sel in selectors.split(",")
+        ]
+        rules.append(", ".join(scoped) + " {" + body)
+    return "\n".join(rules) + "\n"
+
+
+def render_html(
+    view: TableView, caption: str = "", title: str = "", standalone: bool = True
+) -> str:
+    """The rounded table as HTML (``Styler.to_html``), bold cells and group rules as in the
+    LaTeX version: a whole page, or (``standalone=False``) a fragment with its own styles
+    for embedding (the report's landing page)."""
     cells = view.cells.copy()
     bold = pd.DataFrame(view.bold.to_numpy(), index=cells.index, columns=cells.columns)
     styler = (
@@ -291,11 +307,41 @@ def render_html(view: TableView, caption: str = "", title: str = "") -> str:
     style = HTML_STYLE + "".join(
         f"td.row{row} {{ border-top: 1px solid #999; }}\n" for row in _group_starts(view.groups)
     )
+    if not standalone:
+        scoped = _scope_css(style, ".distilface-table")
+        return f'<div class="distilface-table">\n<style>{scoped}</style>\n{html}\n</div>\n'
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title or caption[:60]}</title>\n<style>{style}</style>\n</head>\n<body>\n"
         f"{html}\n</body>\n</html>\n"
     )
+
+
+def frame_view(frame: pd.DataFrame, digits: int = 2) -> TableView:
+    """A plain :class:`TableView` of a data frame: floats rounded to ``digits``, integers as
+    integers, missing values empty."""
+    cells = pd.DataFrame(index=range(len(frame)))
+    numeric = []
+    for col in frame.columns:
+        values = frame[col].tolist()
+        is_num = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(
+            frame[col]
+        )
+        numeric.append(is_num)
+        cells[str(col)] = [
+            ""
+            if v is None or (not isinstance(v, str) and pd.isna(v))
+            else (
+                str(int(v))
+                if is_num and float(v).is_integer() and not pd.api.types.is_float_dtype(frame[col])
+                else f"{v:.{digits}f}"
+                if is_num
+                else str(v)
+            )
+            for v in values
+        ]
+    bold = pd.DataFrame(False, index=cells.index, columns=cells.columns)
+    return TableView(cells, bold, ["all"] * len(cells), numeric)
 
 
 def write_view(

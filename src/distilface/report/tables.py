@@ -361,10 +361,14 @@ def ablation_table(wide: pd.DataFrame, config: dict, axis_id: str) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+WEIGHT_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt")
+
+
 def folder_bytes(path: str | Path) -> float:
-    """Total size of the files under ``path`` (NaN when it is not a folder)."""
+    """Total size of the files under ``path`` (NaN when it is not a folder or holds no
+    weight file, e.g. a results bundle that kept only the logs)."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.is_dir() or not any(next(path.rglob(p), None) for p in WEIGHT_PATTERNS):
         return float("nan")
     return float(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
 
