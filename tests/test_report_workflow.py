@@ -110,3 +110,15 @@ def test_quick_config_report_builds_and_renders_in_chromium(tmp_path):
     row = ours[ours["key"] == "disco-ckd-ft"].iloc[0]
     assert "STS12 STS13 STS14 STS15 STS16 STS-B SICK-R Avg" in text
     assert f"{row['Model']} mean" in text and f"{row['Avg']:.2f}" in text
+
+
+def test_committed_gpu_reference_report_shows_its_main_table():
+    """results/reference/gpu-h100/report.html (make reference-report) opens in Chromium and
+    its landing page shows the committed main table."""
+    browser = chromium()
+    ref = REPO / "results/reference/gpu-h100"
+    main = pd.read_csv(ref / "tables/main.csv")
+    text = " ".join(rendered_text(browser, ref / "report.html").split())
+    assert "Headline results" in text
+    for _, row in main[main["group"] == "trained"].iterrows():
+        assert f"{row['Avg']:.2f} ± {row['Avg std']:.2f}" in text, row["Model"]
