@@ -100,6 +100,10 @@ def test_quick_config_report_builds_and_renders_in_chromium(tmp_path):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 1000
     for table in ("main", "baselines", "seeds", "comparisons", "efficiency"):
         assert "<table" in (tmp_path / f"results/tables/{table}.html").read_text()
+    if shutil.which("pdflatex") or os.environ.get("CI"):
+        from test_report_latex import compile_table  # the quick config's main.tex compiles
+
+        compile_table(tmp_path / "results/tables/main.tex", tmp_path / "latex")
 
     report = tmp_path / "results/report.html"
     run = subprocess.run([*snake, "--report", str(report)], capture_output=True, text=True)
