@@ -112,13 +112,26 @@ def test_committed_reference_tables_compile_and_fit(tex, tmp_path):
     assert tex.read_text().isascii()
 
 
-def test_config_yaml_published_rows_render(tmp_path):
-    """config/config.yaml maps DistilFace, SimCSE unsup/sup and BERT first-last avg: every
-    name exists in published.yaml and the table gets one published + one Δ row for each."""
+def test_config_yaml_published_rows_render_and_compile(tmp_path):
+    """config/config.yaml compares DistilFace (72.1) and SimCSE unsup with the DistilBERT
+    SimCSE row, SimCSE sup with the sup row and BERT first-last avg with its baseline: each
+    gets a published row and a Δ row, and the table still compiles and fits."""
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    published = yaml.safe_load((REPO / "config/published.yaml").read_text())
-    mapping = cfg["report"]["published"]
-    assert mapping["simcse-unsup"] == ["distilface", "simcse-unsup-bert-base"]
-    names = [n for v in mapping.values() for n in ([v] if isinstance(v, str) else v)]
-    assert set(names) <= set(published["entries"])
-    assert published["entries"]["distilface"]["avg"] == 72.1
+    assert cfg["report"]["published"]["simcse-unsup"] == ["distilface", "simcse-unsup-bert-base"]
+    evals = [write_eval(tmp_path / "eval", "bert-base", "avg_first_last", 0.5, seed=1)]
+    for i, variant in enumerate(("simcse-unsup", "simcse-sup")):
+        slug = hparams_slug(cfg["variants"][variant]["hparams"])
+        model = f"{variant}/{slug}/seed42"
+        evals.append(write_eval(tmp_path / "eval", model, "cls_before_pooler", 0.3, seed=2 + i))
+    build.build_tidy(evals, [], tmp_path / "tidy.csv")
+    table = build.build_main(
+        tmp_path / "tidy.csv", cfg, REPO / "config/published.yaml", tmp_path / "main"
+    )
+    published = table[table["group"] == "published"].set_index("key")
+    assert published.loc["distilface", "Avg"] == 72.1
+    ours = table.set_index("key").loc["simcse-unsup", "Avg"]
+    assert published.loc["simcse-unsup-distilface", "Avg"] == pytest.approx(ours - 72.1)
+    assert published.loc["simcse-unsup-bert-base", "STS12"] == 68.40
+    assert {"simcse-sup-bert-base", "bert-base-first-last-avg"} <= set(published.index)
+    assert len(published) == 2 * 4  # four comparisons, each a published and a Δ row
+    compile_table(tmp_path / "main.tex", tmp_path / "latex")

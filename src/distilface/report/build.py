@@ -18,7 +18,7 @@ from tqdm import tqdm
 from distilface import STS_TASKS
 from distilface.report import plots, stats, tables
 from distilface.report.io import atomic_write_text, load_yaml
-from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers
+from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers, variant_label
 from distilface.report.render import frame_view, render_html, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
@@ -71,13 +71,20 @@ def main_caption(table: pd.DataFrame, aggregation: str) -> str:
         "Spearman's ρ × 100 on the STS test sets "
         f"('{aggregation}' aggregation for STS12-16; Avg = mean of the seven).",
     ]
-    if len(seeded):
+    if len(seeded) and (seeded > 1).any():
         runs = (
-            f"{int(seeded.iloc[0])} seeds each" if seeded.nunique() == 1 else "n = number of seeds"
+            f"{int(seeded.iloc[0])} seeds each"
+            if seeded.nunique() == 1
+            else "n = number of seeds; one seed: no std"
         )
         parts.append(
             f"Trained rows: mean ± standard deviation over seeds ({runs}) of the "
-            "hyperparameters and pooling chosen on STS-B dev (one seed: no std)."
+            "hyperparameters and pooling chosen on STS-B dev."
+        )
+    elif len(seeded):
+        parts.append(
+            "Trained rows: one seed each (no standard deviation), hyperparameters and pooling "
+            "chosen on STS-B dev."
         )
     parts.append("Bold: best of our rows per column.")
     parts.append(POOLING_LEGEND)
@@ -117,7 +124,7 @@ def build_main(
         formats,
         caption,
         "tab:main",
-        wrap={"Model": "8.5em"},
+        wrap={"Model": "8em"},
         fold=("n", "Pooling"),
     )
     return table
@@ -336,7 +343,13 @@ def build_ablation(
     write_view(frame_view(table), Path(out_csv).with_suffix(""), ("html",), caption)
     palette = plots.variant_palette(selected["label"])
     variant = table["variant"].iloc[0]
-    plots.plot_ablation(table, table["axis"].iloc[0], palette.get(variant, "C0"), fig_stem)
+    plots.plot_ablation(
+        table,
+        table["axis"].iloc[0],
+        palette.get(variant, "C0"),
+        fig_stem,
+        name=variant_label(config, variant),
+    )
     return table
 
 

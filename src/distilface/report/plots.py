@@ -140,13 +140,16 @@ def _tick(axis: str, value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def plot_ablation(table: pd.DataFrame, axis: str, colour, stem: str | Path) -> list[Path]:
+def plot_ablation(
+    table: pd.DataFrame, axis: str, colour, stem: str | Path, name: str | None = None
+) -> list[Path]:
     """Avg (test) and STS-B dev against the axis value. Error bars: s.d. over seeds where a
     point has several, a 95% bootstrap CI of the test average for a one-seed point
     (``avg_ci_low/high`` columns; sentence pairs resampled); a one-seed dev point has no
     interval and is drawn hollow. Categorical axes (pooling, seeds) are dots, never lines.
 
-    An axis with fewer than two values gets a note figure instead of a plot.
+    ``name`` is the variant's label in the title. An axis with fewer than two values gets a
+    note figure instead of a plot.
     """
     if len(table) < 2:
         values = ", ".join(str(v) for v in table["value"]) or "none"
@@ -195,7 +198,7 @@ def plot_ablation(table: pd.DataFrame, axis: str, colour, stem: str | Path) -> l
             if categorical:
                 ax.set_xlim(-0.5, len(values) - 0.5)
         fig.suptitle(
-            f"{table['variant'].iloc[0]}: {axis_label(axis)} "
+            f"{name or table['variant'].iloc[0]}: {axis_label(axis)} "
             f"(seeds per point: {', '.join(map(str, table['n_seeds']))})"
         )
         note = _error_caption(kinds) + " Hollow marker: one seed, no interval."
