@@ -197,6 +197,16 @@ def write_release(
     return readme
 
 
+def card_eval_json(config: dict, model_id: str) -> str:
+    """The eval JSON a card quotes: the pooling the main table shows the variant with
+    (``report.main_pooling`` or the grid's evaluation pooling)."""
+    from distilface.grid import run_for
+
+    variant = model_id.split("/")[0]
+    pooling = ((config.get("report") or {}).get("main_pooling") or {}).get(variant)
+    return f"results/eval/{model_id}/{pooling or run_for(config, model_id).eval_pooling}.json"
+
+
 def release_targets(config: dict) -> list[str]:
     """``results/release/{model id}`` of every trained run of the grid."""
     from distilface.grid import expand_grid

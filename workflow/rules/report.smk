@@ -8,7 +8,6 @@
 # results/tables/headline.html, the main table with the paper comparison.
 # Snakefile.report (results only: tables, figures and report from existing result files) sets
 # REPORT_ONLY: per-pair scores and int8 reports are then used where present, not required.
-import os
 from pathlib import Path
 
 from distilface.report.targets import (
@@ -16,16 +15,11 @@ from distilface.report.targets import (
     int8_reports,
     model_dirs_for,
     npz_for,
+    present,
     report_targets,
 )
 
-def present(paths):
-    """``paths``, or in REPORT_ONLY mode only those that exist (a results bundle may lack the
-    per-pair scores: no bootstrap intervals then, and the figures say so)."""
-    if globals().get("REPORT_ONLY"):
-        return [p for p in paths if os.path.exists(p)]
-    return list(paths)
-
+REPORT_ONLY = globals().get("REPORT_ONLY", False)  # set by Snakefile.report before include
 
 rule report_tidy:
     input:
@@ -89,7 +83,7 @@ rule report_baselines:
 rule report_seeds:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: present(npz_for(all_eval_jsons())),
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
         csv="results/tables/seeds.csv",
         html=report(
@@ -109,7 +103,7 @@ rule report_seeds:
 rule report_comparisons:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: present(npz_for(all_eval_jsons())),
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
         csv="results/tables/comparisons.csv",
         html=report(
@@ -129,7 +123,8 @@ rule report_comparisons:
 rule report_efficiency:
     input:
         tidy="results/tables/tidy.csv",
-        int8=present(int8_reports(config)),  # efficiency.int8: float32 vs int8 on the CPU
+        # efficiency.int8: float32 vs int8 on the CPU
+        int8=present(int8_reports(config), REPORT_ONLY),
     output:
         csv="results/tables/efficiency.csv",
         html=report(
@@ -152,7 +147,8 @@ rule report_efficiency:
 rule report_ablation:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: present(npz_for(all_eval_jsons())),  # bootstrap CIs of one-seed points
+        # bootstrap CIs of one-seed points
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
         csv="results/tables/ablation_{axis}.csv",
         html=report(
@@ -179,7 +175,8 @@ rule report_ablation:
 rule report_figures:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: present(npz_for(all_eval_jsons())),  # bootstrap CIs of one-run rows
+        # bootstrap CIs of one-run rows
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
         per_task=report(
             "results/figures/per_task.png",

@@ -29,6 +29,12 @@ def report_targets(config: dict, bootstrap: bool = True) -> list[str]:
     return targets
 
 
+def present(paths: Iterable[str], only_existing: bool = False) -> list[str]:
+    """``paths``, or with ``only_existing`` (Snakefile.report, a results bundle) only those that
+    exist: a bundle may lack the per-pair scores or int8 reports, which are then left out."""
+    return [p for p in paths if os.path.exists(p)] if only_existing else list(paths)
+
+
 def npz_for(eval_jsons: Iterable[str]) -> list[str]:
     """The per-pair score file beside each eval JSON (the bootstrap reads them)."""
     return [p[: -len(".json")] + ".scores.npz" for p in eval_jsons]
