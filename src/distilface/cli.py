@@ -5,7 +5,7 @@ sets with the workflow's own evaluator (:func:`distilface.sts.evaluate_model`, S
 protocol), prints the scores, and writes our eval JSON and/or MTEB result files::
 
     distilface evaluate bundled:all-MiniLM-L6-v2 --data ../shared/data/senteval \\
-        --out results/cli/minilm --format json mteb
+        --out results/cli/minilm            # --format json mteb (the default: both)
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--format",
         nargs="+",
-        default=["json"],
+        default=list(FORMATS),
         choices=FORMATS,
-        help="json = our eval JSON + per-pair scores; mteb = MTEB result files",
+        help="json = our eval JSON + per-pair scores; mteb = MTEB result files (default both)",
     )
     ev.add_argument("--name", help="model name in the outputs (default derived from MODEL)")
     ev.add_argument("--aggregation", choices=("all", "wmean"), default="all")
