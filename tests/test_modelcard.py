@@ -34,6 +34,7 @@ def gpu_run(tmp_path):
     (model_dir / "README.md").write_text("generic sentence-transformers card")
     (model_dir / "1_Pooling").mkdir()
     (model_dir / "1_Pooling/config.json").write_text("{}")
+    (model_dir / ".snakemake_timestamp").write_text("")
     return model_dir, tmp_path / "results/eval" / MODEL / "avg.json"
 
 
@@ -60,6 +61,9 @@ def test_card_states_training_and_scores(gpu_run, tmp_path):
         model_dir / "model.safetensors"
     ).stat().st_ino
     assert (out / "1_Pooling/config.json").is_file() and (out / "eval_avg.json").is_file()
+    # Snakemake's directory timestamp is not shared: touching the release's own must not
+    # make the trained folder look updated (that re-ran the whole workflow)
+    assert not (out / ".snakemake_timestamp").exists()
 
 
 def test_card_data_sizes_from_the_corpus(gpu_run, tmp_path, monkeypatch):

@@ -182,7 +182,9 @@ def write_release(
     out_dir.mkdir(parents=True, exist_ok=True)
     for src in model_dir.rglob("*"):
         rel = src.relative_to(model_dir)
-        if src.is_dir() or rel == Path("README.md"):
+        # hidden files stay out: Snakemake's .snakemake_timestamp of the train output must
+        # not become a hard link that the release folder's own timestamp would touch
+        if src.is_dir() or rel == Path("README.md") or any(p.startswith(".") for p in rel.parts):
             continue
         dst = out_dir / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
