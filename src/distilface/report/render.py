@@ -6,6 +6,7 @@ rendered with pandas (``Styler.to_latex`` / ``Styler.to_html`` / ``DataFrame.to_
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,8 +231,11 @@ def render_html(
     for embedding (the report's landing page)."""
     cells = view.cells.copy()
     bold = pd.DataFrame(view.bold.to_numpy(), index=cells.index, columns=cells.columns)
+    # a stable id (pandas picks a random one): re-rendering the same table gives the same bytes
+    uuid = hashlib.sha256(f"{caption}{list(cells.columns)}".encode()).hexdigest()[:8]
     styler = (
         cells.style.hide(axis="index")
+        .set_uuid(uuid)
         .apply(lambda _: np.where(bold, "font-weight: bold;", ""), axis=None)
         .set_caption(caption)
         .set_table_styles(
