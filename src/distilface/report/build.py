@@ -126,6 +126,7 @@ def build_main(
         "tab:main",
         wrap={"Model": "8em"},
         fold=("n", "Pooling"),
+        small=("Pooling",),
     )
     return table
 

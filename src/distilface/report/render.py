@@ -150,18 +150,25 @@ def render_latex(
     caption: str,
     label: str,
     size: str = r"\footnotesize",
-    tabcolsep: str = "2.2pt",
+    tabcolsep: str = "2pt",
     wrap: dict[str, str] | None = None,
     fold: tuple[str, str] | None = None,
+    small: tuple[str, ...] = (),
 ) -> str:
     """A booktabs ``table`` (``Styler.to_latex``): bold via ``\\textbf``, a ``\\midrule``
     between row groups, text escaped and Unicode symbols spelled out for pdflatex; ``wrap``
     gives text columns a fixed width (``p{..}``) in which long labels break; ``fold`` see
-    :func:`split_std_rows`."""
+    :func:`split_std_rows`; ``small`` columns (secondary text) are set in ``\\scriptsize``."""
     view = split_std_rows(view, fold)
     cells = view.cells.map(latex_text)
     for col in wrap or {}:  # ragged-right text in a fixed-width column (a first column only)
         cells[col] = [rf"\raggedright {v}" if v else v for v in cells[col]]
+    for col in small:
+        if col in cells:
+            cells[col] = [
+                v if not v or v.startswith("{\\scriptsize") else f"{{\\scriptsize {v}}}"
+                for v in cells[col]
+            ]
     cells.columns = [latex_text(c) for c in view.cells.columns]
     bold = pd.DataFrame(view.bold.to_numpy(), index=cells.index, columns=cells.columns)
     styler = cells.style.hide(axis="index").apply(
@@ -295,13 +302,14 @@ def write_view(
     label: str = "",
     wrap: dict[str, str] | None = None,
     fold: tuple[str, str] | None = None,
+    small: tuple[str, ...] = (),
 ) -> list[Path]:
     """Write a :class:`TableView` as ``{stem}.md`` / ``.tex`` / ``.html``."""
     stem = Path(stem)
     render = {
         "md": lambda: render_markdown(view),
         "tex": lambda: render_latex(
-            view, caption, label or f"tab:{stem.name}", wrap=wrap, fold=fold
+            view, caption, label or f"tab:{stem.name}", wrap=wrap, fold=fold, small=small
         ),
         "html": lambda: render_html(view, caption),
     }

@@ -115,7 +115,9 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
             runs = runs[runs["hparams"] == slug]
             if runs.empty:
                 raise ResultsError(f"variant {variant!r}: no eval result for its defaults {slug}")
-            pooling = forced_pooling.get(variant) or eval_pooling(slug)
+            spec = (config.get("variants") or {}).get(variant) or {}
+            own = spec.get("pooling") if spec.get("objective") == "none" else None
+            pooling = forced_pooling.get(variant) or own or eval_pooling(slug)
             if pooling is not None and (runs["pooling"] == pooling).any():
                 runs = runs[runs["pooling"] == pooling]
         elif variant in forced_pooling:
