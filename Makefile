@@ -51,8 +51,8 @@ REFDIR := .dev/reference-report
 reference-report: setup
 	rm -rf $(REFDIR) && mkdir -p $(REFDIR)
 	tar xzf $(REF)/raw_results.tar.gz -C $(REFDIR)
-	$(SNAKE) -s Snakefile.report --cores $(CORES) --configfile config/gpu.yaml --directory $(REFDIR)
-	$(SNAKE) -s Snakefile.report --configfile config/gpu.yaml --directory $(REFDIR) \
+	$(SNAKE) -s Snakefile.report --cores $(CORES) --configfile $(REF)/config.yaml --directory $(REFDIR)
+	$(SNAKE) -s Snakefile.report --configfile $(REF)/config.yaml --directory $(REFDIR) \
 	  --report $(CURDIR)/$(REF)/report.html
 	cp $(REFDIR)/results/tables/main.* $(REFDIR)/results/tables/headline.html \
 	  $(REFDIR)/results/tables/baselines.* $(REFDIR)/results/tables/efficiency.* \

@@ -40,7 +40,7 @@ def gpu_run(tmp_path):
 
 def test_card_states_training_and_scores(gpu_run, tmp_path):
     model_dir, eval_json = gpu_run
-    config = yaml.safe_load((REPO / "config/gpu.yaml").read_text())
+    config = yaml.safe_load((REPO / "results/reference/gpu-h100/config.yaml").read_text())
     out = tmp_path / "release" / MODEL
     readme = write_release(model_dir, eval_json, config, out).read_text()
     summary = json.loads((model_dir / "train_summary.json").read_text())
