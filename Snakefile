@@ -15,6 +15,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# Strict: every violation by key path (an unknown key is an error, never an ignored section);
+# then Snakemake's own validate fills the schema's defaults.
+from distilface.config import validate_config
+
+_CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
+validate_config(config, source=", ".join(_CONFIG_FILES))
 validate(config, "config/schema.yaml")
 
 

@@ -14,6 +14,7 @@ from distilface import envs
 
 ENV_FILES = sorted(envs.ENVS_DIR.glob("*.yaml"))
 LOCK = envs.read_pins(envs.LOCK_FILE)
+CUDA_PINS = envs.read_pins(envs.TORCH_CUDA_FILE)
 
 
 def _pip_entries(path: Path) -> list[str]:
@@ -31,10 +32,11 @@ def test_env_file_parses_pins_exactly_and_matches_lock(path: Path) -> None:
     assert doc["channels"] == ["conda-forge", "nodefaults"]
     packages = [e for e in _pip_entries(path) if not e.startswith("--")]
     assert packages, f"{path} has an empty pip section"
+    pins = {**LOCK, **CUDA_PINS}
     for entry in packages:
         name, version = envs.PIN_RE.match(entry).groups()  # None -> AttributeError = unpinned
-        assert LOCK[envs.canonicalize_name(name)][1] == version, entry
-    assert envs.check_env_file(path, LOCK) == []
+        assert pins[envs.canonicalize_name(name)][1] == version, entry
+    assert envs.check_env_file(path, pins) == []
 
 
 def test_committed_envs_equal_a_fresh_render() -> None:
@@ -49,7 +51,7 @@ def test_drift_from_the_lock_is_reported_with_file_and_line(tmp_path: Path) -> N
     assert "      - numpy==2.4.6\n" in text
     text = text.replace("numpy==2.4.6", "numpy==2.4.5").replace("scipy==1.17.1", "scipy>=1.0")
     drifted.write_text(text, encoding="utf-8")
-    problems = envs.check_env_file(drifted, LOCK)
+    problems = envs.check_env_file(drifted, {**LOCK, **CUDA_PINS})
     numpy_line = text.splitlines().index("      - numpy==2.4.5") + 1
     assert f"{drifted}:{numpy_line}: numpy==2.4.5 drifted from the lock (2.4.6)" in problems
     assert any("'scipy>=1.0' is not pinned" in p for p in problems)
@@ -139,3 +141,65 @@ def test_rule_check_reports_missing_wrong_and_run_rules(tmp_path: Path) -> None:
         "inline",
     ]
     assert f"{smk}:10: rule bare has no conda: directive" in problems
+
+
+# --- GPU kinds get CUDA torch; the CPU wheel is a documented switch ------------------------
+
+
+def _pins_of(text: str) -> dict[str, str]:
+    deps = yaml.safe_load(text)["dependencies"]
+    entries = [str(e) for d in deps if isinstance(d, dict) for e in d["pip"]]
+    return {envs.canonicalize_name(m[1]): m[2] for e in entries if (m := envs.PIN_RE.match(e))}
+
+
+def _torch_linux_requirements() -> list[str]:
+    """torch 2.13.0's Linux CUDA requirements as recorded in requirements/torch-cuda.txt."""
+    lines = envs.TORCH_CUDA_FILE.read_text(encoding="utf-8").splitlines()
+    return [line.split("requires:", 1)[1].strip() for line in lines if "#   requires:" in line]
+
+
+@pytest.mark.parametrize("kind", [k for k, s in envs.ENV_SPECS.items() if s.gpu])
+def test_gpu_kinds_resolve_to_a_cuda_torch_build(kind: str) -> None:
+    """No CPU index line; torch from PyPI (its Linux wheel is the CUDA build); every CUDA
+    requirement of that wheel (recorded from its PyPI metadata) satisfied by an exact pin."""
+    from packaging.requirements import Requirement
+
+    text = (envs.ENVS_DIR / f"{kind}.yaml").read_text(encoding="utf-8")
+    assert "download.pytorch.org/whl/cpu" not in text and "--index-url" not in text
+    pins = _pins_of(text)
+    assert pins["torch"] == LOCK["torch"][1]
+    requirements = _torch_linux_requirements()
+    assert len(requirements) >= 5, requirements
+    markers = {**envs.TARGET_MARKERS, "extra": ""}
+    for line in requirements:
+        req = Requirement(line)
+        assert req.marker is None or req.marker.evaluate(markers), line
+        name = envs.canonicalize_name(req.name)
+        assert name in pins, f"{kind}.yaml lacks {req.name} (torch needs {line})"
+        assert req.specifier.contains(pins[name], prereleases=True), (line, pins[name])
+    assert {n for n in pins if n.startswith("nvidia-")} == {
+        n for n in CUDA_PINS if n.startswith("nvidia-")
+    }
+
+
+def test_kinds_without_a_gpu_have_no_cuda_wheels() -> None:
+    for kind, spec in envs.ENV_SPECS.items():
+        if spec.gpu:
+            continue
+        pins = _pins_of((envs.ENVS_DIR / f"{kind}.yaml").read_text(encoding="utf-8"))
+        assert not any(n.startswith(("nvidia-", "cuda-", "triton")) for n in pins), kind
+
+
+def test_the_cpu_switch_renders_the_cpu_wheel_everywhere() -> None:
+    cpu = envs.rendered_files("cpu")
+    default = envs.rendered_files()
+    for kind, spec in envs.ENV_SPECS.items():
+        text = cpu[f"{kind}.yaml"]
+        pins = _pins_of(text)
+        assert not any(n.startswith(("nvidia-", "cuda-", "triton")) for n in pins), kind
+        if spec.uses_torch:
+            assert "      - --extra-index-url https://download.pytorch.org/whl/cpu" in text
+            assert pins["torch"] == LOCK["torch"][1]
+        else:
+            assert text == default[f"{kind}.yaml"], kind
+    assert "render --torch cpu" in (envs.REPO_ROOT / "README.md").read_text(encoding="utf-8")

@@ -29,7 +29,9 @@ def test_configs_validate_and_expand(name):
         if r.trained:
             kwargs = grid.train_config_kwargs(config, r)
             assert kwargs["seed"] == r.seed and kwargs["objective"] == r.objective
-            assert grid.parse_slug(r.hparams) == {k: kwargs[k] for k in grid.HPARAMS}
+            hp = grid.parse_slug(r.hparams)
+            assert set(grid.HPARAMS) <= set(hp)
+            assert hp == {k: kwargs[k] for k in hp}
 
 
 def test_full_config_run_count():
@@ -37,10 +39,10 @@ def test_full_config_run_count():
     runs = grid.expand_grid(config)
     # simcse-unsup: 1 default + extra values per axis (the default value is not run twice):
     # temperature 4, pooling 2, batch_size 4, learning_rate 2, dropout 6, max_seq_length 1,
-    # seeds 2 -> 22; disco-ckd: 1 + temperature 2 -> 3; baseline, simcse-sup, disco-kd,
-    # disco-kd-ft, disco-ckd-ft: 1 each -> 30
-    assert len(runs) == 30
-    assert len(grid.trained_model_ids(config)) == 29
+    # seeds 2 -> 22; disco-ckd: 3 seeds + queue_size 2 + temperature 1 + learn_temperature 1
+    # -> 7; disco-kd, disco-kd-ft, disco-ckd-ft: 3 seeds each; baseline, simcse-sup: 1 -> 40
+    assert len(runs) == 40
+    assert len(grid.trained_model_ids(config)) == 39
     assert grid.all_model_ids(config)[0] == "baseline/untrained/seed0"
     by_variant: dict[str, int] = {}
     for r in runs:
@@ -49,10 +51,10 @@ def test_full_config_run_count():
         "baseline": 1,
         "simcse-unsup": 22,
         "simcse-sup": 1,
-        "disco-kd": 1,
-        "disco-ckd": 3,
-        "disco-kd-ft": 1,
-        "disco-ckd-ft": 1,
+        "disco-kd": 3,
+        "disco-ckd": 7,
+        "disco-kd-ft": 3,
+        "disco-ckd-ft": 3,
     }
 
 
@@ -74,9 +76,9 @@ def test_slug_ids_dirs_and_fine_tune_chain():
     inputs = grid.train_inputs(config, ft)
     assert inputs["student"] == f"results/models/{parent.model_id}"
     assert grid.train_inputs(config, parent)["teacher_cache"] == (
-        "results/teacher_cache/mpnet-base/wiki1m.npy"
+        "results/teacher_cache/simcse-roberta-large/wiki1m.npy"
     )
-    assert grid.teacher_caches(config) == [("mpnet-base", "wiki1m")]
+    assert grid.teacher_caches(config) == [("simcse-roberta-large", "wiki1m")]
     base = grid.run_for(config, "baseline/untrained/seed0")
     assert not base.trained and grid.model_dir_for(config, base.model_id) == (
         "distilbert-base-uncased"
@@ -90,9 +92,12 @@ def test_quick_config_limits_the_corpus_for_cache_and_training():
         3200,
     )
     for run in grid.expand_grid(config):
-        if run.trained:
+        if run.trained and run.data != "sick-triplets":  # stage 2: all 259 SICK triplets
             assert grid.train_config_kwargs(config, run)["corpus_limit"] == 3200
-    assert grid.teacher_caches(config) == [("mpnet-base", "wiki1m-head")]
+    assert grid.teacher_caches(config) == [
+        ("mpnet-base", "stsb-sick-train"),
+        ("mpnet-base", "wiki1m-head"),
+    ]
 
 
 def test_slug_round_trip():
@@ -109,6 +114,28 @@ def test_slug_round_trip():
     assert grid.parse_slug(slug) == hp
     with pytest.raises(grid.GridError):
         grid.parse_slug("nonsense")
+    # CKD's own hparams enter the slug only when set (other runs keep their ids)
+    ckd = {**hp, "queue_size": 65536, "learn_temperature": True}
+    slug = grid.hparams_slug(ckd)
+    assert slug == "t0.001_bs512_lr5e-05_do0_len64_cls-before-pooler_q65536_lt"
+    assert grid.parse_slug(slug) == ckd
+    assert grid.hparams_slug({**hp, "queue_size": 0, "learn_temperature": False}) == (
+        "t0.001_bs512_lr5e-05_do0_len64_cls-before-pooler"
+    )
+
+
+def test_queue_size_is_refused_where_no_loss_reads_it():
+    config = _load("config.yaml")
+    v = config["variants"]["simcse-unsup"]
+    variants = {
+        **config["variants"],
+        "simcse-unsup": {**v, "hparams": {**v["hparams"], "queue_size": 8}},
+    }
+    with pytest.raises(grid.GridError, match="variants.simcse-unsup.hparams.queue_size"):
+        grid.expand_grid({**config, "variants": variants, "ablations": {}})
+    runs = grid.expand_grid(config)
+    queues = {r.params.get("queue_size") for r in runs if r.variant == "disco-ckd"}
+    assert queues == {0, 4096, 65536}  # the ablation axis over the authors' 65,536
 
 
 def test_config_errors_name_the_key():

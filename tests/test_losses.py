@@ -84,3 +84,63 @@ def test_teacher_gets_no_gradient_and_bad_input_errors():
         losses.info_nce(Q, K, 0.0)
     with pytest.raises(ValueError, match="differ"):
         losses.info_nce(Q, K[:1], 0.1)
+
+
+def test_ckd_with_queue_mask_mse_and_learnable_temperature_hand_value():
+    # queries Q (unit), batch keys K -> cos rows [1, 1/sqrt2], [0, 1/sqrt2];
+    # queue: two teacher vectors, corpus rows 7 and 3: q0 = (0, 2), q1 = (-1, 0)
+    queue = torch.tensor([[0.0, 2.0], [-1.0, 0.0]])
+    same_row = torch.tensor([[False, False], [True, False]])  # query 1 IS corpus row 7
+    scale = losses.LogitScale(0.5, learnable=True)
+    tau = scale()
+    assert tau.item() == pytest.approx(0.5)
+    row0 = [1 / 0.5, R2, 0.0, -1 / 0.5]  # cos with K0, K1, queue0, queue1 over tau
+    row1 = [0.0, R2, 0.0]  # queue0 masked out (its own sentence); cos(q1 query, queue1) = 0
+    expected = (_ce(row0, 0) + _ce(row1, 1)) / 2
+    got = losses.ckd_loss(Q, K, tau, queue=queue, same_row=same_row)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    got.backward()
+    assert scale.log_scale.grad is not None and scale.log_scale.grad.item() != 0.0
+    # the optional MSE term is on the projected, un-normalised vectors (DistilCSE --mse 1)
+    mse = ((Q - K) ** 2).mean().item()
+    with_mse = losses.ckd_loss(Q, K, 0.5, queue=queue, same_row=same_row, mse_weight=2.0)
+    assert with_mse.item() == pytest.approx(expected + 2.0 * mse, rel=1e-6)
+    assert losses.LogitScale(0.5, learnable=False)().item() == pytest.approx(0.5)
+    assert not list(losses.LogitScale(0.5, learnable=False).parameters())
+
+
+def test_teacher_queue_is_fifo_newest_first_and_masks_own_rows():
+    q = losses.TeacherQueue(5)
+    assert len(q) == 0
+    q.push(torch.full((3, 2), 1.0), torch.tensor([0, 1, 2]))
+    q.push(torch.full((3, 2), 2.0), torch.tensor([3, 4, 5]))
+    assert q.ids.tolist() == [3, 4, 5, 0, 1]  # newest batch first, oldest rows dropped
+    assert q.vectors[:, 0].tolist() == [2.0, 2.0, 2.0, 1.0, 1.0]
+    hit = q.same_row(torch.tensor([1, 9]))
+    assert hit.tolist() == [[False, False, False, False, True], [False] * 5]
+    assert q.masked == 1
+    restored = losses.TeacherQueue(0)
+    restored.load_state_dict(q.state_dict())
+    assert restored.ids.tolist() == q.ids.tolist() and restored.masked == 1
+    off = losses.TeacherQueue(0)
+    off.push(torch.ones(2, 2), torch.tensor([0, 1]))
+    assert len(off) == 0
+
+
+def test_kd_on_raw_targets_converges():
+    """A toy KD: a linear student regresses raw teacher vectors (norm ~3, like the bundled
+    mpnet's mean-pooled output) through a trained projection; the loss must fall >= 10x."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 16, generator=g)
+    teacher = (x @ torch.randn(16, 32, generator=g)) * 0.5 + 1.0
+    student = torch.nn.Linear(16, 16)
+    proj = torch.nn.Linear(16, 32)
+    opt = torch.optim.Adam([*student.parameters(), *proj.parameters()], lr=1e-2)
+    first = None
+    for _ in range(400):
+        loss = losses.kd_mse_loss(student(x), teacher, proj)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < first / 10

@@ -18,6 +18,11 @@ from distilface.student import random_student
 from distilface.train import TrainConfig, train
 from distilface.types import StsPairs
 
+
+def read_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()]
+
+
 WORDS = (
     "the a man woman dog cat plays runs eats guitar ball park river city red green quickly "
     "slowly small large old young house car tree bird sings jumps over under near"
@@ -110,6 +115,7 @@ def test_a_few_steps_lower_the_loss(student, corpus, tmp_path):
         "loss",
         "lr",
         "stsb_dev",
+        "temperature",
         "sentences_per_s",
         "elapsed_s",
     }
@@ -200,9 +206,20 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
     emb = load_teacher_cache(npy, corpus)
     meta = json.loads(npy.with_suffix(".json").read_text())
     assert emb.shape == (96, 384) and meta["n"] == 96
-    assert meta["pooling"] == "Pooling(mean) + Normalize"
+    assert meta["pooling"] == "avg" and "raw" in meta["vector"]
     assert npy.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not mkstemp's 0600
-    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)  # mean + Normalize
+    # the cache holds the teacher's mean-pooled vector BEFORE its Normalize module: not unit
+    # norm, and equal to the teacher's own sentence-transformers output once normalised
+    from sentence_transformers import SentenceTransformer
+
+    from distilface.models import resolve_model
+
+    norms = np.linalg.norm(emb, axis=1)
+    assert not np.allclose(norms, 1.0, atol=1e-2)
+    st = SentenceTransformer(resolve_model("bundled:all-MiniLM-L6-v2"), device="cpu")
+    st.max_seq_length = 32
+    unit = st.encode(read_lines(corpus)[:16], convert_to_numpy=True)
+    np.testing.assert_allclose(emb[:16] / norms[:16, None], unit, atol=1e-5)
     other = tmp_path / "other.txt"
     other.write_text("a different corpus\nof two lines\n")
     with pytest.raises(ValueError, match="sha256"):
@@ -247,3 +264,79 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
         )
         log = _log(out)
         assert np.mean([r["loss"] for r in log[-3:]]) < np.mean([r["loss"] for r in log[:3]])
+
+
+def test_ckd_queue_learnable_temperature_and_resume(student, corpus, dev, tmp_path):
+    """The authors' CKD (queue over past teacher batches, learnable temperature): it trains,
+    masks the positive's own earlier copy, and a resumed run restores the queue bit-exactly."""
+    from distilface.teacher_cache import build_teacher_cache
+
+    npy = build_teacher_cache("bundled:all-MiniLM-L6-v2", corpus, tmp_path / "tc.npy", 32)
+    kw = dict(
+        objective="disco_ckd",
+        teacher_cache=str(npy),
+        pooling="avg",
+        queue_size=40,  # 5 batches; the corpus (96 rows) comes back every 12 steps
+        learn_temperature=True,
+        temperature=0.37,
+        max_steps=16,
+        learning_rate=5e-2,  # large, so the temperature visibly moves in 16 steps
+        checkpoint_every=6,
+    )
+    ref = train(_cfg(student, corpus, tmp_path / "ref", **kw), dev=dev)
+    summary = json.loads((ref / "train_summary.json").read_text())
+    assert summary["final_temperature"] != pytest.approx(0.37, abs=1e-4)
+    assert summary["queue_masked_entries"] > 0  # epoch 2 meets epoch 1's copies in the queue
+    assert all("temperature" in r for r in _log(ref))
+
+    def boom(step: int) -> None:
+        if step == 8:
+            raise RuntimeError("killed")
+
+    cfg = _cfg(student, corpus, tmp_path / "res", **kw)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, dev=dev, step_callback=boom)
+    res = train(cfg, dev=dev)
+    a, b = load_file(ref / "model.safetensors"), load_file(res / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    resumed = json.loads((res / "train_summary.json").read_text())
+    assert resumed["resumed_from_step"] == 6
+    assert resumed["queue_masked_entries"] == summary["queue_masked_entries"]
+
+
+def test_early_stopping_keeps_the_best_dev_weights(student, corpus, dev, tmp_path, monkeypatch):
+    """Scripted dev scores peak at step 12 (end of epoch 0); with patience 1 the run stops at the
+    start of epoch 2 (DistilCSE: ``epoch - pre_epoch > early_stop``) and saves step 12's weights."""
+    from distilface import train as train_mod
+
+    scores = {0: 10.0, 6: 20.0, 12: 30.0}
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    calls: list[int] = []
+
+    def scripted(model, tokenizer, dev_pairs, cfg, device):
+        step = len(calls) * 6
+        calls.append(step)
+        snapshots[step] = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+        return scores.get(step, 5.0)
+
+    monkeypatch.setattr(train_mod, "stsb_dev_spearman", scripted)
+    cfg = _cfg(
+        student,
+        corpus,
+        tmp_path / "es",
+        max_steps=None,
+        epochs=10,
+        eval_every=6,
+        eval_at_start=True,
+        patience=1,
+        checkpoint_every=None,
+    )
+    out = train(cfg, dev=dev)
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["stopped_early"] is True
+    assert (summary["best_step"], summary["final_step"], summary["total_steps"]) == (12, 24, 120)
+    assert calls == [0, 6, 12, 18, 24]
+    saved = load_file(out / "model.safetensors")
+    best = snapshots[12]
+    assert all(torch.equal(saved[k], best[k]) for k in saved)
+    assert not all(torch.equal(saved[k], snapshots[24][k]) for k in saved)

@@ -2,7 +2,10 @@
 
 Exact about each quirk measured on the real files (``../shared/data/PROVENANCE.md``):
 
-- Text is decoded as strict UTF-8; a bad byte is an error naming ``file:line``.
+- Text is decoded as strict UTF-8; a bad byte is an error naming ``file:line``. A leading
+  UTF-8 byte-order mark (an editor's export) is dropped, never kept in the first field.
+- Scores must be finite numbers (``nan`` / ``inf`` are errors naming ``file:line``), and a
+  test set (or an STS subset) with zero scored pairs is an error, never an empty score.
 - Lines are split on ``"\\n"`` with one trailing ``"\\r"`` removed (SICK test is CRLF), never
   with :meth:`str.splitlines` (which also splits on ``\\v``, ``\\x1c``, U+2028, ...).
 - STS12-16 (``STS.input.<subset>.txt`` + ``STS.gs.<subset>.txt``): exactly two TAB fields; a
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,16 +74,24 @@ def _log(event: str, **fields: Any) -> None:
     log_event(log, event, **fields)
 
 
+BOM = "\ufeff"
+
+
 def read_text(path: PathLike) -> str:
-    """The file's text, decoded as strict UTF-8 (an invalid byte -> DataFormatError file:line)."""
+    """The file's text, decoded as strict UTF-8 (an invalid byte -> DataFormatError file:line);
+    a leading byte-order mark is removed (and logged)."""
     raw = Path(path).read_bytes()
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         raise DataFormatError(
             f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start})"
         ) from e
+    if text.startswith(BOM):
+        _log("byte-order mark removed", path=str(path))
+        text = text[len(BOM) :]
+    return text
 
 
 def read_lines(path: PathLike) -> list[str]:
@@ -92,10 +104,20 @@ def read_lines(path: PathLike) -> list[str]:
 
 
 def _parse_float(value: str, path: PathLike, lineno: int, what: str) -> float:
+    """A finite float, else DataFormatError naming ``file:line`` (``nan``/``inf`` included)."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise DataFormatError(f"{path}:{lineno}: {what} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataFormatError(f"{path}:{lineno}: {what} {value!r} is not a finite number")
+    return number
+
+
+def _require_pairs(n: int, path: PathLike, what: str) -> None:
+    """Zero scored pairs is an error: a correlation over nothing is no score."""
+    if n == 0:
+        raise DataFormatError(f"{path}: no scored pairs ({what}); the file is empty or truncated")
 
 
 def senteval_text(sentence: str) -> str:
@@ -130,6 +152,7 @@ def read_sts_subset(
         gold.append(_parse_float(score, gold_path, lineno, "gold score"))
         s1.append(fields[0])
         s2.append(fields[1])
+    _require_pairs(len(gold), gold_path, "every gold line is blank")
     return s1, s2, gold
 
 
@@ -186,6 +209,7 @@ def read_stsb(path: PathLike) -> StsPairs:
         s1.append(a)
         s2.append(b)
         subsets.append(genre)
+    _require_pairs(len(gold), path, "STS-B")
     return StsPairs(
         "STSBenchmark", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )
@@ -215,6 +239,7 @@ def read_sick(path: PathLike) -> StsPairs:
         s1.append(fields[ia])
         s2.append(fields[ib])
         subsets.append(fields[ij])
+    _require_pairs(len(gold), path, "SICK, header only")
     return StsPairs(
         "SICKRelatedness", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )
@@ -301,3 +326,106 @@ def read_nli(path: PathLike) -> list[tuple[str, str, str]]:
         raise DataFormatError(f"{path}:{reader.line_num}: {e}") from e
     _log("read_nli", path=str(path), triplets=len(rows), blank_rows_skipped=blank)
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# offline stand-ins built from the training splits (never dev or test)
+
+
+def sick_triplets(path: PathLike) -> list[tuple[str, str, str]]:
+    """Supervised triplets (premise, entailed, contradicted) from a SICK file (use the train split).
+
+    DisCo's stage 2 fine-tunes on NLI triplets (SimCSE's nli_for_simcse.csv); offline, SICK's
+    entailment labels are the only NLI-style labels here. A premise is a ``sentence_A``; its
+    positives are the B's it ENTAILS; its hard negatives are the sentences it CONTRADICTS in
+    either column (contradiction is symmetric, entailment is not). Every entailed B of a premise
+    with at least one contradiction becomes one triplet, the premise's contradictions used in
+    turn as hard negatives (SimCSE pairs one contradiction with each premise/entailment pair).
+    On the real SICK_train.txt: 1,299 entailment pairs, 259 of them with a contradiction.
+    Order: first appearance in the file; sentences are stripped.
+    """
+    pairs = read_sick(path)
+    entailed: dict[str, list[str]] = {}
+    contradicted: dict[str, list[str]] = {}
+    for a, b, label in zip(pairs.sent1, pairs.sent2, pairs.subsets, strict=True):
+        a, b, label = a.strip(), b.strip(), label.upper()
+        if label == "ENTAILMENT":
+            entailed.setdefault(a, []).append(b)
+        elif label == "CONTRADICTION":
+            for x, y in ((a, b), (b, a)):
+                if y not in contradicted.setdefault(x, []):
+                    contradicted[x].append(y)
+    triplets = [
+        (premise, positive, contradicted[premise][i % len(contradicted[premise])])
+        for premise, positives in entailed.items()
+        if contradicted.get(premise)
+        for i, positive in enumerate(positives)
+    ]
+    if not triplets:
+        raise DataFormatError(f"{path}: no premise with both an ENTAILMENT and a CONTRADICTION")
+    _log("sick_triplets", path=str(path), premises=len(entailed), triplets=len(triplets))
+    return triplets
+
+
+def training_split_sentences(senteval_root: PathLike) -> list[str]:
+    """The distinct sentences of the STS-B and SICK **training** splits, unlabelled, in order of
+    first appearance (STS-B train, then SICK train): an in-domain corpus for DisCo's stage 1."""
+    seen: dict[str, None] = {}
+    for task in ("STSBenchmark", "SICKRelatedness"):
+        pairs = load_task(task, senteval_root, split="train")
+        for a, b in zip(pairs.sent1, pairs.sent2, strict=True):
+            seen.setdefault(a.strip(), None)
+            seen.setdefault(b.strip(), None)
+    seen.pop("", None)
+    return list(seen)
+
+
+def write_triplets_csv(triplets: Sequence[tuple[str, str, str]], path: PathLike) -> None:
+    """SimCSE's ``nli_for_simcse.csv`` format (header sent0,sent1,hard_neg), written atomically."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(NLI_HEADER)
+    writer.writerows(triplets)
+    _write_text_atomic(Path(path), buf.getvalue())
+
+
+def write_corpus(sentences: Sequence[str], path: PathLike) -> None:
+    """One sentence a line (the wiki1m format), written atomically."""
+    if any("\n" in s for s in sentences):
+        raise ValueError(f"{path}: a sentence contains a line break")
+    _write_text_atomic(Path(path), "".join(s + "\n" for s in sentences))
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    from distilface.download import _replace, _temp_path
+
+    tmp = _temp_path(path, ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        _replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+#: data sets derived from the training splits: path under the data root -> builder kind
+DERIVED_FILES: dict[str, str] = {
+    "nli/sick_train_triplets.csv": "sick_triplets",
+    "corpus/stsb_sick_train_sentences.txt": "train_split_sentences",
+}
+
+
+def build_derived(kind: str, senteval_root: PathLike, out: PathLike) -> None:
+    """Write one of :data:`DERIVED_FILES` from a SentEval-layout root (training splits only)."""
+    if kind == "sick_triplets":
+        path = Path(senteval_root) / SICK_DIR / SICK_FILES["train"]
+        write_triplets_csv(sick_triplets(path), out)
+    elif kind == "train_split_sentences":
+        write_corpus(training_split_sentences(senteval_root), out)
+    else:
+        raise ValueError(
+            f"unknown derived data set {kind!r}; known: {sorted(DERIVED_FILES.values())}"
+        )

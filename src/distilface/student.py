@@ -36,6 +36,8 @@ from transformers import (
     DistilBertTokenizerFast,
 )
 
+from distilface.models import load_pretrained
+
 BERT_VOCAB_SIZE = 30522
 
 # DistilBERT parameter name (inside transformer.layer.{i}.) <- BERT name (encoder.layer.{j}.)
@@ -163,7 +165,7 @@ def student_from_teacher_layers(
     ``student_init.json`` recording the recipe. Returns ``out_dir``.
     """
     teacher_path = _resolve(teacher_dir)
-    bert = AutoModel.from_pretrained(teacher_path)
+    bert = load_pretrained(teacher_path, AutoModel)  # refuses a partial load
     if not isinstance(bert, BertModel):
         raise TypeError(f"{teacher_path}: expected a BertModel teacher, got {type(bert).__name__}")
     student = distilbert_from_bert(bert, layers)

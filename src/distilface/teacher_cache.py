@@ -2,8 +2,14 @@
 
 DisCo's stage 1 regresses (KD) or contrasts (CKD) student embeddings against a fixed teacher's
 embeddings of the same sentences. The teacher is run once per
-(teacher fingerprint, corpus sha256, pooling, max_length) through its own sentence-transformers
-pipeline (both bundled teachers: mean pooling + L2 normalisation) and the result is stored as
+(teacher fingerprint, corpus sha256, pooling, max_length) through the evaluator's encoder with
+one of SimCSE's poolings, and the **raw pooled vector** is stored: before any ``Normalize``
+module of a sentence-transformers pipeline (the bundled all-mpnet-base-v2 is mean pooling +
+Normalize; its cache holds the mean-pooled vector, norm ~2.8, not the unit vector). That is
+what DistilCSE regresses on: ``nn.MSELoss()(student, teacher pooler_output)`` with nothing
+normalised (``kd_distillation.py`` l. 188, l. 197); CKD normalises both sides itself
+(``ckd_contrastive.py`` l. 95-96). For the authors' teacher, princeton-nlp/sup-simcse-roberta-large,
+the pooling is ``cls`` (its ``pooler_output``, l. 74). The result is stored as
 
 - ``<name>.npy``: float32 array (n_sentences, teacher_dim), row i = line i of the corpus
   (after :func:`distilface.data.read_corpus` drops empty lines);
@@ -51,25 +57,9 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _load_teacher(teacher: str, device: str | None, max_length: int | None):
-    """The teacher as a SentenceTransformer (its own pooling/normalisation) and its description."""
-    from sentence_transformers import SentenceTransformer
-
-    from distilface.models import resolve_model
-
-    path = resolve_model(teacher)
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = SentenceTransformer(path, device=dev)
-    if max_length is not None:
-        model.max_seq_length = max_length
-    parts = []
-    for m in list(model)[1:]:  # e.g. "Pooling(mean) + Normalize"
-        mode = getattr(m, "pooling_mode", None)
-        parts.append(f"{type(m).__name__}({mode})" if mode else type(m).__name__)
-    return model, path, dev, " + ".join(parts)
-
-
-def cache_key(teacher: str, corpus_path: str | Path, max_length: int | None) -> dict:
+def cache_key(
+    teacher: str, corpus_path: str | Path, max_length: int | None, pooling: str = "avg"
+) -> dict:
     """The identity of a cache entry (without loading the teacher's weights)."""
     from distilface.models import model_fingerprint
 
@@ -79,6 +69,7 @@ def cache_key(teacher: str, corpus_path: str | Path, max_length: int | None) -> 
         "corpus": str(corpus_path),
         "corpus_sha256": sha256_of(corpus_path),
         "max_length": max_length,
+        "pooling": pooling,
     }
 
 
@@ -90,29 +81,29 @@ def build_teacher_cache(
     batch_size: int = 128,
     device: str | None = None,
     limit: int | None = None,
+    pooling: str = "avg",
 ) -> Path:
-    """Encode the corpus sentences (the first ``limit`` when given) with ``teacher``; write
-    ``out_npy`` + ``.json`` atomically. Row i is sentence i of :func:`data.read_corpus`."""
+    """Encode the corpus sentences (the first ``limit`` when given) with ``teacher`` and
+    ``pooling`` (raw, un-normalised); write ``out_npy`` + ``.json`` atomically. Row i is
+    sentence i of :func:`data.read_corpus`."""
     from distilface.data import read_corpus
+    from distilface.encoders import Encoder
 
     out_npy = Path(out_npy)
-    key = cache_key(teacher, corpus_path, max_length)
+    key = cache_key(teacher, corpus_path, max_length, pooling)
     sentences = read_corpus(corpus_path)[:limit]
-    model, path, dev, pooling = _load_teacher(teacher, device, max_length)
+    encoder = Encoder.load(teacher, device=device, precision="fp32")
+    dev, path = str(encoder.device), encoder.model_dir
     t0 = time.perf_counter()
-    emb = model.encode(
-        sentences,
-        batch_size=batch_size,
-        convert_to_numpy=True,
-        show_progress_bar=True,
-    ).astype(np.float32)
+    emb = encoder.encode(sentences, pooling, batch_size, max_length or 512)
     seconds = time.perf_counter() - t0
     if not np.isfinite(emb).all():
         raise FloatingPointError(f"teacher {teacher}: non-finite embeddings for {corpus_path}")
     meta = {
         **key,
         "teacher_path": str(path),
-        "pooling": pooling,
+        "vector": f"{pooling} pooling of the teacher, raw (no Normalize)",
+        "norm_mean": round(float(np.linalg.norm(emb, axis=1).mean()), 4),
         "limit": limit,
         "n": int(emb.shape[0]),
         "dim": int(emb.shape[1]),
@@ -201,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N sentences only")
+    ap.add_argument("--pooling", default="avg", help="a SimCSE pooling (cls = pooler_output)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -213,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.batch_size,
         args.device,
         args.limit,
+        args.pooling,
     )
 
 

@@ -82,8 +82,17 @@ class TrainConfig:
     dropout: float = 0.1
     pooling: str = "cls"
     warmup_ratio: float = 0.0
+    warmup_of: str = "total"  # warm-up = ratio x (all steps | one epoch's steps: DistilCSE)
+    scheduler: str = "linear"  # linear (HF Trainer, SimCSE) | cosine (DistilCSE)
+    adam_beta2: float = 0.999  # AdamW betas (0.9, this): 0.999 HF Trainer, 0.98 DistilCSE
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    learn_temperature: bool = False  # learn tau as exp(-logit_scale) (DistilCSE CKD)
+    queue_size: int = 0  # disco_ckd: past teacher vectors as extra negatives (DistilCSE)
+    mse_weight: float = 0.0  # disco_ckd: + w x MSE(W s, t) (DistilCSE --mse, off there)
+    patience: int | None = None  # stop after this many epochs without a new best dev score
+    eval_at_start: bool = False  # score the untouched model at step 0 (a candidate best)
+    pad_to_max_length: bool = False  # pad every batch to max_seq_length (static shapes)
     eval_every: int = 125
     eval_batch_size: int = 128
     eval_max_length: int = 512  # SimCSE's in-training evaluation pads without truncation
@@ -110,6 +119,20 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be >= 2 (in-batch negatives)")
+        choices = {"warmup_of": ("total", "epoch"), "scheduler": ("linear", "cosine")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r}: choose one of {allowed}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.queue_size < 0 or self.mse_weight < 0:
+            raise ValueError("queue_size and mse_weight must be >= 0")
+        if (self.queue_size or self.mse_weight) and self.objective != "disco_ckd":
+            raise ValueError(
+                f"queue_size / mse_weight are read by disco_ckd only, not {self.objective}"
+            )
+        if self.patience is not None and self.patience < 0:
+            raise ValueError(f"patience must be >= 0 or null, got {self.patience}")
 
     @classmethod
     def from_dict(cls, values: dict, **overrides) -> TrainConfig:
@@ -134,7 +157,14 @@ class TrainConfig:
 class SentenceModel(nn.Module):
     """Transformer backbone + pooling (+ training-only MLP head and projection)."""
 
-    def __init__(self, backbone: nn.Module, pooling: str, teacher_dim: int | None = None):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        pooling: str,
+        teacher_dim: int | None = None,
+        temperature: float = 0.05,
+        learn_temperature: bool = False,
+    ):
         super().__init__()
         self.backbone = backbone
         self.pooling = pooling
@@ -144,11 +174,13 @@ class SentenceModel(nn.Module):
         self.projection = (
             nn.Linear(hidden, teacher_dim) if teacher_dim and teacher_dim != hidden else None
         )
-        for head in (self.mlp, self.projection):  # BERT's init: N(0, 0.02), zero bias
-            for m in head.modules() if head is not None else ():
-                if isinstance(m, nn.Linear):
-                    nn.init.normal_(m.weight, std=init)
-                    nn.init.zeros_(m.bias)
+        # SimCSE's MLP gets BERT's init, N(0, 0.02) and zero bias (its ``cl_init``); DisCo's
+        # projection keeps torch's nn.Linear default, as DistilCSE's ``self.linear``.
+        for m in self.mlp.modules() if self.mlp is not None else ():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=init)
+                nn.init.zeros_(m.bias)
+        self.logit_scale = losses.LogitScale(temperature, learn_temperature)
         self._accepted = set(inspect.signature(backbone.forward).parameters)
 
     def forward(self, batch: dict[str, torch.Tensor], head: bool = True) -> torch.Tensor:
@@ -167,6 +199,7 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from distilface.encoders import transformer_dir
+    from distilface.models import load_pretrained
 
     if path.startswith("bundled:"):
         from distilface.models import resolve_model
@@ -180,7 +213,7 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     if not overrides:
         raise ValueError(f"{model_dir}: no dropout setting found in {type(config).__name__}")
     config.update(overrides)
-    model = AutoModel.from_pretrained(model_dir, config=config, dtype=torch.float32)
+    model = load_pretrained(model_dir, AutoModel, config=config, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if len(tokenizer) > model.config.vocab_size:
         raise ValueError(f"{model_dir}: tokenizer ({len(tokenizer)}) > vocab_size")
@@ -246,7 +279,11 @@ def make_batch(
     else:
         texts = [data.examples[i] for i in rows]
     enc = tokenizer(
-        texts, padding=True, truncation=True, max_length=cfg.max_seq_length, return_tensors="pt"
+        texts,
+        padding="max_length" if cfg.pad_to_max_length else True,
+        truncation=True,
+        max_length=cfg.max_seq_length,
+        return_tensors="pt",
     )
     batch = {k: v.to(device) for k, v in enc.items()}
     target = data.teacher[idx].to(device) if data.teacher is not None else None
@@ -254,19 +291,31 @@ def make_batch(
 
 
 def compute_loss(
-    cfg: TrainConfig, model: SentenceModel, batch: dict, target: torch.Tensor | None, n: int
+    cfg: TrainConfig,
+    model: SentenceModel,
+    batch: dict,
+    target: torch.Tensor | None,
+    idx: torch.Tensor,
+    queue: losses.TeacherQueue,
 ) -> torch.Tensor:
-    """The objective's loss for one batch of ``n`` examples."""
+    """The objective's loss for one batch of corpus rows ``idx`` (CKD also updates ``queue``)."""
+    n = len(idx)
     z = model(batch)
+    tau = model.logit_scale() if cfg.learn_temperature else cfg.temperature
     if cfg.objective == "simcse_unsup":
-        return losses.simcse_unsup_loss(z[:n], z[n:], cfg.temperature)
+        return losses.simcse_unsup_loss(z[:n], z[n:], tau)
     if cfg.objective == "simcse_sup":
         return losses.simcse_sup_loss(
-            z[:n], z[n : 2 * n], z[2 * n :], cfg.temperature, cfg.hard_negative_weight
+            z[:n], z[n : 2 * n], z[2 * n :], tau, cfg.hard_negative_weight
         )
     if cfg.objective == "disco_kd":
         return losses.kd_mse_loss(z.float(), target, model.projection)
-    return losses.ckd_loss(z.float(), target, cfg.temperature, model.projection)
+    same_row = queue.same_row(idx) if len(queue) else None
+    loss = losses.ckd_loss(
+        z.float(), target, tau, model.projection, queue.vectors, same_row, cfg.mse_weight
+    )
+    queue.push(target, idx)
+    return loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,6 +476,31 @@ def _check_same_run(saved: dict, cfg: TrainConfig, path: Path) -> None:
         )
 
 
+def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int):
+    """AdamW (no decay on biases / LayerNorm / the logit scale) and the LR schedule."""
+    from transformers import get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
+
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    optim = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.learning_rate,
+        betas=(0.9, cfg.adam_beta2),
+        eps=1e-8,
+    )
+    warmup = math.ceil(cfg.warmup_ratio * (per_epoch if cfg.warmup_of == "epoch" else total))
+    schedule = (
+        get_cosine_schedule_with_warmup
+        if cfg.scheduler == "cosine"
+        else get_linear_schedule_with_warmup
+    )
+    return optim, schedule(optim, warmup, total)
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -437,10 +511,11 @@ def train(
 
     ``dev`` overrides the STS-B dev pairs (a :class:`~distilface.types.StsPairs`); by default they
     are read from ``cfg.senteval_root`` when set. ``step_callback(step)`` runs after every
-    optimiser step (and after that step's checkpoint).
+    optimiser step (and after that step's checkpoint). With ``patience`` set, training stops at
+    the start of an epoch that is more than ``patience`` epochs after the best dev score's
+    (DistilCSE's ``epoch - pre_epoch > early_stop``, ``ckd_contrastive.py`` l. 260); the best
+    weights are what is saved either way.
     """
-    from transformers import get_linear_schedule_with_warmup
-
     out_dir = Path(cfg.out_dir)
     work = Path(cfg.work_dir) if cfg.work_dir else out_dir.with_name(out_dir.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
@@ -455,24 +530,15 @@ def train(
     data = load_train_data(cfg)
     backbone, tokenizer = load_backbone(str(cfg.student), cfg.dropout)
     teacher_dim = int(data.teacher.shape[1]) if data.teacher is not None else None
-    model = SentenceModel(backbone, cfg.pooling, teacher_dim).to(device)
+    model = SentenceModel(
+        backbone, cfg.pooling, teacher_dim, cfg.temperature, cfg.learn_temperature
+    ).to(device)
     model.train()
+    queue = losses.TeacherQueue(cfg.queue_size)
 
     per_epoch = batches_per_epoch(len(data), cfg.batch_size)
     total = cfg.max_steps if cfg.max_steps else cfg.epochs * per_epoch
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
-    optim = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.learning_rate,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-    )
-    sched = get_linear_schedule_with_warmup(optim, math.ceil(cfg.warmup_ratio * total), total)
+    optim, sched = _optimizer(cfg, model, total, per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     st = {
@@ -481,6 +547,8 @@ def train(
         "pos": 0,
         "best_dev": None,
         "best_step": None,
+        "best_epoch": 0,
+        "stopped_early": False,
         "elapsed": 0.0,
         "win_loss": 0.0,
         "win_steps": 0,
@@ -496,6 +564,7 @@ def train(
         model.load_state_dict(ck["model"])
         optim.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
+        queue.load_state_dict(ck["queue"], device)
         st = ck["state"]
         torch.set_rng_state(ck["rng"]["torch"])
         if "cuda" in ck["rng"] and torch.cuda.is_available():
@@ -505,6 +574,21 @@ def train(
     log = JsonlLog(work / "train_log.jsonl", resumed_from)
     gen.set_state(gen_epoch_start)
     perm = torch.randperm(len(data), generator=gen)
+
+    def save_hf(dest: Path) -> None:
+        def _build(tmp: Path) -> None:
+            model.backbone.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+
+        _replace_dir(_build, dest)
+
+    def evaluate_dev(step: int) -> float:
+        """STS-B dev now; keeps the best weights in ``work/best``."""
+        score = stsb_dev_spearman(model, tokenizer, dev, cfg, device)
+        if st["best_dev"] is None or score > st["best_dev"]:
+            st["best_dev"], st["best_step"], st["best_epoch"] = score, step, st["epoch"]
+            save_hf(work / "best")
+        return score
 
     dtype = "bfloat16 autocast" if device.type == "cuda" else "float32"
     log_event(
@@ -521,13 +605,30 @@ def train(
         resumed_from=resumed_from,
         params=sum(p.numel() for p in backbone.parameters()),
     )
+    if dev is not None and cfg.eval_at_start and resumed_from is None:
+        score = evaluate_dev(0)
+        log.write(
+            {
+                "step": 0,
+                "epoch": 0.0,
+                "loss": None,
+                "lr": sched.get_last_lr()[0],
+                "stsb_dev": score,
+                "temperature": float(model.logit_scale().detach()),
+                "sentences_per_s": None,
+                "elapsed_s": 0.0,
+            }
+        )
 
     bar = tqdm(
         total=total, initial=st["step"], desc=cfg.objective, unit="step", disable=not cfg.progress
     )
     t_last = time.perf_counter()
     while st["step"] < total:
-        if st["pos"] >= per_epoch:  # next epoch: a fresh data order
+        if st["pos"] >= per_epoch:  # next epoch: a fresh data order (or an early stop)
+            if cfg.patience is not None and st["epoch"] + 1 - st["best_epoch"] > cfg.patience:
+                st["stopped_early"] = True
+                break
             st["epoch"] += 1
             st["pos"] = 0
             gen_epoch_start = gen.get_state()
@@ -535,7 +636,7 @@ def train(
         idx = perm[st["pos"] * cfg.batch_size : (st["pos"] + 1) * cfg.batch_size]
         batch, target, n = make_batch(cfg, data, idx, tokenizer, device)
         with _autocast(device):
-            loss = compute_loss(cfg, model, batch, target, n)
+            loss = compute_loss(cfg, model, batch, target, idx.to(device), queue)
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
             raise FloatingPointError(
@@ -563,15 +664,7 @@ def train(
 
         dev_score = None
         if dev is not None and (step % cfg.eval_every == 0 or step == total):
-            dev_score = stsb_dev_spearman(model, tokenizer, dev, cfg, device)
-            if st["best_dev"] is None or dev_score > st["best_dev"]:
-                st["best_dev"], st["best_step"] = dev_score, step
-
-                def _save_best(tmp: Path) -> None:
-                    model.backbone.save_pretrained(tmp)
-                    tokenizer.save_pretrained(tmp)
-
-                _replace_dir(_save_best, work / "best")
+            dev_score = evaluate_dev(step)
             t_last = time.perf_counter()  # evaluation time is not training time
         if step % cfg.log_every == 0 or dev_score is not None or step == total:
             record = {
@@ -580,6 +673,7 @@ def train(
                 "loss": st["win_loss"] / st["win_steps"],
                 "lr": sched.get_last_lr()[0],
                 "stsb_dev": dev_score,
+                "temperature": float(model.logit_scale().detach()),
                 "sentences_per_s": round(st["win_sents"] / max(st["win_time"], 1e-9), 2),
                 "elapsed_s": round(st["elapsed"], 3),
             }
@@ -592,6 +686,7 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": optim.state_dict(),
                     "scheduler": sched.state_dict(),
+                    "queue": queue.state_dict(),
                     "state": dict(st),
                     "rng": _rng_state(gen_epoch_start),
                     "config": asdict(cfg),
@@ -602,19 +697,19 @@ def train(
         if step_callback is not None:
             step_callback(step)
     bar.close()
-    return _finish(cfg, model, tokenizer, work, out_dir, st, device, dtype, resumed_from, total)
+    if st["best_step"] is None:
+        save_hf(work / "final_hf")
+    extra = {
+        "stopped_early": st["stopped_early"],
+        "final_temperature": float(model.logit_scale().detach()),
+        "queue_masked_entries": queue.masked,
+    }
+    return _finish(cfg, model, work, out_dir, st, device, dtype, resumed_from, total, extra)
 
 
-def _finish(cfg, model, tokenizer, work, out_dir, st, device, dtype, resumed_from, total) -> Path:
+def _finish(cfg, model, work, out_dir, st, device, dtype, resumed_from, total, extra) -> Path:
     """Assemble the sentence-transformers folder (best or final weights) and the summary."""
     source = work / "best" if st["best_step"] is not None else work / "final_hf"
-    if st["best_step"] is None:
-
-        def _save_final(tmp: Path) -> None:
-            model.backbone.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-
-        _replace_dir(_save_final, source)
     max_len = min(cfg.eval_max_length, int(model.backbone.config.max_position_embeddings))
     summary = {
         "objective": cfg.objective,
@@ -632,6 +727,7 @@ def _finish(cfg, model, tokenizer, work, out_dir, st, device, dtype, resumed_fro
         "torch_threads": torch.get_num_threads(),
         "params": sum(p.numel() for p in model.backbone.parameters()),
         "resumed_from_step": resumed_from,
+        **extra,
         "versions": {"torch": torch.__version__},
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }

@@ -41,6 +41,7 @@ rule teacher_cache:
         meta="results/teacher_cache/{teacher}/{corpus}.json",
     params:
         teacher=lambda wc: teacher_path(config, wc.teacher),
+        pooling=lambda wc: config["models"][wc.teacher].get("pooling", "avg"),
         max_length=TRAINING.get("teacher_max_length", 128),
         batch_size=TRAINING.get("teacher_batch_size", 128),
         limit=lambda wc: data_spec(config, wc.corpus)[1],

@@ -4,8 +4,11 @@
 
 import contextlib
 import importlib.util
+import json
 import sys
 from pathlib import Path
+
+from distilface.logs import error_record, plain_progress
 
 name = snakemake.wildcards.bench_name
 path = Path("benchmarks") / f"bench_{name}.py"  # the workflow runs in the repository root
@@ -22,6 +25,12 @@ with (
     contextlib.redirect_stdout(log),
     contextlib.redirect_stderr(log),
 ):
-    code = module.main(argv)
-if code:
-    raise SystemExit(f"{path} exited with {code}; see {snakemake.log[0]}")
+    plain_progress(stream=log)
+    try:
+        code = module.main(argv)
+        if code:
+            raise SystemExit(f"{path} exited with {code}; see {snakemake.log[0]}")
+    except BaseException as exc:  # the job's log holds its error (one JSON line)
+        log.write(json.dumps({"message": "job failed", "rule": "bench_one", **error_record(exc)}))
+        log.write("\n")
+        raise

@@ -2,20 +2,20 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.quantize import evaluate_int8
 
-setup_logging(snakemake.log[0])
 settings = snakemake.params.settings
-evaluate_int8(
-    snakemake.wildcards.model,
-    snakemake.params.encoder,
-    snakemake.input.int8,
-    snakemake.input.senteval,
-    snakemake.output[0],
-    pooling=snakemake.wildcards.pooling,
-    tasks=snakemake.params.tasks,
-    batch_size=settings.get("batch_size", 128),
-    max_length=settings.get("max_length", 512),
-    aggregation=settings.get("aggregation", "all"),
-)
+with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.model):
+    evaluate_int8(
+        snakemake.wildcards.model,
+        snakemake.params.encoder,
+        snakemake.input.int8,
+        snakemake.input.senteval,
+        snakemake.output[0],
+        pooling=snakemake.wildcards.pooling,
+        tasks=snakemake.params.tasks,
+        batch_size=settings.get("batch_size", 128),
+        max_length=settings.get("max_length", 512),
+        aggregation=settings.get("aggregation", "all"),
+    )

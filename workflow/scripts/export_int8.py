@@ -2,8 +2,8 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.quantize import quantize_dynamic_int8
 
-setup_logging(snakemake.log[0])
-quantize_dynamic_int8(snakemake.params.encoder, snakemake.output[0])
+with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.model):
+    quantize_dynamic_int8(snakemake.params.encoder, snakemake.output[0])

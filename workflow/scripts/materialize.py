@@ -1,11 +1,14 @@
 """Snakemake script: materialise one data source (download + sha256, or copy from the mirror)."""
-from distilface.download import materialize_output
-from distilface.logs import setup_logging
 
-setup_logging(snakemake.log[0])
-materialize_output(
-    snakemake.params.name,
-    snakemake.params.source,
-    snakemake.output[0],
-    mirror=snakemake.params.mirror,
-)
+# ruff: noqa: F821  (`snakemake` is injected by the script directive)
+
+from distilface.download import materialize_output
+from distilface.logs import job_log
+
+with job_log(snakemake.log[0], rule=snakemake.rule, source=snakemake.params.name):
+    materialize_output(
+        snakemake.params.name,
+        snakemake.params.source,
+        snakemake.output[0],
+        mirror=snakemake.params.mirror,
+    )

@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.report.build import build_ablation
 
-setup_logging(snakemake.log[0])  # noqa: F821
-build_ablation(
-    snakemake.input.tidy,  # noqa: F821
-    snakemake.config,  # noqa: F821
-    snakemake.wildcards.axis,  # noqa: F821
-    snakemake.output.csv,  # noqa: F821
-    Path(snakemake.output.png).with_suffix(""),  # noqa: F821
-)
+with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
+    build_ablation(
+        snakemake.input.tidy,  # noqa: F821
+        snakemake.config,  # noqa: F821
+        snakemake.wildcards.axis,  # noqa: F821
+        snakemake.output.csv,  # noqa: F821
+        Path(snakemake.output.png).with_suffix(""),  # noqa: F821
+    )

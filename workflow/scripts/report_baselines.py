@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.report.build import build_baselines
 
-setup_logging(snakemake.log[0])  # noqa: F821
-build_baselines(
-    snakemake.input.tidy,  # noqa: F821
-    snakemake.config,  # noqa: F821
-    Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
-)
+with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
+    build_baselines(
+        snakemake.input.tidy,  # noqa: F821
+        snakemake.config,  # noqa: F821
+        Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
+    )

@@ -1,7 +1,7 @@
 """Rule report_comparisons: results/tables/comparisons.csv (bootstrap over the per-pair scores)."""
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.report.build import build_comparisons
 
-setup_logging(snakemake.log[0])  # noqa: F821
-build_comparisons(snakemake.input.tidy, snakemake.config, snakemake.output[0])  # noqa: F821
+with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
+    build_comparisons(snakemake.input.tidy, snakemake.config, snakemake.output[0])  # noqa: F821

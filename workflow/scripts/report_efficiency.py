@@ -1,13 +1,13 @@
 """Rule report_efficiency: results/tables/efficiency.csv."""
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.report.build import build_efficiency
 
-setup_logging(snakemake.log[0])  # noqa: F821
-build_efficiency(
-    snakemake.input.tidy,  # noqa: F821
-    snakemake.config,  # noqa: F821
-    snakemake.output[0],  # noqa: F821
-    snakemake.params.models_root,  # noqa: F821
-    snakemake.input.int8,  # noqa: F821
-)
+with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
+    build_efficiency(
+        snakemake.input.tidy,  # noqa: F821
+        snakemake.config,  # noqa: F821
+        snakemake.output[0],  # noqa: F821
+        snakemake.params.models_root,  # noqa: F821
+        snakemake.input.int8,  # noqa: F821
+    )

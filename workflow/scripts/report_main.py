@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.report.build import build_main
 
-setup_logging(snakemake.log[0])  # noqa: F821
-build_main(
-    snakemake.input.tidy,  # noqa: F821
-    snakemake.config,  # noqa: F821
-    snakemake.input.published,  # noqa: F821
-    Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
-)
+with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
+    build_main(
+        snakemake.input.tidy,  # noqa: F821
+        snakemake.config,  # noqa: F821
+        snakemake.input.published,  # noqa: F821
+        Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
+    )

@@ -1,7 +1,7 @@
 """Rule report_tidy: every eval JSON + training log -> results/tables/tidy.csv."""
 
-from distilface.logs import setup_logging
+from distilface.logs import job_log
 from distilface.report.build import build_tidy
 
-setup_logging(snakemake.log[0])  # noqa: F821
-build_tidy(snakemake.input.evals, snakemake.params.logs, snakemake.output[0])  # noqa: F821
+with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
+    build_tidy(snakemake.input.evals, snakemake.params.logs, snakemake.output[0])  # noqa: F821

@@ -1,8 +1,11 @@
 """Snakemake script: a DistilBERT-layout student from a teacher's layers (distilface.student)."""
-from distilface.logs import setup_logging
+
+# ruff: noqa: F821  (`snakemake` is injected by the script directive)
+
+from distilface.logs import job_log
 from distilface.student import student_from_teacher_layers
 
-setup_logging(snakemake.log[0])
-student_from_teacher_layers(
-    snakemake.params.teacher, snakemake.params.layers, snakemake.output[0]
-)
+with job_log(snakemake.log[0], rule=snakemake.rule, student=snakemake.wildcards.student):
+    student_from_teacher_layers(
+        snakemake.params.teacher, snakemake.params.layers, snakemake.output[0]
+    )

@@ -1,15 +1,22 @@
 """Snakemake script: one training run of the grid (distilface.train.train)."""
 
-import torch
+# ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
-from distilface.logs import setup_logging
-from distilface.train import TrainConfig, train
+from distilface.devices import require_gpu_if_requested
+from distilface.logs import job_log
 
-setup_logging(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
-cfg = TrainConfig.from_dict(
-    dict(snakemake.params.kwargs),
-    out_dir=snakemake.output[0],
-    work_dir=snakemake.params.work_dir,
-)
-train(cfg)
+kwargs = dict(snakemake.params.kwargs)
+model_id = kwargs.get("extra", {}).get("model_id", snakemake.output[0])
+with job_log(snakemake.log[0], rule=snakemake.rule, model=model_id):
+    require_gpu_if_requested(
+        f"rule train, {model_id}", getattr(snakemake.resources, "gpu", 0), kwargs.get("device")
+    )
+    import torch
+
+    from distilface.train import TrainConfig, train
+
+    torch.set_num_threads(snakemake.threads)
+    cfg = TrainConfig.from_dict(
+        kwargs, out_dir=snakemake.output[0], work_dir=snakemake.params.work_dir
+    )
+    train(cfg)

@@ -329,6 +329,9 @@ def ablation_table(wide: pd.DataFrame, config: dict, axis_id: str) -> pd.DataFra
     if axis == "seeds":
         slug = default_slug(config, variant)
         runs = runs[runs["hparams"] == slug]
+        pooling = eval_pooling(slug) if slug else None  # as for the hparam axes below
+        if pooling is not None and (runs["pooling"] == pooling).any():
+            runs = runs[runs["pooling"] == pooling]
         runs = runs[runs["seed"].isin([int(v) for v in spec["values"]])]
         by_value = {int(v): runs[runs["seed"] == int(v)] for v in spec["values"]}
     else:

@@ -1,0 +1,109 @@
+"""Strict validation of a workflow config against ``config/schema.yaml``, with readable errors.
+
+Snakemake's own ``validate`` reports only the first violation, without the key path of the
+bad value. :func:`validate_config` reports every violation, each as ``<key path>: <what is
+wrong>`` (``ablations.simcse-unsup.batch_size[0]: 'abc' is not of type 'integer'``); an
+unknown key is named with the closest known one (``ablation: unknown key (did you mean
+'ablations'?)``). The Snakefile and ``python -m distilface.reproduce`` call it before anything
+runs, so a typo never silently drops part of an experiment.
+
+This module imports nothing heavy: the Snakefile calls it at parse time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+#: TrainConfig fields that are NOT training settings: the grid (or the train rule) sets them
+#: from other parts of the config, so ``$defs.settings`` must not list them (a value there
+#: would be overwritten without a word). ``tests/test_config.py`` checks that
+#: ``$defs.settings`` + these == the fields of ``distilface.train.TrainConfig``.
+SET_BY_GRID: dict[str, str] = {
+    "objective": "variants.<v>.objective",
+    "student": "variants.<v>.student / init_from",
+    "data": "variants.<v>.data -> training.data",
+    "teacher_cache": "variants.<v>.teacher (rule teacher_cache)",
+    "senteval_root": "training.senteval_root",
+    "seed": "variants.<v>.seeds / ablations.<v>.seeds",
+    "extra": "the run's ids (grid.train_config_kwargs)",
+    "out_dir": "the train rule's output folder",
+    "work_dir": "the train rule's checkpoint folder",
+}
+
+
+class ConfigError(ValueError):
+    """A config violates the schema; the message lists every violation by key path."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The parsed schema (YAML)."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def key_path(parts: Iterable[str | int]) -> str:
+    """``("ablations", "x", "batch_size", 0)`` -> ``ablations.x.batch_size[0]``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _unknown_keys(error: Any) -> list[str]:
+    """Keys an ``additionalProperties: false`` violation is about."""
+    allowed = set(error.schema.get("properties", {}))
+    return sorted(k for k in error.instance if k not in allowed)
+
+
+def _suggestion(key: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _messages(error: Any) -> list[str]:
+    """One line per problem of one jsonschema error, each starting with its key path."""
+    where = list(error.absolute_path)
+    if (
+        error.validator == "additionalProperties"
+        and error.schema.get("additionalProperties") is False
+        and isinstance(error.instance, Mapping)
+    ):
+        allowed = sorted(error.schema.get("properties", {}))
+        return [
+            f"{key_path([*where, key])}: unknown key{_suggestion(key, allowed)}; "
+            f"allowed {'at the top level' if not where else 'here'}: {', '.join(allowed)}"
+            for key in _unknown_keys(error)
+        ]
+    if error.validator == "oneOf" and error.context:
+        reasons = "; ".join(sorted({c.message for c in error.context}))
+        return [f"{key_path(where) or '<top level>'}: {error.instance!r} is invalid ({reasons})"]
+    return [f"{key_path(where) or '<top level>'}: {error.message}"]
+
+
+def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
+    """Every schema violation of ``config`` as ``<key path>: <message>``, sorted by path."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(dict(schema if schema is not None else load_schema()))
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    return [msg for error in errors for msg in _messages(error)]
+
+
+def validate_config(
+    config: Mapping[str, Any], source: str = "config", schema_path: str | Path = SCHEMA_PATH
+) -> None:
+    """Raise :class:`ConfigError` listing every violation (``source`` names the file(s))."""
+    problems = config_errors(config, load_schema(schema_path))
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        raise ConfigError(f"{source}: {len(problems)} problem(s) against {schema_path}:\n{lines}")

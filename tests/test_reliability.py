@@ -1,0 +1,368 @@
+"""Fault classes of the README's reliability table, one test (or more) per row.
+
+Each test feeds a hostile-but-realistic input and asserts that the run fails loudly, naming
+the key / file / line, and that nothing partial is left behind. The config typos live in
+tests/test_config.py (row "config typo"); resume after SIGKILL in tests/test_train.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tinydata import tiny_bert, tiny_distilbert, write_mirror
+
+from distilface import download as dl
+from distilface.data import STS_DIRS, DataFormatError, load_task
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# --- row: offline first run (download impossible) ------------------------------------------
+
+
+def test_download_failure_prints_the_mirror_hint(tmp_path: Path) -> None:
+    with pytest.raises(dl.DownloadError) as info:
+        dl.fetch("http://127.0.0.1:9/senteval.tar", tmp_path / "x", sha256="0" * 64)
+    assert dl.MIRROR_CONFIG in str(info.value)
+    assert not list(tmp_path.iterdir())  # nothing partial
+
+
+def test_the_mirror_hint_is_the_readme_form_everywhere() -> None:
+    assert dl.MIRROR_CONFIG.removeprefix("--config ") in (REPO / "README.md").read_text()
+    config_text = (REPO / "config" / "config.yaml").read_text(encoding="utf-8")
+    assert dl.MIRROR_CONFIG.removeprefix("--config ") in config_text
+    assert "data_mirror" not in config_text
+
+
+@pytest.mark.slow
+def test_the_mirror_hint_works_as_printed(tmp_path: Path) -> None:
+    """The hint's command line, verbatim, on the papers' config (data.mirror: null), from a
+    work dir with ../shared/data beside it: the corpus comes from the mirror, checksummed."""
+    if not (SHARED_DATA / "corpus").is_dir():
+        pytest.skip(f"no mirror at {SHARED_DATA}")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "data").symlink_to(SHARED_DATA)
+    work = tmp_path / "work"
+    work.mkdir()
+    target = "results/data/corpus/wiki1m_for_simcse.txt"
+    hint = shlex.split(dl.MIRROR_CONFIG)
+    # appended last, as the hint says (--config takes every following word)
+    args = [target, "--cores", "1", "--configfile", str(REPO / "config/config.yaml"), *hint]
+    proc = snakemake(args, work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = work / target
+    record = json.loads((out.parent / "MANIFEST.json").read_text())["files"][out.name]
+    assert record["origin"].endswith("corpus/wiki1m_for_simcse.head.txt"), record
+    assert record["verified"] is True and record["bytes"] == out.stat().st_size
+
+
+# --- row: broken test files (non-finite gold, zero pairs, BOM) ----------------------------
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Path:
+    return write_mirror(tmp_path / "mirror", pairs_per_subset=4)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
+def test_non_finite_gold_score_names_file_and_line(mirror: Path, bad: str) -> None:
+    gs = mirror / "senteval" / STS_DIRS["STS12"] / "STS.gs.MSRpar.txt"
+    lines = gs.read_text().splitlines()
+    lines[2] = bad
+    gs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{gs}:3: gold score '{bad}' is not a finite"):
+        load_task("STS12", mirror / "senteval")
+
+
+def test_non_finite_stsb_and_sick_scores_are_refused(mirror: Path) -> None:
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    fields = stsb.read_text().splitlines()[0].split("\t")
+    stsb.write_text("\t".join(fields[:4] + ["nan"] + fields[5:]) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{stsb}:1: score 'nan' is not a finite"):
+        load_task("STSBenchmark", mirror / "senteval")
+    sick = mirror / "senteval/SICK/SICK_test_annotated.txt"
+    text = sick.read_text().splitlines()
+    row = text[1].split("\t")
+    row[3] = "inf"
+    sick.write_text("\n".join([text[0], "\t".join(row)]) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{sick}:2: relatedness_score 'inf'"):
+        load_task("SICKRelatedness", mirror / "senteval")
+
+
+def test_empty_stsb_test_file_is_an_error(mirror: Path) -> None:
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    stsb.write_text("")
+    with pytest.raises(DataFormatError, match=rf"{stsb}: no scored pairs"):
+        load_task("STSBenchmark", mirror / "senteval")
+
+
+def test_header_only_sick_is_an_error(mirror: Path) -> None:
+    sick = mirror / "senteval/SICK/SICK_test_annotated.txt"
+    sick.write_text(sick.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataFormatError, match=rf"{sick}: no scored pairs"):
+        load_task("SICKRelatedness", mirror / "senteval")
+
+
+def test_sts_subset_without_any_gold_is_an_error(mirror: Path) -> None:
+    gs = mirror / "senteval" / STS_DIRS["STS13"] / "STS.gs.FNWN.txt"
+    gs.write_text("\n" * len(gs.read_text().splitlines()))
+    with pytest.raises(DataFormatError, match=rf"{gs}: no scored pairs"):
+        load_task("STS13", mirror / "senteval")
+
+
+def test_utf8_bom_is_stripped(mirror: Path) -> None:
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    clean = load_task("STSBenchmark", mirror / "senteval")
+    stsb.write_bytes(b"\xef\xbb\xbf" + stsb.read_bytes())
+    pairs = load_task("STSBenchmark", mirror / "senteval")
+    assert pairs.subsets == clean.subsets and not any("\ufeff" in s for s in pairs.subsets)
+    assert pairs.sent1 == clean.sent1 and list(pairs.gold) == list(clean.gold)
+
+
+def test_nan_score_is_refused_and_nothing_is_written(mirror: Path, tmp_path: Path) -> None:
+    """A collapsed model (all weights zero: every embedding equal) gives undefined
+    correlations: the evaluator raises instead of writing ``null`` scores."""
+    import torch
+
+    from distilface.sts import ScoreError, evaluate_model
+
+    model = tiny_bert(tmp_path / "collapsed")
+    from transformers import BertModel
+
+    bert = BertModel.from_pretrained(model)
+    with torch.no_grad():
+        for p in bert.parameters():
+            p.zero_()
+    bert.save_pretrained(model)
+    out = tmp_path / "eval"
+    with pytest.raises(ScoreError, match=r"collapsed.*pooling avg.*STS12 spearman\[all\]"):
+        evaluate_model("collapsed", str(model), ["avg"], mirror / "senteval", out, device="cpu")
+    assert not out.exists() or not list(out.iterdir())
+
+
+# --- row: a model folder whose weights do not match its config; a missing local path ------
+
+
+def test_weights_not_matching_the_config_are_refused(tmp_path: Path) -> None:
+    """BERT weights under a DistilBERT config.json would load as a random DistilBERT."""
+    import shutil
+
+    from distilface.encoders import Encoder
+    from distilface.models import WeightsMismatchError
+
+    folder = tiny_bert(tmp_path / "bert")
+    config = tiny_distilbert(tmp_path / "distil") / "config.json"
+    shutil.copy(config, folder / "config.json")
+    with pytest.raises(WeightsMismatchError) as info:
+        Encoder.load(str(folder), device="cpu")
+    message = str(info.value)
+    assert message.startswith(f"{folder}: the weights do not match config.json (DistilBertModel)")
+    assert "missing (first: transformer.layer.0." in message and "unexpected" in message
+
+
+def test_a_checkpoint_missing_layers_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from distilface.encoders import Encoder
+    from distilface.models import WeightsMismatchError
+
+    folder = tiny_bert(tmp_path / "bert")
+    config = json.loads((folder / "config.json").read_text())
+    config["num_hidden_layers"] = 3  # the weight file holds 2
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsMismatchError, match=r"missing \(first: encoder\.layer\.2\."):
+        Encoder.load(str(folder), device="cpu")
+
+
+def test_a_checkpoint_without_pooler_loads_and_refuses_cls(tmp_path: Path) -> None:
+    from distilface.encoders import Encoder
+
+    folder = tiny_distilbert(tmp_path / "distil")
+    encoder = Encoder.load(str(folder), device="cpu")
+    assert encoder.available_poolings()["cls"] is not None
+    assert encoder.available_poolings()["avg"] is None
+
+
+@pytest.mark.parametrize("path", ["results/models/no-such-run/seed1", "/nonexistent/model", "./m"])
+def test_a_missing_local_path_says_no_such_folder(path: str) -> None:
+    from distilface.encoders import Encoder
+    from distilface.models import ModelResolutionError
+
+    with pytest.raises(ModelResolutionError, match=rf"^{path}: no such folder"):
+        Encoder.load(path, device="cpu")
+
+
+# --- row: a failed job (its log holds the error; progress bars without a terminal) --------
+
+
+def _last_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
+
+
+def test_job_log_writes_the_exception_as_a_json_line(tmp_path: Path) -> None:
+    from distilface.logs import job_log
+
+    log = tmp_path / "logs" / "job.jsonl"
+    with pytest.raises(KeyError), job_log(log, rule="demo", model="m1"):
+        raise KeyError("no such key 'x'")
+    record = _last_json(log)
+    assert record["message"] == "job failed" and record["level"] == "ERROR"
+    assert record["error_type"] == "KeyError" and "no such key" in record["error"]
+    assert "Traceback" in record["traceback"] and "raise KeyError" in record["traceback"]
+    assert record["rule"] == "demo" and record["model"] == "m1"
+
+
+def test_progress_without_a_terminal_is_rare_plain_lines() -> None:
+    import io
+
+    from tqdm.auto import tqdm
+
+    from distilface.logs import plain_progress
+
+    stream = io.StringIO()  # not a TTY
+    assert plain_progress(interval_s=3600, stream=stream)
+    for _ in tqdm(range(500), desc="encode"):
+        pass
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert 1 <= len(lines) <= 3 and lines[-1].startswith("encode: 100%"), lines
+
+
+def _tiny_workdir(tmp_path: Path, **edits: object) -> Path:
+    """A work dir running config/ci.yaml on the synthetic mirror (+ ``edits`` at the top)."""
+    import yaml
+    from tinydata import sources_for
+
+    mirror = write_mirror(tmp_path / "mirror", pairs_per_subset=4)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "sources.yaml").write_text(yaml.safe_dump(sources_for(mirror)))
+    override = {"data": {"mirror": str(mirror)}, "sources_file": str(work / "sources.yaml")}
+    (work / "override.yaml").write_text(yaml.safe_dump({**override, **edits}))
+    return work
+
+
+def test_a_failed_job_logs_its_error_and_leaves_no_output(tmp_path: Path) -> None:
+    """The mirror lacks the corpus: the corpus job fails, its own log says why."""
+    work = _tiny_workdir(tmp_path)
+    (tmp_path / "mirror" / "corpus" / "wiki1m_for_simcse.head.txt").unlink()
+    target = "results/data/corpus/wiki1m_for_simcse.txt"
+    args = [target, "--cores", "1", "--configfile", str(REPO / "config/ci.yaml"), "override.yaml"]
+    proc = snakemake(args, work)
+    assert proc.returncode != 0
+    record = _last_json(work / "results/logs/data/wiki1m.jsonl")
+    assert record["message"] == "job failed" and record["error_type"] == "MirrorError"
+    assert "wiki1m_for_simcse.head.txt: missing from the mirror" in record["error"]
+    assert "Traceback" in record["traceback"]
+    assert not (work / target).exists()
+
+
+# --- row: GPU requested, no CUDA visible ----------------------------------------------------
+
+
+def test_gpu_request_without_cuda_fails_at_once() -> None:
+    from distilface.devices import GpuUnavailableError, require_gpu_if_requested
+
+    def no_cuda() -> tuple[bool, str]:
+        return False, "torch 2.13.0+cpu (CPU-only build)"
+
+    assert require_gpu_if_requested("job", 0, "auto", no_cuda) is False
+    assert require_gpu_if_requested("job", 1, None, lambda: (True, "cuda")) is True
+    with pytest.raises(GpuUnavailableError, match=r"rule train, m: requested a GPU \(resources"):
+        require_gpu_if_requested("rule train, m", 1, "auto", no_cuda)
+    with pytest.raises(GpuUnavailableError, match=r"device='cuda'.*CPU-only build"):
+        require_gpu_if_requested("job", 0, "cuda", no_cuda)
+
+
+def test_a_gpu_job_on_a_machine_without_cuda_fails_with_its_reason_logged(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the job would rightly run")
+    work = _tiny_workdir(tmp_path, resources={"eval_gpu": 1})
+    target = "results/eval/minilm-l6/avg.json"
+    args = [target, "--cores", "1", "--configfile", str(REPO / "config/ci.yaml"), "override.yaml"]
+    proc = snakemake(args, work)
+    assert proc.returncode != 0
+    record = _last_json(work / "results/logs/eval/minilm-l6.jsonl")
+    assert record["error_type"] == "GpuUnavailableError"
+    assert "rule evaluate, model minilm-l6: requested a GPU (resources gpu=1)" in record["error"]
+    assert not (work / "results/eval").exists() or not list((work / "results/eval").rglob("*.json"))
+
+
+# --- row: disk full / unwritable output while results are written -------------------------
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EACCES"])
+def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
+    tmp_path: Path, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every result file is written through a temporary name and a rename: an OSError while
+    writing (disk full, permission denied) propagates and leaves nothing behind."""
+    import builtins
+    import errno
+    import io
+
+    from distilface import sts
+
+    class Full(io.RawIOBase):
+        def __init__(self, path, mode):
+            self.path = Path(path)
+            self.path.write_bytes(b"")  # the temporary file exists when the write fails
+
+        def write(self, data):
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(self.path))
+
+    target = tmp_path / "eval" / "avg.json"
+    real_open = open
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        return Full(path, mode) if "x" in mode else real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    with pytest.raises(OSError) as info:
+        sts._write_json(target, {"avg": {"spearman": 1.0}})
+    monkeypatch.undo()
+    assert info.value.errno == getattr(errno, code)
+    assert list(target.parent.iterdir()) == []
+
+
+# --- the README's table names only tests that exist ----------------------------------------
+
+
+def test_every_row_of_the_readme_reliability_table_names_existing_tests() -> None:
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 10, rows
+    for row in rows[1:]:  # after the header
+        refs = re.findall(r"`((?:tests/\w+\.py::)?test_\w+)`", row.rsplit("|", 2)[-2])
+        assert refs, f"row without a test: {row[:80]}"
+        for ref in refs:
+            file, _, name = ref.rpartition("::")
+            source = (REPO / (file or "tests/test_reliability.py")).read_text(encoding="utf-8")
+            assert re.search(rf"^def {name}\(", source, re.M), f"{ref} not found"
