@@ -3,13 +3,15 @@
 #   make quick   — offline CPU run: real STS data from ../shared/data, bundled MiniLM
 #   make run     — the papers' runs (config/config.yaml; needs the model hub and a GPU)
 #   make report  — HTML report of the last run
+#   make reference-report — re-render results/reference/gpu-h100 tables, figures and report.html
+#                  from its committed raw results (Snakefile.report: the workflow's report rules)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
 SNAKE  := $(VENV)/bin/snakemake
 
-.PHONY: setup test quick run report lint bench clean
+.PHONY: setup test quick run report reference-report lint bench clean
 
 $(STAMP): requirements/lock.txt requirements/models.txt requirements/reference.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +28,7 @@ setup: $(STAMP)
 
 test: setup
 	bash .ci/slurm.sh
+	bash .ci/tools.sh
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q -ra
 
 lint: setup
@@ -43,6 +46,19 @@ bench: setup
 
 report: setup
 	$(SNAKE) --report results/report.html $(if $(CONFIG),--configfile $(CONFIG),)
+
+REF    := results/reference/gpu-h100
+REFDIR := .dev/reference-report
+reference-report: setup
+	rm -rf $(REFDIR) && mkdir -p $(REFDIR)
+	tar xzf $(REF)/raw_results.tar.gz -C $(REFDIR)
+	$(SNAKE) -s Snakefile.report --cores $(CORES) --configfile $(REF)/config.yaml --directory $(REFDIR)
+	$(SNAKE) -s Snakefile.report --configfile $(REF)/config.yaml --directory $(REFDIR) \
+	  --report $(CURDIR)/$(REF)/report.html
+	cp $(REFDIR)/results/tables/main.* $(REFDIR)/results/tables/headline.html \
+	  $(REFDIR)/results/tables/baselines.* $(REFDIR)/results/tables/efficiency.* \
+	  $(REFDIR)/results/tables/ablation_* $(REF)/tables/
+	cp $(REFDIR)/results/figures/*.png $(REFDIR)/results/figures/*.pdf $(REF)/figures/
 
 clean:
 	rm -rf results/eval results/tables results/figures results/report.html

@@ -32,6 +32,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/release.smk"
 include: "workflow/rules/bench.smk"  # `snakemake bench`: not part of `all`
 
 
@@ -39,4 +40,5 @@ rule all:
     input:
         all_eval_jsons(),
         report_targets(config),
+        release_targets(config),
     default_target: True

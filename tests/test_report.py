@@ -107,34 +107,67 @@ def test_main_table_roundtrip_and_selection(results, tmp_path):
     build.build_tidy(evals, logs, root / "tidy.csv")
     (root / "published.yaml").write_text(yaml.safe_dump(PUBLISHED))
     table = build.build_main(root / "tidy.csv", CONFIG, root / "published.yaml", root / "main")
-    back = pd.read_csv(root / "main.csv")
-    pd.testing.assert_frame_equal(back, table, check_dtype=False)
-    # a configured variant shows its default hparams, mean over seeds
+    back = pd.read_csv(root / "main.csv", keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(
+        back.drop(columns=["Source", "Not comparable", "Pooling"]),
+        table.drop(columns=["Source", "Not comparable", "Pooling"]),
+        check_dtype=False,
+    )
+    # a configured variant shows its default hparams, mean and std over seeds
     frame = load_results(evals)
     wide = tables.scores_wide(frame)
-    expected = wide[wide["hparams"] == HP]["avg"].mean()
-    simcse = table[table["Model"] == "simcse"].iloc[0]
-    assert simcse["Avg"] == pytest.approx(expected) and simcse["Seeds"] == 2
+    runs = wide[wide["hparams"] == HP]
+    simcse = table[table["key"] == "simcse"].iloc[0]
+    assert simcse["Avg"] == pytest.approx(runs["avg"].mean()) and simcse["Seeds"] == 2
+    assert simcse["Avg std"] == pytest.approx(runs["avg"].std(ddof=1))
+    assert simcse["STS13 std"] == pytest.approx(runs["STS13"].std(ddof=1))
+    assert simcse["Model"] == "unsup. SimCSE"  # derived label, not the slug
     assert simcse["Params (M)"] == pytest.approx(17.2)
-    row = table[table["Model"] == "minilm-l6/avg"].iloc[0]
-    assert row["Published"] == 70.0 and row["Δ"] == pytest.approx(row["Avg"] - 70.0)
-    assert len(table) == 3  # one per variant + one per baseline encoder x pooling
+    base = table[table["key"] == "minilm-l6/avg"].iloc[0]
+    assert base["Model"] == "minilm-l6" and base["Pooling"] == "avg" and pd.isna(base["Seeds"])
+    # the published row and its Δ row follow, in their own group
+    pub = table[table["group"] == "published"]
+    assert list(pub["key"]) == ["fake-entry", "minilm-l6/avg-fake-entry"]
+    assert pub.iloc[0]["Avg"] == 70.0
+    assert pub.iloc[1]["Avg"] == pytest.approx(base["Avg"] - 70.0)
+    assert list(table["group"]) == ["baseline", "baseline", "trained", "published", "published"]
 
 
-def test_latex_booktabs_and_markdown(results):
+def test_main_view_labels_std_bold_and_groups(results):
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    (root / "published.yaml").write_text(yaml.safe_dump(PUBLISHED))
+    cfg = {**CONFIG, "variants": {"simcse": {**CONFIG["variants"]["simcse"], "label": "Ours"}}}
+    table = build.build_main(root / "tidy.csv", cfg, root / "published.yaml", root / "main")
+    view = tables.main_view(table)
+    ours = view.cells[view.cells["Model"] == "Ours"].iloc[0]
+    row = table[table["key"] == "simcse"].iloc[0]
+    assert ours["Avg"] == f"{row['Avg']:.2f} ± {row['Avg std']:.2f}"
+    assert "n" not in view.cells.columns  # every trained row has 2 seeds: in the caption
+    # the best of our rows is bold in every score column, published rows never are
+    for col in ("STS12", "Avg"):
+        ours_rows = table["group"].isin(["baseline", "trained"])
+        best = table.loc[ours_rows, col].idxmax()
+        assert view.bold[col].tolist() == [i == best for i in range(len(table))]
+    md = (root / "main.md").read_text()
+    assert "**" in md and "| Ours" in md and "2 seeds each" not in md
+    html = (root / "main.html").read_text()
+    assert "<table" in html and "Ours" in html and "font-weight: bold" in html
+    assert f"{row['Avg']:.2f} ± {row['Avg std']:.2f}" in html
+
+
+def test_latex_booktabs_groups_and_ascii(results):
     evals, logs, root = results
     build.build_tidy(evals, logs, root / "tidy.csv")
     (root / "published.yaml").write_text(yaml.safe_dump(PUBLISHED))
     table = build.build_main(root / "tidy.csv", CONFIG, root / "published.yaml", root / "main")
     tex = (root / "main.tex").read_text()
-    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
-        assert tex.count(rule) == 1
-    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
-    assert len(body) == len(table)
-    assert any(line.startswith("minilm-l6/avg &") for line in body)
+    assert tex.isascii(), "pdflatex with T1/OT1 fonts cannot typeset non-ASCII input"
+    assert tex.count(r"\toprule") == 1 and tex.count(r"\bottomrule") == 1
+    # header rule + one rule between each of the 3 groups
+    assert tex.count(r"\midrule") == 1 + 2
+    assert r"$\Delta$" in tex and r"\textbf{" in tex and r"$\pm$" in tex
     assert f"{table.loc[0, 'Avg']:.2f}" in tex
-    md = (root / "main.md").read_text().splitlines()
-    assert len(md) == 2 + len(table) and md[0].startswith("| Model | Pooling")
 
 
 def test_ablation_table_and_one_value_axis(results):
@@ -289,13 +322,18 @@ def test_efficiency_table(results):
     evals, logs, root = results
     build.build_tidy(evals, logs, root / "tidy.csv")
     eff = build.build_efficiency(root / "tidy.csv", CONFIG, root / "eff.csv", root / "models")
-    simcse = eff[eff["Model"] == "simcse"].iloc[0]
+    # one row per model: minilm-l6 (two poolings in the main table) appears once
+    assert list(eff["Model"]) == ["minilm-l6", "unsup. SimCSE"]
+    simcse = eff[eff["Model"] == "unsup. SimCSE"].iloc[0]
     folders = [root / "models" / "simcse" / HP / f"seed{s}" for s in (1, 2)]
     sizes = [sum(f.stat().st_size for f in d.iterdir()) for d in folders]
-    assert simcse["Disk (MB)"] == pytest.approx(np.mean(sizes) / 1e6)
-    assert np.isnan(eff.loc[eff["Model"] == "minilm-l6/avg", "Disk (MB)"].item())
-    assert simcse["Sentences/s (cpu)"] > 0 and np.isnan(simcse["Sentences/s (cuda)"])
+    assert simcse["Disk (MiB)"] == pytest.approx(np.mean(sizes) / 2**20)
+    assert np.isnan(eff.loc[eff["Model"] == "minilm-l6", "Disk (MiB)"].item())
+    assert simcse["Sent/s CPU fp32"] > 0 and "Sent/s GPU fp32" not in eff.columns
     assert simcse["Params (M)"] == pytest.approx(17.2)
+    assert not any("MB" in c and "MiB" not in c for c in eff.columns)
+    md = (root / "eff.md").read_text()
+    assert md.count("\n") == 2 + len(eff) and "Disk (MiB)" in md
 
 
 def _int8_json(path: Path, model: str, pooling: str, fp32: float, int8: float) -> Path:
@@ -322,13 +360,16 @@ def test_efficiency_table_int8_columns(results):
         for s, f, i in ((1, 70.0, 69.0), (2, 72.0, 70.0))
     ]
     eff = build.build_efficiency(root / "tidy.csv", CONFIG, root / "eff.csv", root / "m", int8)
-    row = eff[eff["Model"] == "simcse"].iloc[0]
-    assert row["Avg fp32 (CPU)"] == pytest.approx(71.0)
-    assert row["Avg int8 (CPU)"] == pytest.approx(69.5)
+    row = eff[eff["Model"] == "unsup. SimCSE"].iloc[0]
+    assert row["Avg fp32"] == pytest.approx(71.0)
+    assert row["Avg int8"] == pytest.approx(69.5)
     assert row["Δ int8"] == pytest.approx(-1.5)
-    assert row["int8 speed-up"] == pytest.approx(1.5) and row["int8 sets"] == "2"
+    assert row["int8 speed-up"] == pytest.approx(1.5) and row["int8 STS sets"] == 2
     assert row["Weights int8 (MiB)"] == pytest.approx(50.0)
-    other = eff[eff["Model"] != "simcse"]
+    # one CPU fp32 speed per row: the int8 job's, measured beside int8
+    assert row["Sent/s CPU fp32"] == pytest.approx(100.0)
+    assert row["Sent/s CPU int8"] == pytest.approx(150.0)
+    other = eff[eff["Model"] != "unsup. SimCSE"]
     assert other["Δ int8"].isna().all() and (root / "eff.md").is_file()
 
     stray = _int8_json(root / "x.json", "minilm-l6", "avg_top2", 70.0, 69.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,3 +84,87 @@ def test_palette_is_stable_and_distinct():
     a = plots.variant_palette(["simcse", "kd", "minilm-l6/avg"])
     b = plots.variant_palette(["minilm-l6/avg", "simcse", "kd", "kd"])
     assert a == b and len(set(a.values())) == 3
+
+
+def test_error_bars_std_for_seeds_and_bootstrap_ci_for_one_run(tidy_csv):
+    from distilface.report import tables
+    from distilface.report.tidy import read_tidy
+
+    frame = read_tidy(tidy_csv)
+    wide = tables.scores_wide(frame)
+    selected = tables.select_main(wide, CONFIG)
+    rows = build.with_error_bars(frame, wide, selected, {**CONFIG, "report": {"n_bootstrap": 50}})
+    by_label = rows.set_index("label")
+    simcse = by_label.loc["simcse"]
+    assert simcse["err_kind"] == "std"  # two seeds
+    runs = wide[(wide["variant"] == "simcse") & (wide["hparams"] == HP)]
+    assert simcse["avg_err_lo"] == pytest.approx(runs["avg"].std(ddof=1))
+    base = by_label.loc["minilm-l6/avg"]
+    assert base["err_kind"] == "ci"  # one run: percentile bootstrap over sentence pairs
+    assert 0 < base["avg_err_lo"] < 10 and 0 < base["avg_err_hi"] < 10
+
+
+def test_error_bars_none_without_pair_scores(tidy_csv, tmp_path):
+    from distilface.report import tables
+    from distilface.report.tidy import read_tidy
+
+    frame = read_tidy(tidy_csv)
+    for npz in tmp_path.rglob("minilm-l6/avg.scores.npz"):
+        npz.unlink()
+    wide = tables.scores_wide(frame)
+    kind, bars = build.error_bars(frame, wide, ["minilm-l6"], "avg", CONFIG)
+    assert kind == "none" and np.isnan(bars["avg"][0])
+
+
+def test_spread_positions_keeps_labels_apart():
+    ys = plots.spread_positions([66.7, 67.1, 67.7, 22.7, 59.9, 58.4], 2.0)
+    ordered = sorted(ys)
+    assert all(b - a >= 2.0 - 1e-9 for a, b in zip(ordered, ordered[1:], strict=False))
+    assert ys[3] == pytest.approx(22.7, abs=3.0)  # an isolated point stays near its value
+
+
+def test_size_quality_labels_do_not_overlap_and_teacher_is_starred(tidy_csv):
+    from distilface.report import tables
+    from distilface.report.tidy import read_tidy
+
+    frame = read_tidy(tidy_csv)
+    wide = tables.scores_wide(frame)
+    selected = tables.select_main(wide, CONFIG)
+    palette = plots.variant_palette(selected["label"])
+    fig, ax = plots.size_quality_figure(selected, palette, teachers=("mpnet-base",))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == len(selected.drop_duplicates("variant"))  # one point per encoder
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), "two point labels overlap"
+    assert any(t.get_text().endswith("— teacher") for t in ax.texts)
+    assert any(line.get_marker() == "*" for line in ax.lines)
+    plt.close(fig)
+
+
+def test_categorical_ablation_axis_draws_no_line(monkeypatch, tmp_path):
+    captured = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: captured.append(fig) or [])
+    table = pd.DataFrame(
+        {
+            "value": ["cls", "avg"],
+            "variant": ["v", "v"],
+            "n_seeds": [3, 1],
+            "avg_mean": [60.0, 65.0],
+            "avg_std": [0.4, np.nan],
+            "stsb_dev_mean": [65.0, 70.0],
+            "stsb_dev_std": [0.5, np.nan],
+            "avg_ci_low": [np.nan, 64.0],
+            "avg_ci_high": [np.nan, 66.5],
+        }
+    )
+    plots.plot_ablation(table, "pooling", "C0", tmp_path / "x")
+    (fig,) = captured
+    for ax in fig.axes:
+        # only markers: no line joins the categories
+        assert all(line.get_linestyle() in ("None", "") for line in ax.lines)
+        assert ax.get_xlabel() == "pooling (training → evaluation)"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["cls → CLS", "avg → mean"]
+    plt.close(fig)

@@ -1,7 +1,13 @@
-"""End to end: the report rules on synthetic results, then `snakemake --report`."""
+"""End to end: the quick config's report rules over synthetic result files (the real file
+formats), `snakemake --report`, and the report opened in headless Chromium (Debian's
+chromium-headless-shell, installed by .ci/tools.sh): the landing page shows the main table."""
 
 from __future__ import annotations
 
+import copy
+import html
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,86 +17,117 @@ import pandas as pd
 import pytest
 import yaml
 
-from distilface.grid import hparams_slug
-from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
+from distilface.grid import all_model_ids, trained_model_ids
+from distilface.pooling import POOLINGS
+from distilface.report.synthetic import write_eval, write_train_log
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULTS = SIMCSE_DEFAULTS
-CONFIG = {
-    "variants": {"simcse": {"objective": "simcse_unsup", "hparams": DEFAULTS, "seeds": [1, 2]}},
-    "ablations": {"simcse": {"temperature": [0.05, 0.1], "dropout": [0.1]}},
-    "report": {
-        "n_bootstrap": 100,
-        "comparisons": [["simcse", "minilm-l6/avg"]],
-        "published": {"minilm-l6/avg": "simcse-unsup-bert-base"},
-    },
-}
-SNAKEFILE = """
-import json
-configfile: "config.yaml"
-report: "{repo}/workflow/report/workflow.rst"
-EVALS = json.load(open("evals.json"))
-LOGS = json.load(open("logs.json"))
-def all_eval_jsons():
-    return EVALS
-def all_train_logs():
-    return LOGS
-include: "{repo}/workflow/rules/report.smk"
-rule all:
-    input: report_targets(config)
-"""
+# the quick config plus one ablation axis, so the ablation rules run too
+ABLATION = {"simcse-unsup": {"temperature": [0.1]}}
+
+
+def quick_config() -> dict:
+    config = yaml.safe_load((REPO / "config/quick.yaml").read_text())
+    return {**copy.deepcopy(config), "ablations": ABLATION}
+
+
+def write_results(root: Path, config: dict) -> None:
+    """An eval JSON (+ per-pair scores) for every model x pooling the config evaluates, and a
+    training log for every trained run."""
+    models = list(config["baselines"]["models"]) + all_model_ids(config)
+    for i, model in enumerate(models):
+        params = 22_713_216 if model in config["models"] else 17_241_216
+        for j, pooling in enumerate(POOLINGS):
+            noise = 0.2 + 0.05 * ((i + j) % 7)
+            write_eval(root / "results/eval", model, pooling, noise, seed=10 * i + j, params=params)
+    for i, model in enumerate(trained_model_ids(config)):
+        write_train_log(root / "results/models", model, steps=10, seed=i)
+
+
+def chromium() -> str:
+    for name in ("chromium-headless-shell", "chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("CI"):
+        pytest.fail("headless Chromium missing in CI: .ci/tools.sh installs it")
+    pytest.skip("no headless Chromium (apt-get install chromium-headless-shell)")
+
+
+def rendered_text(browser: str, page: Path) -> str:
+    """The page's DOM after its scripts ran, scripts and tags removed (what a reader sees)."""
+    run = subprocess.run(
+        [
+            browser,
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", run.stdout, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", dom))
 
 
 @pytest.mark.slow
-def test_report_rules_and_html(tmp_path):
-    evals = [
-        str(write_eval(tmp_path / "results/eval", "minilm-l6", p, n, seed=i).relative_to(tmp_path))
-        for i, (p, n) in enumerate([("avg", 0.3), ("cls", 0.6)])
-    ]
-    logs = []
-    for temp in (0.05, 0.1):
-        slug = hparams_slug({**DEFAULTS, "temperature": temp})
-        for seed in (1, 2):
-            model = f"simcse/{slug}/seed{seed}"
-            for pooling, noise in (("cls_before_pooler", 0.2 + temp), ("avg", 0.4)):
-                path = write_eval(tmp_path / "results/eval", model, pooling, noise, seed=seed)
-                evals.append(str(path.relative_to(tmp_path)))
-            log = write_train_log(tmp_path / "results/models", model, seed=seed)
-            logs.append(str(log.relative_to(tmp_path)))
-    (tmp_path / "evals.json").write_text(pd.Series(evals).to_json(orient="values"))
-    (tmp_path / "logs.json").write_text(pd.Series(logs).to_json(orient="values"))
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-    (tmp_path / "config").mkdir()
-    shutil.copy(REPO / "config/published.yaml", tmp_path / "config/published.yaml")
-    (tmp_path / "Snakefile").write_text(SNAKEFILE.format(repo=REPO))
+def test_quick_config_report_builds_and_renders_in_chromium(tmp_path):
+    browser = chromium()
+    config = quick_config()
+    write_results(tmp_path, config)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     snake = [
         sys.executable,
         "-m",
         "snakemake",
-        "--cores",
-        "1",
+        "--snakefile",
+        str(REPO / "Snakefile.report"),
         "--directory",
         str(tmp_path),
-        "--snakefile",
-        str(tmp_path / "Snakefile"),
+        "--configfile",
+        str(tmp_path / "config.yaml"),
     ]
-    run = subprocess.run(snake, capture_output=True, text=True, timeout=600)
+    run = subprocess.run([*snake, "--cores", "2"], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     main = pd.read_csv(tmp_path / "results/tables/main.csv")
-    assert set(main["Model"]) == {"simcse", "minilm-l6/avg", "minilm-l6/cls"}
-    assert main.loc[main["Model"] == "minilm-l6/avg", "Published"].item() == 76.25
-    for name in (
-        "ablation_simcse-temperature",
-        "ablation_simcse-dropout",
-        "per_task",
-        "training_curves",
-        "size_quality",
-    ):
+    ours = main[main["group"] != "published"]
+    # one row per variant of the config and per baseline encoder x pooling
+    expected = set(config["variants"]) | {
+        f"{m}/{p}" for m in config["baselines"]["models"] for p in POOLINGS
+    }
+    assert set(ours["key"]) == expected
+    assert "mteb-all-minilm-l6-v2" in set(main["key"])  # the sanity line of the quick config
+    for name in ("ablation_simcse-unsup-temperature", "per_task", "training_curves"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 1000
-    html = tmp_path / "results/report.html"
-    run = subprocess.run(
-        [*snake, "--report", str(html)], capture_output=True, text=True, timeout=600
-    )
+    for table in ("main", "baselines", "seeds", "comparisons", "efficiency"):
+        assert "<table" in (tmp_path / f"results/tables/{table}.html").read_text()
+    if shutil.which("pdflatex") or os.environ.get("CI"):
+        from test_report_latex import compile_table  # the quick config's main.tex compiles
+
+        compile_table(tmp_path / "results/tables/main.tex", tmp_path / "latex")
+
+    report = tmp_path / "results/report.html"
+    run = subprocess.run([*snake, "--report", str(report)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    text = html.read_text(errors="replace")
-    assert "per_task.png" in text and "main.csv" in text
+    text = " ".join(rendered_text(browser, report).split())
+    # the landing page shows the main table: header, a trained row's label and its avg
+    assert "Headline results" in text
+    last = [v for v, spec in config["variants"].items() if spec.get("init_from")][-1]
+    row = ours[ours["key"] == last].iloc[0]  # a fine-tune: the longest derived label
+    assert "STS12 STS13 STS14 STS15 STS16 STS-B SICK-R Avg" in text
+    assert f"{row['Model']} mean" in text and f"{row['Avg']:.2f}" in text
+
+
+def test_committed_gpu_reference_report_shows_its_main_table():
+    """results/reference/gpu-h100/report.html (make reference-report) opens in Chromium and
+    its landing page shows the committed main table."""
+    browser = chromium()
+    ref = REPO / "results/reference/gpu-h100"
+    main = pd.read_csv(ref / "tables/main.csv")
+    text = " ".join(rendered_text(browser, ref / "report.html").split())
+    assert "Headline results" in text
+    for _, row in main[main["group"] == "trained"].iterrows():
+        assert f"{row['Avg']:.2f} ± {row['Avg std']:.2f}" in text, row["Model"]

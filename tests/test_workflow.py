@@ -128,14 +128,19 @@ def test_ci_config_end_to_end(ci_run: Path) -> None:
     assert "pooler" in table[table["pooling"] == "cls"]["note"].iloc[0]
     res = json.loads((ci_run / "results/eval/minilm-l6/avg.json").read_text())
     assert res["tasks"]["STS12"]["n"] == 3108 and res["tasks"]["SICKRelatedness"]["n"] == 4927
-    main = (ci_run / "results/tables/main.md").read_text()
-    assert "simcse-unsup" in main and "disco-ckd-ft" in main
+    main = pd.read_csv(ci_run / "results/tables/main.csv")
+    assert {"simcse-unsup", "disco-ckd-ft"} <= set(main["key"])
+    label = main.set_index("key").loc["disco-ckd-ft", "Model"]  # human label, not the slug
+    assert label in (ci_run / "results/tables/main.md").read_text()
     # the int8 student (efficiency.int8) in the efficiency table, next to its float32 self
     eff = pd.read_csv(ci_run / "results/tables/efficiency.csv").set_index("Model")
-    row = eff.loc["disco-ckd-ft"]
-    assert 30 < row["Avg int8 (CPU)"] < 95 and abs(row["Δ int8"]) < 5, row
+    row = eff.loc[label]
+    assert 30 < row["Avg int8"] < 95 and abs(row["Δ int8"]) < 5, row
     assert row["int8 speed-up"] > 0 and row["Weights int8 (MiB)"] < row["Weights fp32 (MiB)"]
-    assert eff.drop(index="disco-ckd-ft")["Δ int8"].isna().all()
+    assert eff.drop(index=label)["Δ int8"].isna().all()
+    # every trained model has a release folder whose README is the model card
+    cards = list((ci_run / "results/release/disco-ckd-ft").rglob("README.md"))
+    assert cards and "## Evaluation" in cards[0].read_text()
 
 
 @pytest.mark.slow
@@ -152,4 +157,4 @@ def test_html_report(ci_run: Path) -> None:
     html = ci_run / "results/report.html"
     assert html.stat().st_size > 10_000
     text = html.read_text(encoding="utf-8", errors="replace")
-    assert "main.csv" in text and "per_task.png" in text
+    assert "main.html" in text and "per_task.png" in text

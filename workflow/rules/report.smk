@@ -3,6 +3,11 @@
 #   all_eval_jsons()  -> list of results/eval/{model}/{pooling}.json
 #   all_train_logs()  -> list of results/models/{variant}/{hparams}/seed{seed}/train_log.jsonl
 # Every rule is a thin call of one function of distilface.report.build.
+# Tables enter the HTML report as rounded HTML tables (the "eye" shows them); their CSV (full
+# precision) sits beside them. The landing page (workflow/report/workflow.rst) embeds
+# results/tables/headline.html, the main table with the paper comparison.
+# Snakefile.report (results only: tables, figures and report from existing result files) sets
+# REPORT_ONLY: per-pair scores and int8 reports are then used where present, not required.
 from pathlib import Path
 
 from distilface.report.targets import (
@@ -10,8 +15,11 @@ from distilface.report.targets import (
     int8_reports,
     model_dirs_for,
     npz_for,
+    present,
     report_targets,
 )
+
+REPORT_ONLY = globals().get("REPORT_ONLY", False)  # set by Snakefile.report before include
 
 rule report_tidy:
     input:
@@ -34,14 +42,16 @@ rule report_main:
         tidy="results/tables/tidy.csv",
         published=str(Path(workflow.basedir) / "config/published.yaml"),
     output:
-        csv=report(
-            "results/tables/main.csv",
+        csv="results/tables/main.csv",
+        html=report(
+            "results/tables/main.html",
             caption="../report/main_table.rst",
             category="Tables",
             labels={"table": "main"},
         ),
         md="results/tables/main.md",
         tex="results/tables/main.tex",
+        headline="results/tables/headline.html",
     log:
         "results/logs/report/main.log",
     conda:
@@ -54,8 +64,9 @@ rule report_baselines:
     input:
         tidy="results/tables/tidy.csv",
     output:
-        csv=report(
-            "results/tables/baselines.csv",
+        csv="results/tables/baselines.csv",
+        html=report(
+            "results/tables/baselines.html",
             caption="../report/baselines_table.rst",
             category="Tables",
             labels={"table": "baselines"},
@@ -72,10 +83,11 @@ rule report_baselines:
 rule report_seeds:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: npz_for(all_eval_jsons()),
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
-        report(
-            "results/tables/seeds.csv",
+        csv="results/tables/seeds.csv",
+        html=report(
+            "results/tables/seeds.html",
             caption="../report/seeds.rst",
             category="Tables",
             labels={"table": "seeds"},
@@ -91,10 +103,11 @@ rule report_seeds:
 rule report_comparisons:
     input:
         tidy="results/tables/tidy.csv",
-        npz=lambda wc: npz_for(all_eval_jsons()),
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
-        report(
-            "results/tables/comparisons.csv",
+        csv="results/tables/comparisons.csv",
+        html=report(
+            "results/tables/comparisons.html",
             caption="../report/comparisons.rst",
             category="Tables",
             labels={"table": "comparisons"},
@@ -110,15 +123,17 @@ rule report_comparisons:
 rule report_efficiency:
     input:
         tidy="results/tables/tidy.csv",
-        int8=int8_reports(config),  # efficiency.int8: float32 vs int8 on the CPU
+        # efficiency.int8: float32 vs int8 on the CPU
+        int8=present(int8_reports(config), REPORT_ONLY),
     output:
-        report(
-            "results/tables/efficiency.csv",
+        csv="results/tables/efficiency.csv",
+        html=report(
+            "results/tables/efficiency.html",
             caption="../report/efficiency.rst",
             category="Tables",
             labels={"table": "efficiency"},
         ),
-        "results/tables/efficiency.md",
+        md="results/tables/efficiency.md",
     params:
         models_root="results/models",
     log:
@@ -132,9 +147,12 @@ rule report_efficiency:
 rule report_ablation:
     input:
         tidy="results/tables/tidy.csv",
+        # bootstrap CIs of one-seed points
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
-        csv=report(
-            "results/tables/ablation_{axis}.csv",
+        csv="results/tables/ablation_{axis}.csv",
+        html=report(
+            "results/tables/ablation_{axis}.html",
             caption="../report/ablation_table.rst",
             category="Ablations",
             labels={"axis": "{axis}", "kind": "table"},
@@ -157,6 +175,8 @@ rule report_ablation:
 rule report_figures:
     input:
         tidy="results/tables/tidy.csv",
+        # bootstrap CIs of one-run rows
+        npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
         per_task=report(
             "results/figures/per_task.png",

@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from distilface import STS_TASKS
 from distilface.report import plots, stats, tables
-from distilface.report.io import load_yaml
-from distilface.report.render import write_table
+from distilface.report.io import atomic_write_text, load_yaml
+from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers, variant_label
+from distilface.report.render import frame_view, render_html, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ def build_tidy(
 def build_baselines(tidy_csv: str | Path, config: dict, out_stem: str | Path) -> pd.DataFrame:
     """Rule ``report_baselines``: ``baselines.{csv,md}``, every untrained encoder x pooling."""
     table = tables.baselines_table(read_tidy(tidy_csv), tables.eval_aggregation(config))
-    write_table(table, out_stem, ("csv", "md"), caption="Untrained encoders: Spearman x100")
+    write_table(table, out_stem, ("csv",))
+    caption = "Untrained encoders: Spearman's ρ × 100 on the STS test sets, every pooling."
+    write_view(frame_view(table), out_stem, ("md", "html"), caption)
     return table
 
 
@@ -61,21 +64,70 @@ def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Data
     return wide, tables.select_main(wide, config)
 
 
+def main_caption(table: pd.DataFrame, aggregation: str) -> str:
+    """Caption of the main table: what the cells are, and notes on published rows."""
+    seeded = table.loc[table["group"] == "trained", "Seeds"].dropna()
+    parts = [
+        "Spearman's ρ × 100 on the STS test sets "
+        f"('{aggregation}' aggregation for STS12-16; Avg = mean of the seven).",
+    ]
+    if len(seeded) and (seeded > 1).any():
+        runs = (
+            f"{int(seeded.iloc[0])} seeds each"
+            if seeded.nunique() == 1
+            else "n = number of seeds; one seed: no std"
+        )
+        parts.append(
+            f"Trained rows: mean ± standard deviation over seeds ({runs}) of the "
+            "hyperparameters and pooling chosen on STS-B dev."
+        )
+    elif len(seeded):
+        parts.append(
+            "Trained rows: one seed each (no standard deviation), hyperparameters and pooling "
+            "chosen on STS-B dev."
+        )
+    parts.append("Bold: best of our rows per column.")
+    parts.append(POOLING_LEGEND)
+    published = table[table["group"] == "published"]
+    if len(published):
+        parts.append(
+            "Published rows are the numbers the cited papers report (config/published.yaml); "
+            "a Δ X row = our row X − the published row above it."
+        )
+        for _, row in published.iterrows():
+            marks = "" if pd.isna(row["Not comparable"]) else str(row["Not comparable"])
+            if marks:
+                parts.append(f"†: {row['Model']}: {marks} measured on a different split, no Δ.")
+    return " ".join(parts)
+
+
 def build_main(
-    tidy_csv: str | Path, config: dict, published_yaml: str | Path, out_stem: str | Path
+    tidy_csv: str | Path,
+    config: dict,
+    published_yaml: str | Path,
+    out_stem: str | Path,
+    formats: tuple[str, ...] = ("md", "tex", "html"),
 ) -> pd.DataFrame:
-    """Rule ``report_main``: ``main.{csv,md,tex}`` with published numbers and Δ."""
+    """Rule ``report_main``: ``main.csv`` (unrounded, with std columns) and the rounded
+    ``main.{md,tex,html}`` (human labels, ``mean ± std``, published and Δ rows)."""
     _, selected = _selection(read_tidy(tidy_csv), config)
     published = tables.published_lookup(config, load_yaml(published_yaml))
     table = tables.main_table(selected, published)
-    agg = tables.eval_aggregation(config)
-    caption = (
-        f"Spearman's correlation x100 on the STS test sets ('{agg}' aggregation for "
-        "STS12-16); trained variants: mean over seeds of the STS-B-dev-selected "
-        "hyperparameters and pooling. Published: the paper's average for that row; "
-        "Delta = Avg - Published."
+    write_table(table, out_stem, ("csv",))
+    caption = main_caption(table, tables.eval_aggregation(config))
+    view = tables.main_view(table)
+    headline = render_html(view, caption, standalone=False)
+    atomic_write_text(Path(out_stem).with_name("headline.html"), headline)
+    write_view(
+        tables.main_view(table),
+        out_stem,
+        formats,
+        caption,
+        "tab:main",
+        wrap={"Model": "8em"},
+        fold=("n", "Pooling"),
+        small=("Pooling",),
     )
-    write_table(table, out_stem, ("csv", "md", "tex"), caption=caption, label="tab:main")
     return table
 
 
@@ -127,6 +179,11 @@ def build_seeds(tidy_csv: str | Path, config: dict, out_csv: str | Path) -> pd.D
         )
     out = pd.DataFrame(rows)
     write_table(out, Path(out_csv).with_suffix(""), ("csv",))
+    caption = (
+        f"Seeds: mean and s.d. over seeds, {level:.0%} bootstrap CI of the average "
+        f"({n_boot} replicates, sentence pairs resampled)."
+    )
+    write_view(frame_view(out), Path(out_csv).with_suffix(""), ("html",), caption)
     return out
 
 
@@ -207,39 +264,131 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
     ]
     out = pd.DataFrame(rows, columns=columns)
     write_table(out, Path(out_csv).with_suffix(""), ("csv",))
+    caption = "Paired bootstrap: Δ = average(a) − average(b), its CI and two-sided p-value."
+    write_view(frame_view(out), Path(out_csv).with_suffix(""), ("html",), caption)
     return out
+
+
+SCORE_COLUMNS = [*STS_TASKS, "avg"]
+
+
+def error_bars(
+    frame: pd.DataFrame, wide: pd.DataFrame, models: list[str], pooling: str, config: dict
+) -> tuple[str, dict[str, tuple[float, float]]]:
+    """Error bars of one row over its runs: ``("std", ±1 s.d.)`` for several seeds, else
+    ``("ci", percentile bootstrap CI)`` from the per-pair scores, else ``("none", NaN)``.
+    Values are (below, above) lengths for each of the 7 tasks and ``avg``."""
+    runs = wide[wide["model"].isin(models) & (wide["pooling"] == pooling)]
+    if len(runs) > 1:
+        return "std", {c: (runs[c].std(ddof=1),) * 2 for c in SCORE_COLUMNS}
+    nothing = {c: (np.nan, np.nan) for c in SCORE_COLUMNS}
+    if runs.empty:
+        return "none", nothing
+    try:
+        pairs = _pairs(frame, models, pooling)
+    except ResultsError as err:
+        log.warning("no bootstrap interval for %s (%s): %s", models, pooling, err)
+        return "none", nothing
+    n_boot, seed, level, agg = _bootstrap_settings(config)
+    reps = stats.bootstrap_tasks(pairs, n_boot, seed, agg)[0]
+    out = {}
+    for i, col in enumerate(SCORE_COLUMNS):
+        low, high = stats.percentile_ci(reps[i], level)
+        value = float(runs[col].iloc[0])
+        out[col] = (max(value - low, 0.0), max(high - value, 0.0))
+    return "ci", out
+
+
+def with_error_bars(frame: pd.DataFrame, wide: pd.DataFrame, rows: pd.DataFrame, config: dict):
+    """``rows`` (main-table selection) plus ``err_kind`` and ``{col}_err_lo/hi`` columns."""
+    rows = rows.copy()
+    kinds = []
+    for i, row in rows.iterrows():
+        kind, bars = error_bars(frame, wide, str(row["models"]).split(";"), row["pooling"], config)
+        kinds.append(kind)
+        for col, (lo, hi) in bars.items():
+            rows.loc[i, f"{col}_err_lo"] = lo
+            rows.loc[i, f"{col}_err_hi"] = hi
+    rows["err_kind"] = kinds
+    return rows
 
 
 def build_ablation(
     tidy_csv: str | Path, config: dict, axis: str, out_csv: str | Path, fig_stem: str | Path
 ) -> pd.DataFrame:
-    """Rule ``report_ablation``: ``ablation_{axis}.csv`` + its figure (a note when 1 value)."""
-    wide, selected = _selection(read_tidy(tidy_csv), config)
+    """Rule ``report_ablation``: ``ablation_{axis}.csv`` + its figure (a note when 1 value).
+    A one-seed point gets a bootstrap CI of its test average when its per-pair scores exist."""
+    frame = read_tidy(tidy_csv)
+    wide, selected = _selection(frame, config)
     table = tables.ablation_table(wide, config, axis)
+    low, high = [], []
+    for _, row in table.iterrows():
+        models = wide[
+            (wide["variant"] == row["variant"])
+            & (wide["hparams"] == row["hparams"])
+            & (wide["pooling"] == row["pooling"])
+        ]
+        if row["axis"] == "seeds":
+            models = models[models["seed"] == row["value"]]
+        kind, bars = (
+            error_bars(frame, wide, list(models["model"]), row["pooling"], config)
+            if row["n_seeds"] == 1
+            else ("std", {})
+        )
+        lo, hi = bars.get("avg", (np.nan, np.nan)) if kind == "ci" else (np.nan, np.nan)
+        low.append(row["avg_mean"] - lo)
+        high.append(row["avg_mean"] + hi)
+    table["avg_ci_low"], table["avg_ci_high"] = low, high
     write_table(table, Path(out_csv).with_suffix(""), ("csv",))
+    caption = f"Ablation {axis}: 7-task average (test) and STS-B dev, mean and s.d. over seeds."
+    write_view(frame_view(table), Path(out_csv).with_suffix(""), ("html",), caption)
     palette = plots.variant_palette(selected["label"])
     variant = table["variant"].iloc[0]
-    plots.plot_ablation(table, table["axis"].iloc[0], palette.get(variant, "C0"), fig_stem)
+    plots.plot_ablation(
+        table,
+        table["axis"].iloc[0],
+        palette.get(variant, "C0"),
+        fig_stem,
+        name=variant_label(config, variant),
+    )
     return table
 
 
 def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> list[Path]:
     """Rule ``report_figures``: per-task bars, training curves, size vs quality."""
     frame = read_tidy(tidy_csv)
-    _, selected = _selection(frame, config)
+    wide, selected = _selection(frame, config)
+    selected = with_error_bars(frame, wide, selected, config)
     palette = plots.variant_palette(selected["label"])
     fig_dir = Path(fig_dir)
     written = plots.plot_per_task(selected, palette, fig_dir / "per_task")
-    label_of = {
-        m: row["label"]
-        for _, row in selected[selected["hparams"].notna()].iterrows()
-        for m in str(row["models"]).split(";")
-    }
+    trained = selected[selected["group"] == "trained"]
+    label_of = {m: row["label"] for _, row in trained.iterrows() for m in row["models"].split(";")}
+    name_of = {row["label"]: row["display"] for _, row in trained.iterrows()}
     curves = frame[(frame["task"] == "train") & frame["model"].isin(list(label_of))].copy()
     curves["label"] = curves["model"].map(label_of)
-    written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves")
-    written += plots.plot_size_quality(selected, palette, fig_dir / "size_quality")
+    curves["name"] = curves["label"].map(name_of)
+    untrained = selected[(selected["group"] == "baseline") & selected["hparams"].notna()]
+    reference = None
+    if len(untrained):
+        row = untrained.iloc[0]
+        reference = (f"{row['display']} ({pooling_label(row['pooling'])})", row["stsb_dev"])
+    written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves", reference)
+    written += plots.plot_size_quality(
+        selected, palette, fig_dir / "size_quality", tuple(teachers(config))
+    )
     return written
+
+
+EFFICIENCY_CAPTION = (
+    "Efficiency, one row per model (pooling changes neither size nor speed). Params in "
+    "millions; Disk = size of the model folder; Sent/s = sentences encoded per second on the "
+    "device and precision named (CPU fp32 and int8 from the evaluate_int8 job, back to back on "
+    "one machine, when the model is in efficiency.int8; otherwise from the evaluation); speeds "
+    "measured on different machines are not comparable. int8 = dynamic int8 quantisation of the "
+    "Linear layers (CPU); Avg fp32 / int8 = 7-task average Spearman × 100 of each; Δ int8 = "
+    "int8 − fp32; Weights = serialised state dict. All sizes in MiB (2^20 bytes)."
+)
 
 
 def build_efficiency(
@@ -249,11 +398,12 @@ def build_efficiency(
     models_root: str | Path,
     int8_jsons: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
-    """Rule ``report_efficiency``: params, disk size, sentences/s on CPU/GPU, and the int8
-    columns (Spearman and CPU sentences/s before/after) from the ``evaluate_int8`` JSONs."""
+    """Rule ``report_efficiency``: ``efficiency.{csv,md,html}``, one row per model."""
     wide, selected = _selection(read_tidy(tidy_csv), config)
     table = tables.efficiency_table(
         wide, selected, models_root, tables.read_int8_reports(int8_jsons)
     )
-    write_table(table, Path(out_csv).with_suffix(""), ("csv", "md"))
+    stem = Path(out_csv).with_suffix("")
+    write_table(table, stem, ("csv",))
+    write_view(tables.efficiency_view(table), stem, ("md", "html"), EFFICIENCY_CAPTION)
     return table

@@ -36,7 +36,9 @@ def atomic_savefig(fig, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}")
     os.close(fd)
     try:
-        fig.savefig(tmp, format=fmt, dpi=200 if fmt == "png" else None)
+        # no creation date in a PDF: re-rendering the same results gives the same bytes
+        metadata = {"CreationDate": None} if fmt == "pdf" else None
+        fig.savefig(tmp, format=fmt, dpi=200 if fmt == "png" else None, metadata=metadata)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +15,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from distilface import STS_TASKS, TASK_LABELS  # noqa: E402
+from distilface.grid import EVAL_POOLING  # noqa: E402
 from distilface.report.io import atomic_savefig  # noqa: E402
+from distilface.report.labels import axis_label, pooling_label  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -61,125 +64,227 @@ def note_figure(stem: str | Path, title: str, note: str) -> list[Path]:
         return save_figure(fig, stem)
 
 
+ERROR_NOTE = {
+    "std": "±1 s.d. over seeds",
+    "ci": "95% bootstrap CI (one run; sentence pairs resampled)",
+    "none": "no interval (one run, per-pair scores not available)",
+}
+
+
+def row_name(row: pd.Series) -> str:
+    """Legend name of a main-table row: its label, the pooling for untrained encoders."""
+    name = str(row.get("display", row["label"]))
+    if row.get("group") == "baseline" and pd.isna(row.get("hparams")):
+        name += f" ({pooling_label(row['pooling'])})"
+    return name
+
+
+def _yerr(row: pd.Series, columns: list[str]) -> np.ndarray:
+    """``(2, len(columns))`` lower/upper error bar lengths (0 where there is none)."""
+    lo = [row.get(f"{c}_err_lo", np.nan) for c in columns]
+    hi = [row.get(f"{c}_err_hi", np.nan) for c in columns]
+    return np.nan_to_num(np.array([lo, hi], dtype=float), nan=0.0)
+
+
+def _error_caption(kinds) -> str:
+    kinds = [k for k in ("std", "ci", "none") if k in set(kinds)]
+    return "Error bars: " + "; ".join(ERROR_NOTE[k] for k in kinds) + "."
+
+
 def plot_per_task(main: pd.DataFrame, palette: dict, stem: str | Path) -> list[Path]:
-    """Grouped bars: Spearman per STS task (and Avg) for each main-table row."""
+    """Grouped bars: Spearman per STS task (and Avg) for each main-table row, with error bars
+    (``{col}_err_lo/hi`` columns: s.d. over seeds, or a bootstrap CI for one run)."""
     if main.empty:
         return note_figure(stem, "Per-task scores", "no evaluated model")
     columns = [*STS_TASKS, "avg"]
     names = [TASK_LABELS[t] for t in STS_TASKS] + ["Avg"]
-    labels = list(main["label"])
-    n = len(labels)
+    n = len(main)
     width = 0.8 / n
     x = np.arange(len(columns))
+    kinds = main.get("err_kind", pd.Series("none", index=main.index))
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(
-            figsize=(max(7.0, 0.9 * len(columns) + 0.25 * n), 3.8), layout="constrained"
+            figsize=(max(7.5, 0.9 * len(columns) + 0.3 * n), 4.6), layout="constrained"
         )
         for i, (_, row) in enumerate(main.iterrows()):
+            kind = kinds.loc[row.name]
             ax.bar(
                 x - 0.4 + width * (i + 0.5),
                 [row[c] for c in columns],
                 width,
-                label=row["label"],
+                yerr=None if kind == "none" else _yerr(row, columns),
+                error_kw={"elinewidth": 0.7, "capsize": 1.5, "ecolor": "0.2"},
+                label=row_name(row) + (f" (n={int(row['n_seeds'])})" if kind == "std" else ""),
                 color=palette[row["label"]],
                 edgecolor="white",
                 lw=0.3,
             )
         ax.set_xticks(x, names)
-        ax.set_xlabel("STS task (test set)")
+        ax.set_xlabel("STS test set")
         ax.set_ylabel(SCORE_LABEL)
         ax.set_ylim(0, 100)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(ncols=min(3, n), loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+        ax.legend(ncols=min(3, n), loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+        ax.set_title("\n".join(textwrap.wrap(_error_caption(kinds), 130)), fontsize=8, loc="left")
         return save_figure(fig, stem)
 
 
-def plot_ablation(table: pd.DataFrame, axis: str, colour, stem: str | Path) -> list[Path]:
-    """Avg (test) and STS-B dev against the axis value, error bars = std over seeds.
+def _categorical(values: list) -> bool:
+    return not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
-    An axis with fewer than two values gets a note figure instead of a plot.
+
+def _tick(axis: str, value) -> str:
+    """Tick label of an ablation value (``cls → CLS`` for the pooling axis)."""
+    if axis == "pooling":
+        return f"{value} → {pooling_label(EVAL_POOLING.get(str(value), value))}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def plot_ablation(
+    table: pd.DataFrame, axis: str, colour, stem: str | Path, name: str | None = None
+) -> list[Path]:
+    """Avg (test) and STS-B dev against the axis value. Error bars: s.d. over seeds where a
+    point has several, a 95% bootstrap CI of the test average for a one-seed point
+    (``avg_ci_low/high`` columns; sentence pairs resampled); a one-seed dev point has no
+    interval and is drawn hollow. Categorical axes (pooling, seeds) are dots, never lines.
+
+    ``name`` is the variant's label in the title. An axis with fewer than two values gets a
+    note figure instead of a plot.
     """
     if len(table) < 2:
         values = ", ".join(str(v) for v in table["value"]) or "none"
         return note_figure(
             stem,
-            f"Ablation: {axis}",
+            f"Ablation: {axis_label(axis)}",
             f"axis has one value ({values}): nothing to compare, plot skipped",
         )
     values = list(table["value"])
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    xs = np.asarray(values, dtype=float) if numeric else np.arange(len(values))
-    log_x = numeric and (xs > 0).all() and xs.max() / xs.min() >= 20
+    categorical = _categorical(values) or axis == "seeds"
+    xs = np.arange(len(values)) if categorical else np.asarray(values, dtype=float)
+    log_x = not categorical and (xs > 0).all() and xs.max() / xs.min() >= 20
+    many = table["n_seeds"] > 1
+    kinds = []
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained", sharex=True)
+        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.5), layout="constrained", sharex=True)
         for ax, col, title in zip(
             axes, ("avg", "stsb_dev"), ("7-task average (test)", "STS-B dev"), strict=True
         ):
+            mean = table[f"{col}_mean"].to_numpy(dtype=float)
+            err = np.zeros((2, len(table)))
+            err[:, many] = table.loc[many, f"{col}_std"].to_numpy(dtype=float)
+            has_ci = np.zeros(len(table), dtype=bool)
+            if col == "avg" and "avg_ci_low" in table:
+                has_ci = (~many & table["avg_ci_low"].notna()).to_numpy()
+                err[0, has_ci] = np.clip(mean[has_ci] - table["avg_ci_low"][has_ci], 0, None)
+                err[1, has_ci] = np.clip(table["avg_ci_high"][has_ci] - mean[has_ci], 0, None)
+            exact = ~many.to_numpy() & ~has_ci
+            kinds += ["std"] * int(many.sum()) + ["ci"] * int(has_ci.sum())
+            kinds += ["none"] * int(exact.sum())
+            if not categorical:
+                ax.plot(xs, mean, color=colour, lw=1.0, alpha=0.6)
             ax.errorbar(
-                xs,
-                table[f"{col}_mean"],
-                yerr=table[f"{col}_std"].fillna(0.0),
-                marker="o",
-                capsize=3,
-                color=colour,
+                xs[~exact], mean[~exact], yerr=err[:, ~exact], fmt="o", capsize=3, color=colour
             )
+            ax.plot(xs[exact], mean[exact], "o", mfc="white", color=colour)
             ax.set_title(title)
-            ax.set_xlabel(axis)
+            ax.set_xlabel(axis_label(axis))
             ax.set_ylabel(SCORE_LABEL)
             ax.grid(alpha=0.3)
             if log_x:
                 ax.set_xscale("log")
-            ax.set_xticks(xs, [str(v) for v in values], rotation=30 if len(values) > 5 else 0)
+            labels = [_tick(axis, v) for v in values]
+            ax.set_xticks(xs, labels, rotation=30 if len(values) > 5 else 0)
             ax.minorticks_off()
+            if categorical:
+                ax.set_xlim(-0.5, len(values) - 0.5)
         fig.suptitle(
-            f"{table['variant'].iloc[0]}: {axis} "
-            f"(n seeds per point: {', '.join(map(str, table['n_seeds']))})"
+            f"{name or table['variant'].iloc[0]}: {axis_label(axis)} "
+            f"(seeds per point: {', '.join(map(str, table['n_seeds']))})"
         )
+        note = _error_caption(kinds) + " Hollow marker: one seed, no interval."
+        fig.supxlabel("\n".join(textwrap.wrap(note, 120)), fontsize=8)
         return save_figure(fig, stem)
 
 
-def plot_training_curves(curves: pd.DataFrame, palette: dict, stem: str | Path) -> list[Path]:
-    """STS-B dev Spearman and training loss against the step, one line per seed.
+def plot_training_curves(
+    curves: pd.DataFrame,
+    palette: dict,
+    stem: str | Path,
+    reference: tuple[str, float] | None = None,
+) -> list[Path]:
+    """Top: STS-B dev Spearman against the step, one line with markers per seed, and a dashed
+    line for the untrained student (``reference`` = (label, dev score)). Below: the training
+    loss, one panel per variant (objectives differ in scale by orders of magnitude).
 
-    ``curves`` holds the tidy ``task == "train"`` rows of the runs to show plus a
-    ``label`` column (the variant's main-table label).
+    ``curves`` holds the tidy ``task == "train"`` rows of the runs to show plus ``label``
+    (the palette key) and ``name`` (the legend text) columns.
     """
     if curves.empty:
         return note_figure(stem, "Training curves", "no training log among the inputs")
+    if "name" not in curves:
+        curves = curves.assign(name=curves["label"])
+    variants = list(dict.fromkeys(curves.sort_values("label")["label"]))
+    ncols = min(len(variants), 5)
+    nrows_loss = -(-len(variants) // ncols)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), layout="constrained")
-        panels = (
-            ("stsb_dev", "STS-B dev " + SCORE_LABEL),
-            ("loss", "training loss (objective value)"),
-        )
-        for ax, (metric, ylabel) in zip(axes, panels, strict=True):
-            sub = curves[curves["metric"] == metric]
-            seen = set()
-            for (label, _model), run in sub.groupby(["label", "model"], sort=True):
+        fig = plt.figure(figsize=(2.3 * ncols + 1.5, 3.2 + 2.0 * nrows_loss), layout="constrained")
+        grid = fig.add_gridspec(1 + nrows_loss, ncols, height_ratios=[1.6] + [1] * nrows_loss)
+        dev_ax = fig.add_subplot(grid[0, :])
+        dev = curves[curves["metric"] == "stsb_dev"]
+        seen = set()
+        for (label, _model), run in dev.groupby(["label", "model"], sort=True):
+            run = run.sort_values("step")
+            name = run["name"].iloc[0]
+            dev_ax.plot(
+                run["step"],
+                run["value"],
+                color=palette[label],
+                lw=1.2,
+                marker="o",
+                ms=3,
+                label=name if label not in seen else None,
+                alpha=0.85,
+            )
+            seen.add(label)
+        if reference is not None and np.isfinite(reference[1]):
+            dev_ax.axhline(reference[1], color="0.3", ls="--", lw=1.0, label=reference[0])
+        if dev.empty:
+            dev_ax.text(0.5, 0.5, "no STS-B dev logged", ha="center", transform=dev_ax.transAxes)
+        dev_ax.set_xlabel("training step")
+        dev_ax.set_ylabel("STS-B dev " + SCORE_LABEL)
+        dev_ax.grid(alpha=0.3)
+        dev_ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        loss = curves[curves["metric"] == "loss"]
+        for i, label in enumerate(variants):
+            ax = fig.add_subplot(grid[1 + i // ncols, i % ncols])
+            sub = loss[loss["label"] == label]
+            for _model, run in sub.groupby("model", sort=True):
                 run = run.sort_values("step")
-                ax.plot(
-                    run["step"],
-                    run["value"],
-                    color=palette[label],
-                    lw=1.2,
-                    marker="o" if metric == "stsb_dev" else None,
-                    ms=3,
-                    label=label if label not in seen else None,
-                    alpha=0.85,
-                )
-                seen.add(label)
-            ax.set_xlabel("training step (batches)")
-            ax.set_ylabel(ylabel)
+                ax.plot(run["step"], run["value"], color=palette[label], lw=1.0, marker=".", ms=3)
+            names = curves.loc[curves["label"] == label, "name"]
+            ax.set_title(names.iloc[0] if len(names) else label, fontsize=9)
+            ax.set_xlabel("step")
+            if i % ncols == 0:
+                ax.set_ylabel("training loss")
             ax.grid(alpha=0.3)
             if sub.empty:
-                ax.text(0.5, 0.5, f"no '{metric}' logged", ha="center", transform=ax.transAxes)
-        handles, labels = axes[0].get_legend_handles_labels()
-        if not handles:
-            handles, labels = axes[1].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False
-        )
+                ax.text(0.5, 0.5, "no loss logged", ha="center", transform=ax.transAxes)
         return save_figure(fig, stem)
+
+
+def spread_positions(values: list[float], min_gap: float) -> list[float]:
+    """Positions as close as possible to ``values`` (any order) with at least ``min_gap``
+    between neighbours (labels that must not overlap); the mean shift is kept at zero."""
+    order = np.argsort(values)
+    pos = np.asarray(values, dtype=float)[order].copy()
+    for i in range(1, len(pos)):
+        pos[i] = max(pos[i], pos[i - 1] + min_gap)
+    pos -= (pos - np.asarray(values, dtype=float)[order]).mean()
+    for i in range(1, len(pos)):  # re-establish the gaps after centring
+        pos[i] = max(pos[i], pos[i - 1] + min_gap)
+    out = np.empty_like(pos)
+    out[order] = pos
+    return out.tolist()
 
 
 def _minor_log_label(value: float, _pos: int) -> str:
@@ -188,34 +293,80 @@ def _minor_log_label(value: float, _pos: int) -> str:
     return f"{value:g}" if round(mantissa) in (2, 5) else ""
 
 
-def plot_size_quality(main: pd.DataFrame, palette: dict, stem: str | Path) -> list[Path]:
-    """Parameters (millions, log scale) against the 7-task average, one marker per row."""
-    data = main.dropna(subset=["params", "avg"])
-    if data.empty:
-        return note_figure(stem, "Size vs quality", "no result records its parameter count")
+def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, ...] = ()):
+    """The size-vs-quality figure (returned, not saved; see :func:`plot_size_quality`)."""
+    data = main.dropna(subset=["params", "avg"]).copy()
+    encoders = data["hparams"].isna()
+    if encoders.any():  # one point per untrained encoder: its pooling best on STS-B dev
+        key = data["stsb_dev"].fillna(data["avg"])
+        best = key[encoders].groupby(data.loc[encoders, "variant"]).idxmax()
+        data = data[~encoders | data.index.isin(best.to_numpy())]
+    data["millions"] = data["params"] / 1e6
+    # points of (nearly) equal size are spread sideways so no marker hides another
+    data["x"] = data["millions"]
+    for _, same in data.groupby(data["millions"].round(1)):
+        if len(same) > 1:
+            factors = 1.0 + 0.025 * (np.arange(len(same)) - (len(same) - 1) / 2)
+            data.loc[same.sort_values("avg").index, "x"] = same["millions"].iloc[0] * factors
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
+        fig, ax = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
         for _, row in data.iterrows():
-            trained = not pd.isna(row["hparams"])
+            trained = not pd.isna(row["hparams"]) and row.get("group") == "trained"
+            teacher = str(row.get("variant")) in teachers and not trained
+            lo, hi = _yerr(row, ["avg"])[:, 0]
             ax.errorbar(
-                row["params"] / 1e6,
+                row["x"],
                 row["avg"],
-                yerr=0 if pd.isna(row["avg_std"]) else row["avg_std"],
-                marker="o" if trained else "s",
-                ms=7,
+                yerr=None if row.get("err_kind", "none") == "none" else [[lo], [hi]],
+                marker="*" if teacher else ("o" if trained else "s"),
+                ms=11 if teacher else 7,
                 capsize=3,
                 ls="none",
                 color=palette[row["label"]],
-                label=row["label"],
             )
         ax.set_xscale("log")
-        millions = data["params"] / 1e6
-        ax.set_xlim(millions.min() / 2.0, millions.max() * 2.0)
+        ax.set_xlim(data["x"].min() / 1.6, data["x"].max() * 4.0)
+        y0, y1 = data["avg"].min(), data["avg"].max()
+        gap = 0.05 * (y1 - y0 + 2)
+        ys = spread_positions(list(data["avg"]), gap)
+        ax.set_ylim(min(y0, *ys) - gap, max(y1, *ys) + gap)
+        for (_, row), y in zip(data.iterrows(), ys, strict=True):
+            teacher = str(row.get("variant")) in teachers and row.get("group") != "trained"
+            text = row_name(row) + (" — teacher" if teacher else "")
+            ax.annotate(
+                text,
+                xy=(row["x"], row["avg"]),
+                xytext=(data["x"].max() * 1.35, y),
+                textcoords="data",
+                fontsize=7.5,
+                va="center",
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5},
+            )
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
         ax.tick_params(axis="x", which="minor", labelsize=8)
         ax.set_xlabel("parameters (millions, log scale)")
         ax.set_ylabel("7-task average " + SCORE_LABEL)
         ax.grid(alpha=0.3, which="both")
-        fig.legend(loc="outside right upper", frameon=False)
-        return save_figure(fig, stem)
+        kinds = data.get("err_kind", pd.Series("none", index=data.index))
+        missing = [t for t in teachers if t not in set(data["variant"].astype(str))]
+        note = (
+            _error_caption(kinds) + " Squares: untrained; circles: trained; stars: teachers "
+            "(untrained encoders: the pooling best on STS-B dev). Points of one size are "
+            "spread sideways by a few percent so that none hides another."
+        )
+        if missing:
+            note += f" Teacher(s) not evaluated in this run: {', '.join(missing)}."
+        ax.set_title("\n".join(textwrap.wrap(note, 120)), fontsize=7.5, loc="left")
+        return fig, ax
+
+
+def plot_size_quality(
+    main: pd.DataFrame, palette: dict, stem: str | Path, teachers: tuple[str, ...] = ()
+) -> list[Path]:
+    """Parameters (log scale) against the 7-task average, every main-table row labelled (labels
+    spread so none overlaps), the teacher(s) starred, error bars as in the per-task plot."""
+    if main.dropna(subset=["params", "avg"]).empty:
+        return note_figure(stem, "Size vs quality", "no result records its parameter count")
+    fig, _ = size_quality_figure(main, palette, teachers)
+    return save_figure(fig, stem)

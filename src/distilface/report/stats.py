@@ -168,3 +168,34 @@ def observed_avg(run: dict[str, TaskPairs], aggregation: str = "all", tasks=STS_
             rho = spearman_rows(run[task].cos[group][None], run[task].gold[group][None])[0]
             total += len(group) / n * rho
     return total / len(tuple(tasks))
+
+
+def bootstrap_tasks(
+    runs: list[dict[str, TaskPairs]],
+    n_boot: int = 1000,
+    seed: int = 0,
+    aggregation: str = "all",
+    tasks=STS_TASKS,
+    chunk: int = 250,
+) -> np.ndarray:
+    """``(len(runs), len(tasks) + 1, n_boot)`` bootstrap replicates of each task's Spearman
+    x100 and (last) of the task average; resampled indices shared by all runs (paired)."""
+    if not runs:
+        raise ValueError("bootstrap_tasks needs at least one run")
+    tasks = tuple(tasks)
+    _check_same_pairs(runs, tasks)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(runs), len(tasks) + 1, n_boot))
+    for t_idx, task in enumerate(tasks):
+        groups = _groups(runs[0][task], aggregation)
+        weights = np.array([len(g) for g in groups], dtype=float)
+        weights /= weights.sum()
+        for g_idx, group in enumerate(groups):
+            for start in range(0, n_boot, chunk):
+                stop = min(start + chunk, n_boot)
+                idx = group[rng.integers(0, len(group), size=(stop - start, len(group)))]
+                for r, run in enumerate(runs):
+                    rho = spearman_rows(run[task].cos[idx], run[task].gold[idx])
+                    out[r, t_idx, start:stop] += weights[g_idx] * rho
+    out[:, -1, :] = out[:, :-1, :].mean(axis=1)
+    return out

@@ -11,6 +11,8 @@ import pandas as pd
 
 from distilface import STS_TASKS, TASK_LABELS
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
+from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
+from distilface.report.render import TableView, drop_empty_columns, mean_std
 from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
 
 SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg")
@@ -60,8 +62,10 @@ def scores_wide(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
     for col in ("stsb_dev", "params", "encode_seconds", "sentences_encoded"):
         if col not in wide.columns:
             wide[col] = np.nan
-    notes = evals[(evals["task"] == META_TASK) & evals["metric"].isin(["device", "encoder"])]
-    for metric in ("device", "encoder"):
+    notes = evals[
+        (evals["task"] == META_TASK) & evals["metric"].isin(["device", "dtype", "encoder"])
+    ]
+    for metric in ("device", "dtype", "encoder"):
         sub = notes[notes["metric"] == metric][["model", "pooling", "note"]]
         sub = sub.rename(columns={"note": metric})
         wide = wide.merge(sub, on=["model", "pooling"], how="left")
@@ -80,7 +84,9 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
     with the pooling it is evaluated with (``report.main_pooling[variant]`` overrides).
     A variant absent from the config shows the (hparams, pooling) group with the best mean
     STS-B dev Spearman (the test sets are never used for selection). Values are means over
-    seeds; ``avg_std`` is their standard deviation (ddof=1, NaN for one seed).
+    seeds; ``{score}_std`` their standard deviations (ddof=1, NaN for one seed). ``display``
+    is the row's human label (config ``label:`` or derived), ``group`` ``baseline`` (untrained
+    encoders and the untrained student) or ``trained``.
     """
     report_cfg = config.get("report") or {}
     forced_pooling = report_cfg.get("main_pooling") or {}
@@ -89,13 +95,15 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
         rows.append(
             dict(
                 label=f"{row['model']}/{row['pooling']}",
+                display=model_label(config, str(row["model"])),
+                group="baseline",
                 variant=row["variant"],
                 hparams=pd.NA,
                 pooling=row["pooling"],
                 n_seeds=0,
                 models=row["model"],
                 **{c: row[c] for c in SCORE_COLUMNS},
-                avg_std=np.nan,
+                **{f"{c}_std": np.nan for c in SCORE_COLUMNS},
                 stsb_dev=row["stsb_dev"],
                 params=row["params"],
             )
@@ -107,7 +115,9 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
             runs = runs[runs["hparams"] == slug]
             if runs.empty:
                 raise ResultsError(f"variant {variant!r}: no eval result for its defaults {slug}")
-            pooling = forced_pooling.get(variant) or eval_pooling(slug)
+            spec = (config.get("variants") or {}).get(variant) or {}
+            own = spec.get("pooling") if spec.get("objective") == "none" else None
+            pooling = forced_pooling.get(variant) or own or eval_pooling(slug)
             if pooling is not None and (runs["pooling"] == pooling).any():
                 runs = runs[runs["pooling"] == pooling]
         elif variant in forced_pooling:
@@ -127,51 +137,170 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
         rows.append(
             dict(
                 label=variant,
+                display=variant_label(config, variant),
+                group="baseline" if is_untrained(config, variant) else "trained",
                 variant=variant,
                 hparams=best["hparams"],
                 pooling=best["pooling"],
                 n_seeds=int(chosen["seed"].count()),
                 models=";".join(chosen["model"]),
                 **{c: chosen[c].mean() for c in SCORE_COLUMNS},
-                avg_std=chosen["avg"].std(ddof=1) if len(chosen) > 1 else np.nan,
+                **{
+                    f"{c}_std": chosen[c].std(ddof=1) if len(chosen) > 1 else np.nan
+                    for c in SCORE_COLUMNS
+                },
                 stsb_dev=chosen["stsb_dev"].mean(),
                 params=chosen["params"].mean(),
             )
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if len(out):
+        order = {"baseline": 0, "trained": 1}
+        out = out.sort_values("group", key=lambda g: g.map(order), kind="stable")
+    return out.reset_index(drop=True)
 
 
-def published_lookup(config: dict, published: dict) -> dict[str, dict]:
-    """Row label -> published entry (``report.published`` in the config maps labels to
-    entry names of ``config/published.yaml``)."""
+def published_lookup(config: dict, published: dict) -> dict[str, list[dict]]:
+    """Row label -> published entries it is compared with (config ``report.published`` maps a
+    main-table label to one entry name of ``config/published.yaml`` or a list of them)."""
     mapping = (config.get("report") or {}).get("published") or {}
     entries = published.get("entries") or {}
-    out = {}
-    for label, name in mapping.items():
-        if name not in entries:
-            raise ValueError(
-                f"config report.published.{label}: {name!r} is not an entry of published.yaml"
-            )
-        out[label] = entries[name]
+    out: dict[str, list[dict]] = {}
+    for label, names in mapping.items():
+        for name in [names] if isinstance(names, str) else list(names):
+            if name not in entries:
+                raise ValueError(
+                    f"config report.published.{label}: {name!r} is not an entry of published.yaml"
+                )
+            out.setdefault(label, []).append({"name": name, **entries[name]})
     return out
 
 
-def main_table(selected: pd.DataFrame, published_by_label: dict[str, dict]) -> pd.DataFrame:
-    """The paper-style main table (scores x100, unrounded; rounding happens when rendered)."""
-    table = pd.DataFrame(
+#: Columns of the main table CSV (scores unrounded; ``* std`` over seeds).
+MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), "Avg")
+
+
+def _published_row(entry: dict) -> dict:
+    """A ``published`` main-table row from a published.yaml entry (avg recomputed from the
+    task scores when only those are given; marks tasks that are not comparable)."""
+    tasks = entry.get("tasks") or {}
+    scores = {
+        TASK_LABELS[t]: float(tasks[t]) if tasks.get(t) is not None else np.nan for t in STS_TASKS
+    }
+    avg = entry.get("avg")
+    marks = [TASK_LABELS[t] for t in (entry.get("not_comparable") or {})]
+    return dict(
+        group="published",
+        key=entry["name"],
+        Model=str(entry.get("label") or entry["name"]),
+        Pooling=str(entry.get("pooling") or ""),
+        Seeds=pd.NA,
+        **scores,
+        Avg=float(avg) if avg is not None else np.nan,
+        Source=str(entry.get("source", "")),
+        **{"Not comparable": ";".join(marks)},
+    )
+
+
+def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]) -> pd.DataFrame:
+    """The paper-style main table (scores x100, unrounded; rounding happens when rendered).
+
+    Rows, in groups: ``baseline`` (untrained), ``trained`` (mean over seeds, ``* std``
+    columns), ``published`` (each paper number a row is compared with) and ``delta`` (that
+    row minus the published one, per task where both exist and are comparable); a published
+    row's Δ row (``Model`` = ``Δ <our row>``) follows it in the ``published`` group.
+    """
+    rows = []
+    for _, sel in selected.iterrows():
+        rows.append(
+            dict(
+                group=sel["group"],
+                key=sel["label"],
+                Model=str(sel["display"]),
+                Pooling=str(sel["pooling"]),
+                Seeds=int(sel["n_seeds"]) if sel["group"] == "trained" else pd.NA,
+                **{TASK_LABELS.get(c, "Avg"): float(sel[c]) for c in SCORE_COLUMNS},
+                **{
+                    f"{TASK_LABELS.get(c, 'Avg')} std": float(sel[f"{c}_std"])
+                    for c in SCORE_COLUMNS
+                },
+                **{"Params (M)": float(sel["params"]) / 1e6},
+            )
+        )
+    unknown = sorted(set(published_by_label) - set(selected["label"]))
+    if unknown:
+        raise ValueError(
+            f"config report.published: {unknown} match no main-table row "
+            f"(labels: {sorted(selected['label'])})"
+        )
+    ours_by_key = {r["key"]: r for r in rows}
+    for key, entries in published_by_label.items():
+        ours = ours_by_key[key]
+        for entry in entries:
+            pub = _published_row(entry)
+            rows.append(pub)  # its Δ row follows it
+            marks = set(filter(None, pub["Not comparable"].split(";")))
+            delta = {c: ours[c] - pub[c] if c not in marks else np.nan for c in MAIN_SCORE_LABELS}
+            if marks:
+                delta["Avg"] = np.nan  # an average over a non-comparable task is not comparable
+            rows.append(
+                dict(
+                    group="published",
+                    key=f"{key}-{entry['name']}",
+                    Model=f"Δ {ours['Model']}",
+                    Pooling="",
+                    Seeds=pd.NA,
+                    **delta,
+                    Source="",
+                    **{"Not comparable": ""},
+                )
+            )
+    table = pd.DataFrame(rows)
+    columns = ["group", "key", "Model", "Pooling", "Seeds", *MAIN_SCORE_LABELS]
+    columns += [f"{c} std" for c in MAIN_SCORE_LABELS] + ["Params (M)", "Source", "Not comparable"]
+    table = table.reindex(columns=columns)
+    table["Seeds"] = table["Seeds"].astype("Int64")
+    return table.reset_index(drop=True)
+
+
+def main_view(table: pd.DataFrame) -> TableView:
+    """Display form of :func:`main_table`: ``mean ± std`` for seeded rows, the best of our
+    rows bold per column, ``†`` on published scores that are not comparable, empty columns
+    dropped."""
+    ours = table["group"].isin(["baseline", "trained"])
+    cells = pd.DataFrame(
         {
-            "Model": selected["label"].astype(str),
-            "Pooling": selected["pooling"].astype(str),
-            "Seeds": selected["n_seeds"].astype("int64"),
-            **{TASK_LABELS[t]: selected[t].astype(float) for t in STS_TASKS},
-            "Avg": selected["avg"].astype(float),
-            "Params (M)": selected["params"].astype(float) / 1e6,
+            "Model": table["Model"].astype(str),
+            "Pooling": [pooling_label(p) for p in table["Pooling"].fillna("")],
+            "n": [("" if pd.isna(v) else str(int(v))) for v in table["Seeds"]],
         }
     )
-    pub = [published_by_label.get(label, {}).get("avg", np.nan) for label in table["Model"]]
-    table["Published"] = np.asarray(pub, dtype=float)
-    table["Δ"] = table["Avg"] - table["Published"]
-    return table.reset_index(drop=True)
+    bold = pd.DataFrame(False, index=table.index, columns=[*cells.columns, *MAIN_SCORE_LABELS])
+    for col in MAIN_SCORE_LABELS:
+        std = table.get(f"{col} std", pd.Series(np.nan, index=table.index))
+        sign = table["Model"].str.startswith("Δ ") & (table["group"] == "published")
+        text = []
+        for i in table.index:
+            value = mean_std(table.at[i, col], std.at[i])
+            if value and sign.at[i] and table.at[i, col] >= 0:
+                value = "+" + value
+            marks = str(table.at[i, "Not comparable"] or "")
+            if value and col in marks.split(";"):
+                value += "†"
+            text.append(value)
+        cells[col] = text
+        best = table.loc[ours, col].max()
+        if ours.any() and not pd.isna(best):
+            bold[col] = ours & np.isclose(table[col].astype(float), best, rtol=0, atol=5e-3)
+    keep = ("Model", *MAIN_SCORE_LABELS)
+    if table["Seeds"].dropna().nunique() <= 1:  # one seed count for all: said in the caption
+        cells = cells.drop(columns="n")
+    cells = drop_empty_columns(cells, keep=keep)
+    bold = bold[list(cells.columns)]
+    numeric = [c in MAIN_SCORE_LABELS or c == "n" for c in cells.columns]
+    return TableView(
+        cells.reset_index(drop=True), bold.reset_index(drop=True), list(table["group"]), numeric
+    )
 
 
 def _summary(sub: pd.DataFrame) -> dict:
@@ -237,10 +366,14 @@ def ablation_table(wide: pd.DataFrame, config: dict, axis_id: str) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+WEIGHT_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt")
+
+
 def folder_bytes(path: str | Path) -> float:
-    """Total size of the files under ``path`` (NaN when it is not a folder)."""
+    """Total size of the files under ``path`` (NaN when it is not a folder or holds no
+    weight file, e.g. a results bundle that kept only the logs)."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.is_dir() or not any(next(path.rglob(p), None) for p in WEIGHT_PATTERNS):
         return float("nan")
     return float(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
 
@@ -286,38 +419,14 @@ def read_int8_reports(paths: Iterable[str | Path]) -> dict[tuple[str, str], dict
     return out
 
 
-INT8_COLUMNS: tuple[str, ...] = (
-    "Avg fp32 (CPU)",
-    "Avg int8 (CPU)",
-    "Δ int8",
-    "Sentences/s fp32 (CPU)",
-    "Sentences/s int8 (CPU)",
-    "int8 speed-up",
-    "Weights fp32 (MiB)",
-    "Weights int8 (MiB)",
-)
+PRECISION_NAMES: dict[str, str] = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+MIB = 2**20
 
 
-def _int8_columns(reports: list[dict]) -> dict[str, float | str]:
-    """Mean over a row's seeds of the int8 comparison (NaN columns when there is none)."""
-    if not reports:
-        return dict.fromkeys(INT8_COLUMNS, np.nan) | {"int8 sets": ""}
-
-    def mean(arm: str, key: str) -> float:
-        return float(np.mean([r[arm][key] for r in reports]))
-
-    sets = {len(r["tasks"]) for r in reports}
-    return {
-        "Avg fp32 (CPU)": mean("fp32", "avg_spearman"),
-        "Avg int8 (CPU)": mean("int8", "avg_spearman"),
-        "Δ int8": mean("int8", "avg_spearman") - mean("fp32", "avg_spearman"),
-        "Sentences/s fp32 (CPU)": mean("fp32", "sentences_per_s"),
-        "Sentences/s int8 (CPU)": mean("int8", "sentences_per_s"),
-        "int8 speed-up": float(np.mean([r["speedup"] for r in reports])),
-        "Weights fp32 (MiB)": mean("fp32", "state_dict_mib"),
-        "Weights int8 (MiB)": mean("int8", "state_dict_mib"),
-        "int8 sets": ";".join(str(n) for n in sorted(sets)),
-    }
+def _speed_column(device: str, dtype: str) -> str:
+    """``Sent/s CPU fp32``-style column name of one (device, precision)."""
+    where = "GPU" if str(device).startswith("cuda") else "CPU"
+    return f"Sent/s {where} {PRECISION_NAMES.get(str(dtype), str(dtype) or 'fp32')}"
 
 
 def efficiency_table(
@@ -326,48 +435,92 @@ def efficiency_table(
     models_root: str | Path = "results/models",
     int8: dict[tuple[str, str], dict] | None = None,
 ) -> pd.DataFrame:
-    """Params, disk size and encoding throughput (sentences/s per device) per main row, and
-    for rows whose models were quantised (``int8``, from :func:`read_int8_reports`) the
-    float32-vs-int8 Spearman average, CPU sentences/s and weight size, averaged over seeds.
+    """One row per model (poolings change neither size nor speed): parameters, size on disk
+    (MiB), one encoding speed per (device, precision), and for models exported as int8
+    (``int8``, from :func:`read_int8_reports`) the fp32-vs-int8 CPU comparison.
 
-    Throughput = ``sentences_encoded / encode_seconds`` from the eval JSON meta, averaged
-    over a row's seeds; disk size = the trained model folder (or the encoder folder of a
-    baseline when it is local). An int8 report that matches no row is an error (it would
-    otherwise be silently left out).
+    Speeds are sentences/s, means over a row's seeds. CPU fp32 comes from the ``evaluate_int8``
+    job when there is one (measured back to back with int8 on one machine), else from the
+    evaluation (``sentences_encoded / encode_seconds`` of the eval JSON meta); GPU speeds from
+    the evaluation, under the precision it ran with. Columns empty for every row are dropped.
+    An int8 report that matches no row is an error (it would otherwise be silently left out).
     """
     int8 = int8 or {}
     used: set[tuple[str, str]] = set()
-    rows = []
+    rows: dict[str, dict] = {}
     for _, sel in selected.iterrows():
         models = str(sel["models"]).split(";")
-        runs = wide[wide["model"].isin(models) & (wide["pooling"] == sel["pooling"])]
+        keys = [(m, str(sel["pooling"])) for m in models if (m, str(sel["pooling"])) in int8]
+        used.update(keys)
+        if sel["models"] in rows and not keys:
+            continue  # another pooling of a model already listed
+        runs = wide[wide["model"].isin(models)].drop_duplicates("model")
         disk = []
         for _, run in runs.iterrows():
             folder = Path(models_root) / run["model"]
             if pd.isna(run["hparams"]):
                 folder = _encoder_folder(run.get("encoder")) or folder
             disk.append(folder_bytes(folder))
-        speed = runs["sentences_encoded"] / runs["encode_seconds"]
-        row = {
-            "Model": sel["label"],
-            "Pooling": sel["pooling"],
+        row: dict[str, object] = {
+            "Model": sel["display"] if "display" in sel else sel["label"],
             "Params (M)": float(sel["params"]) / 1e6,
-            "Disk (MB)": float(np.nanmean(disk)) / 1e6 if np.isfinite(disk).any() else np.nan,
+            "Disk (MiB)": float(np.nanmean(disk)) / MIB if np.isfinite(disk).any() else np.nan,
         }
-        for device in ("cpu", "cuda"):
-            on = speed[runs["device"].fillna("").str.startswith(device)]
-            row[f"Sentences/s ({device})"] = float(on.mean()) if len(on.dropna()) else np.nan
-        keys = [(m, str(sel["pooling"])) for m in models if (m, str(sel["pooling"])) in int8]
-        used.update(keys)
-        row.update(_int8_columns([int8[k] for k in keys]))
-        rows.append(row)
+        speed = runs["sentences_encoded"] / runs["encode_seconds"]
+        dtype = runs.get("dtype", pd.Series("float32", index=runs.index)).fillna("float32")
+        for (device, prec), sub in speed.groupby([runs["device"].fillna("cpu"), dtype]):
+            row[_speed_column(device, prec)] = float(sub.mean())
+        reports = [int8[k] for k in keys]
+        if reports:
+            row.update(_int8_columns(reports))
+        rows[sel["models"]] = rows.get(sel["models"], {}) | row
     unmatched = sorted(set(int8) - used)
     if unmatched:
         raise ResultsError(
             f"int8 reports for {unmatched} match no main-table row (model id, pooling); "
             "name the variant or model@pooling the main table shows in efficiency.int8"
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(list(rows.values()))
+    first = ["Model", "Params (M)", "Disk (MiB)", "Sent/s CPU fp32", "Sent/s CPU int8"]
+    order = [c for c in first if c in table.columns]
+    order += [c for c in table.columns if c.startswith("Sent/s") and c not in order]
+    order += [c for c in table.columns if c not in order]
+    return table[order].dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def _int8_columns(reports: list[dict]) -> dict[str, float]:
+    """Mean over a row's seeds of the int8 comparison (fp32 CPU speed from the same job)."""
+
+    def mean(arm: str, key: str) -> float:
+        return float(np.mean([r[arm][key] for r in reports]))
+
+    return {
+        "Sent/s CPU fp32": mean("fp32", "sentences_per_s"),
+        "Sent/s CPU int8": mean("int8", "sentences_per_s"),
+        "int8 speed-up": float(np.mean([r["speedup"] for r in reports])),
+        "Avg fp32": mean("fp32", "avg_spearman"),
+        "Avg int8": mean("int8", "avg_spearman"),
+        "Δ int8": mean("int8", "avg_spearman") - mean("fp32", "avg_spearman"),
+        "Weights fp32 (MiB)": mean("fp32", "state_dict_mib"),
+        "Weights int8 (MiB)": mean("int8", "state_dict_mib"),
+        "int8 STS sets": float(np.mean([len(r["tasks"]) for r in reports])),
+    }
+
+
+def efficiency_view(table: pd.DataFrame) -> TableView:
+    """Display form of :func:`efficiency_table` (sizes 1 decimal, speeds 0, scores 2)."""
+    digits = {"Params (M)": 1, "Disk (MiB)": 1, "int8 speed-up": 2, "int8 STS sets": 0}
+    cells = pd.DataFrame({"Model": table["Model"].astype(str)})
+    for col in table.columns[1:]:
+        d = digits.get(col, 0 if col.startswith("Sent/s") or "(MiB)" in col else 2)
+        if "(MiB)" in col and col != "Disk (MiB)":
+            d = 1
+        cells[col] = [
+            "" if pd.isna(v) else (f"{v:+.{d}f}" if col.startswith("Δ") else f"{v:.{d}f}")
+            for v in table[col]
+        ]
+    bold = pd.DataFrame(False, index=cells.index, columns=cells.columns)
+    return TableView(cells, bold, ["all"] * len(cells), [False] + [True] * (len(cells.columns) - 1))
 
 
 def baselines_table(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:

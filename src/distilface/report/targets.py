@@ -8,24 +8,31 @@ from collections.abc import Iterable
 from distilface.report.axes import ablation_axes
 
 REPORT_FIGURES: tuple[str, ...] = ("per_task", "training_curves", "size_quality")
+#: Tables that need the per-pair scores (paired / percentile bootstrap).
+BOOTSTRAP_TABLES: tuple[str, ...] = ("seeds", "comparisons")
 
 
-def report_targets(config: dict) -> list[str]:
-    """Every table and figure the report rules write for ``config``."""
-    targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex")]
-    targets += [f"results/tables/baselines.{ext}" for ext in ("csv", "md")]
-    targets += [
-        "results/tables/seeds.csv",
-        "results/tables/comparisons.csv",
-        "results/tables/efficiency.csv",
-        "results/tables/efficiency.md",
-    ]
+def report_targets(config: dict, bootstrap: bool = True) -> list[str]:
+    """Every table and figure the report rules write for ``config`` (without the bootstrap
+    tables when ``bootstrap`` is False: a results bundle without per-pair scores)."""
+    targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex", "html")]
+    targets.append("results/tables/headline.html")
+    targets += [f"results/tables/baselines.{ext}" for ext in ("csv", "md", "html")]
+    bootstrap_tables = BOOTSTRAP_TABLES if bootstrap else ()
+    targets += [f"results/tables/{n}.{ext}" for n in bootstrap_tables for ext in ("csv", "html")]
+    targets += [f"results/tables/efficiency.{ext}" for ext in ("csv", "md", "html")]
     for axis in ablation_axes(config):
-        targets.append(f"results/tables/ablation_{axis}.csv")
+        targets += [f"results/tables/ablation_{axis}.{ext}" for ext in ("csv", "html")]
         targets += [f"results/figures/ablation_{axis}.{ext}" for ext in ("png", "pdf")]
     for name in REPORT_FIGURES:
         targets += [f"results/figures/{name}.{ext}" for ext in ("png", "pdf")]
     return targets
+
+
+def present(paths: Iterable[str], only_existing: bool = False) -> list[str]:
+    """``paths``, or with ``only_existing`` (Snakefile.report, a results bundle) only those that
+    exist: a bundle may lack the per-pair scores or int8 reports, which are then left out."""
+    return [p for p in paths if os.path.exists(p)] if only_existing else list(paths)
 
 
 def npz_for(eval_jsons: Iterable[str]) -> list[str]:

@@ -58,7 +58,7 @@ META_TASK = "meta"
 TRAIN_TASK = "train"
 # Numbers copied from an eval JSON's ``meta`` block (all optional).
 META_NUMBERS: tuple[str, ...] = ("params", "embedding_dim", "encode_seconds", "sentences_encoded")
-META_TEXT: tuple[str, ...] = ("device",)
+META_TEXT: tuple[str, ...] = ("device", "dtype")
 TRAIN_METRICS: tuple[str, ...] = ("loss", "stsb_dev", "lr", "sentences_per_s", "epoch")
 _SEED_RE = re.compile(r"^seed(\d+)$")
 # The reported ``avg`` must agree with the mean of the seven task scores within this.

@@ -1,0 +1,155 @@
+"""Command line: ``distilface evaluate MODEL`` (also ``python -m distilface evaluate MODEL``).
+
+Scores any encoder (a local folder, a hub name, or ``bundled:<name>``) on the seven STS test
+sets with the workflow's own evaluator (:func:`distilface.sts.evaluate_model`, SimCSE's
+protocol), prints the scores, and writes our eval JSON and/or MTEB result files::
+
+    distilface evaluate bundled:all-MiniLM-L6-v2 --data ../shared/data/senteval \\
+        --out results/cli/minilm            # --format json mteb (the default: both)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from distilface import STS_TASKS, TASK_LABELS
+from distilface.pooling import POOLINGS
+
+DEFAULT_DATA = "results/data/senteval"
+FORMATS = ("json", "mteb")
+
+
+def default_name(model: str) -> str:
+    """MTEB-style ``org/name`` of a model argument: a hub name as is, ``bundled:X`` ->
+    ``bundled/X``, a local folder -> ``local/<folder name>``."""
+    if model.startswith("bundled:"):
+        return "bundled/" + model.split(":", 1)[1]
+    if Path(model).exists():
+        return "local/" + Path(model).resolve().name
+    return model if "/" in model else f"hub/{model}"
+
+
+def _revision(model: str) -> str:
+    """A revision for the MTEB folder: the weights' fingerprint (distilface.models)."""
+    from distilface.models import model_fingerprint
+
+    try:
+        return model_fingerprint(model)
+    except Exception:  # noqa: BLE001 - the revision is a label; MTEB's own fallback name
+        return "no_revision_available"
+
+
+def score_table(results: dict[str, dict]) -> str:
+    """Plain-text table of the 7 Spearman x100 and their average, one row per pooling."""
+    header = ["pooling", *(TASK_LABELS[t] for t in STS_TASKS), "Avg"]
+    lines = ["  ".join(f"{h:>8}" for h in header)]
+    for pooling, data in results.items():
+        if "skipped" in data:
+            lines.append(f"{pooling:>8}  skipped: {data['skipped']}")
+            continue
+        cells = [data["tasks"][t]["spearman"][data["aggregation"]] for t in STS_TASKS]
+        cells.append(data["avg"]["spearman"])
+        lines.append("  ".join([f"{pooling:>8}", *(f"{v:8.2f}" for v in cells)]))
+    return "\n".join(lines)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``distilface evaluate``: score, print, write the requested formats."""
+    from distilface.mteb_export import write_mteb_results
+    from distilface.sts import evaluate_model
+
+    data = Path(args.data)
+    if not data.is_dir():
+        print(
+            f"error: --data {data}: no SentEval folder (STS/, SICK/); pass the senteval root, "
+            "e.g. --data ../shared/data/senteval",
+            file=sys.stderr,
+        )
+        return 2
+    poolings = list(POOLINGS) if "all" in args.pooling else args.pooling
+    name = args.name or default_name(args.model)
+    out = Path(args.out or Path("results/cli") / name.replace("/", "__"))
+    json_dir = out if "json" in args.format else out / ".eval"
+    written = evaluate_model(
+        model_id=name,
+        encoder_path=args.model,
+        poolings=poolings,
+        senteval_root=data,
+        out_dir=json_dir,
+        aggregation=args.aggregation,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    results = {p: json.loads(Path(path).read_text()) for p, path in written.items()}
+    print(f"{name}: Spearman x100, '{args.aggregation}' aggregation, data {data}")
+    print(score_table(results))
+    if "json" in args.format:
+        print(f"eval JSON: {', '.join(str(p) for p in written.values())}")
+    if "mteb" in args.format:
+        revision = _revision(args.model)
+        for pooling, path in written.items():
+            if "skipped" in results[pooling]:
+                continue
+            model = name if len(poolings) == 1 else f"{name}-{pooling}"
+            files = write_mteb_results(path, out / "mteb", model, revision)
+            print(f"MTEB results ({pooling}): {files[0].parent}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="distilface", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a model on the seven STS test sets (SimCSE's protocol)",
+        description="Score MODEL (local folder, hub name or bundled:<name>) on STS12-16, "
+        "STS-B and SICK-R with cosine similarity and Spearman's correlation x100.",
+    )
+    ev.add_argument("model", help="local folder, hub name, or bundled:all-MiniLM-L6-v2")
+    ev.add_argument(
+        "--pooling",
+        nargs="+",
+        default=["avg"],
+        choices=[*POOLINGS, "all"],
+        help="pooling(s) (default avg, the sentence-transformers mean pooling); all = five",
+    )
+    ev.add_argument(
+        "--data",
+        default=os.environ.get("DISTILFACE_SENTEVAL", DEFAULT_DATA),
+        help=f"SentEval root with STS/ and SICK/ (default $DISTILFACE_SENTEVAL or {DEFAULT_DATA})",
+    )
+    ev.add_argument("--out", help="output folder (default results/cli/<name>)")
+    ev.add_argument(
+        "--format",
+        nargs="+",
+        default=list(FORMATS),
+        choices=FORMATS,
+        help="json = our eval JSON + per-pair scores; mteb = MTEB result files (default both)",
+    )
+    ev.add_argument("--name", help="model name in the outputs (default derived from MODEL)")
+    ev.add_argument("--aggregation", choices=("all", "wmean"), default="all")
+    ev.add_argument("--batch-size", type=int, default=128)
+    ev.add_argument("--max-length", type=int, default=512)
+    ev.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=evaluate_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``distilface`` script."""
+    logging.basicConfig(level=logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""Model cards: a trained model's README (objective, student, teacher, data, hparams, seed,
+training time, the seven STS scores and how to load it).
+
+Rule ``model_card`` (workflow/rules/release.smk) builds ``results/release/{model id}/``: the
+trained folder's files hard-linked (copied across file systems), its generic
+sentence-transformers README replaced by this card, plus the eval JSON the card quotes. The
+trained folder itself stays the ``train`` rule's output, untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from distilface import STS_TASKS, TASK_LABELS
+from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
+
+OBJECTIVE_TEXT: dict[str, str] = {
+    "simcse_unsup": "unsupervised SimCSE: InfoNCE between two dropout views of each sentence",
+    "simcse_sup": "supervised SimCSE: InfoNCE on NLI (premise, entailment, contradiction)",
+    "disco_kd": "DisCo KD: MSE between the (projected) student and the teacher embeddings",
+    "disco_ckd": "DisCo CKD: InfoNCE between the student and the teacher embeddings",
+}
+HPARAM_KEYS: tuple[str, ...] = (
+    "pooling",
+    "temperature",
+    "batch_size",
+    "learning_rate",
+    "dropout",
+    "max_seq_length",
+    "epochs",
+    "max_steps",
+    "warmup_ratio",
+    "weight_decay",
+    "grad_clip",
+    "hard_negative_weight",
+    "eval_every",
+)
+
+
+def _count_lines(path: str | None) -> int | None:
+    """Non-empty lines of a corpus file (None when it is not here)."""
+    if not path or not Path(path).is_file():
+        return None
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def data_description(cfg: dict[str, Any]) -> str:
+    """``path (N sentences used of M)`` of the training data recorded in the summary."""
+    path = cfg.get("data")
+    limit = cfg.get("corpus_limit")
+    total = _count_lines(path)
+    if limit and total:
+        return f"`{path}`, the first {min(limit, total):,} of its {total:,} lines"
+    if limit:
+        return f"`{path}`, the first {limit:,} lines"
+    if total:
+        return f"`{path}`, all {total:,} lines"
+    return f"`{path}`"
+
+
+def _scores_table(eval_data: dict[str, Any]) -> str:
+    agg = eval_data.get("aggregation", "all")
+    head = "| " + " | ".join([*(TASK_LABELS[t] for t in STS_TASKS), "Avg"]) + " |"
+    rule = "|" + "---:|" * (len(STS_TASKS) + 1)
+    cells = [f"{eval_data['tasks'][t]['spearman'][agg]:.2f}" for t in STS_TASKS]
+    cells.append(f"{eval_data['avg']['spearman']:.2f}")
+    pairs = ", ".join(f"{TASK_LABELS[t]} {eval_data['tasks'][t]['n']:,}" for t in STS_TASKS)
+    return "\n".join([head, rule, "| " + " | ".join(cells) + " |", "", f"Test pairs: {pairs}."])
+
+
+def render_card(
+    model_id: str, summary: dict[str, Any], eval_data: dict[str, Any], config: dict
+) -> str:
+    """The README text of one trained model (Markdown with a Hugging Face front matter)."""
+    cfg = summary.get("config") or {}
+    extra = cfg.get("extra") or {}
+    variant = extra.get("variant") or model_id.split("/")[0]
+    objective = str(summary.get("objective") or cfg.get("objective"))
+    spec = (config.get("variants") or {}).get(variant) or {}
+    teacher_id = extra.get("teacher") or spec.get("teacher")
+    teacher_path = ((config.get("models") or {}).get(teacher_id) or {}).get("path", teacher_id)
+    teacher = f"{model_label(config, teacher_id)} (`{teacher_path}`)" if teacher_id else "none"
+    student = spec.get("student")
+    start = (
+        f"the `{extra['init_from']}` run of this grid (`{summary.get('student')}`)"
+        if extra.get("init_from")
+        else f"{model_label(config, student) if student else ''} (`{summary.get('student')}`)"
+    )
+    hparams = "\n".join(
+        f"| {k} | {cfg[k]} |" for k in HPARAM_KEYS if k in cfg and cfg[k] is not None
+    )
+    pooling = eval_data.get("pooling")
+    agg = eval_data.get("aggregation", "all")
+    wall = summary.get("wall_s")
+    dev = summary.get("best_stsb_dev")
+    label = variant_label(config, variant)
+    lines = [
+        "---",
+        "library_name: sentence-transformers",
+        "pipeline_tag: sentence-similarity",
+        "tags: [sentence-transformers, sentence-similarity, distilface, "
+        f"{OBJECTIVE_LABELS.get(objective, objective).replace(' ', '-').lower()}]",
+        "---",
+        "",
+        f"# {label} — `{model_id}`",
+        "",
+        "Trained by the DistilFace bench workflow (contrastive learning of sentence embeddings "
+        "in small, distilled models).",
+        "",
+        "## Training",
+        "",
+        f"- **Objective:** {OBJECTIVE_TEXT.get(objective, objective)}",
+        f"- **Student (start point):** {start}",
+        f"- **Teacher:** {teacher}",
+        f"- **Data:** {data_description(cfg)}; "
+        f"{summary.get('final_step')} steps x batch {cfg.get('batch_size')} = "
+        f"{(summary.get('final_step') or 0) * (cfg.get('batch_size') or 0):,} sentences seen",
+        f"- **Seed:** {cfg.get('seed')}",
+        f"- **Steps:** {summary.get('final_step')} of {summary.get('total_steps')} "
+        f"(saved: {summary.get('saved')} checkpoint, step {summary.get('best_step')}"
+        + (f", STS-B dev Spearman {dev:.2f})" if isinstance(dev, (int, float)) else ")"),
+        f"- **Training time:** {wall:.1f} s on {summary.get('device')} "
+        f"({summary.get('dtype')}, {summary.get('sentences_per_s')} sentences/s)"
+        if isinstance(wall, (int, float))
+        else f"- **Training time:** not recorded ({summary.get('device')})",
+        f"- **Parameters:** {summary.get('params'):,}"
+        if isinstance(summary.get("params"), int)
+        else "- **Parameters:** not recorded",
+        "",
+        "| hyperparameter | value |",
+        "|---|---|",
+        hparams,
+        "",
+        "## Evaluation",
+        "",
+        f"Spearman's correlation x 100 of cosine similarities on the seven STS test sets "
+        f"(SimCSE's protocol, '{agg}' aggregation for STS12-16), pooling `{pooling}`:",
+        "",
+        _scores_table(eval_data),
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from sentence_transformers import SentenceTransformer",
+        "",
+        'model = SentenceTransformer("path/to/this/folder")',
+        'embeddings = model.encode(["A man is playing a guitar.", "Someone plays music."])',
+        "```",
+        "",
+        f"The scores above use pooling `{pooling}`; to score it again with the same evaluator: "
+        f"`distilface evaluate path/to/this/folder --pooling {pooling} --data <senteval root>`.",
+        "",
+        "## Licence and data",
+        "",
+        "The code is MIT-licensed (see the repository's LICENSE). The training corpus and the "
+        "evaluation sets carry their own licences (SICK: CC BY-NC-SA 3.0; see the repository "
+        "README's data-licence table) and so may a model derived from them.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_release(
+    model_dir: str | Path, eval_json: str | Path, config: dict, out_dir: str | Path
+) -> Path:
+    """``out_dir`` = the model folder's files (hard links, else copies) + this card as
+    ``README.md`` + the eval JSON it quotes; returns the README path."""
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    summary_path = model_dir / "train_summary.json"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{summary_path}: missing (needed for the model card)")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    eval_data = json.loads(Path(eval_json).read_text(encoding="utf-8"))
+    if "skipped" in eval_data:
+        raise ValueError(f"{eval_json}: pooling skipped ({eval_data['skipped']}), no scores")
+    model_id = "/".join(model_dir.parts[-3:])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for src in model_dir.rglob("*"):
+        rel = src.relative_to(model_dir)
+        # hidden files stay out: Snakemake's .snakemake_timestamp of the train output must
+        # not become a hard link that the release folder's own timestamp would touch
+        if src.is_dir() or rel == Path("README.md") or any(p.startswith(".") for p in rel.parts):
+            continue
+        dst = out_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.unlink(missing_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    shutil.copy2(eval_json, out_dir / f"eval_{Path(eval_json).name}")
+    readme = out_dir / "README.md"
+    readme.write_text(render_card(model_id, summary, eval_data, config), encoding="utf-8")
+    return readme
+
+
+def card_eval_json(config: dict, model_id: str) -> str:
+    """The eval JSON a card quotes: the pooling the main table shows the variant with
+    (``report.main_pooling`` or the grid's evaluation pooling)."""
+    from distilface.grid import run_for
+
+    variant = model_id.split("/")[0]
+    pooling = ((config.get("report") or {}).get("main_pooling") or {}).get(variant)
+    return f"results/eval/{model_id}/{pooling or run_for(config, model_id).eval_pooling}.json"
+
+
+def release_targets(config: dict) -> list[str]:
+    """``results/release/{model id}`` of every trained run of the grid."""
+    from distilface.grid import expand_grid
+
+    return [f"results/release/{r.model_id}" for r in expand_grid(config) if r.trained]

@@ -1,0 +1,106 @@
+"""``distilface evaluate``: the CLI scores a real model with the workflow's evaluator and writes
+our eval JSON and MTEB result files that the ``mteb`` package loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distilface import STS_TASKS
+from distilface.cli import default_name, main
+from distilface.mteb_export import MTEB_TASK_NAMES, write_mteb_results
+from distilface.report.synthetic import write_eval
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def small_senteval(shared_data: Path, out: Path, pairs: int = 24) -> Path:
+    """The real SentEval files cut to their first ``pairs`` lines (SICK: + header)."""
+    src = shared_data / "senteval"
+    for f in src.rglob("*"):
+        if f.is_file():
+            dst = out / f.relative_to(src)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            lines = f.read_bytes().split(b"\n")
+            keep = pairs + 1 if f.parent.name == "SICK" else pairs
+            dst.write_bytes(b"\n".join(lines[:keep]) + b"\n")
+    return out
+
+
+def _load_with_mteb(root: Path, name: str) -> dict[str, float]:
+    from mteb.cache import ResultCache
+
+    results = ResultCache(cache_path=root).load_results(
+        models=[name], require_model_meta=True, validate_and_filter=True
+    )
+    (model,) = results.model_results
+    return {t.task_name: float(t.get_score()) for t in model.task_results}
+
+
+def test_mteb_export_is_read_by_mteb(tmp_path):
+    data = json.loads(write_eval(tmp_path / "eval", "m", "avg", noise=0.3).read_text())
+    path = tmp_path / "eval" / "m" / "avg.json"
+    files = write_mteb_results(path, tmp_path / "mteb", "local/m", "abc123")
+    assert {f.name for f in files} == {"model_meta.json"} | {
+        f"{n}.json" for n in MTEB_TASK_NAMES.values()
+    }
+    scores = _load_with_mteb(tmp_path / "mteb", "local/m")
+    assert set(scores) == set(MTEB_TASK_NAMES.values())
+    for task in STS_TASKS:
+        expected = data["tasks"][task]["spearman"]["all"] / 100
+        assert scores[MTEB_TASK_NAMES[task]] == pytest.approx(expected)
+    sick = json.loads((files[0].parent / "SICK-R.json").read_text())
+    assert "not comparable" in sick["scores"]["test"][0]["distilface"]["not_comparable_with_mteb"]
+
+
+def test_default_names():
+    assert default_name("bundled:all-MiniLM-L6-v2") == "bundled/all-MiniLM-L6-v2"
+    assert default_name("princeton-nlp/unsup-simcse-bert-base-uncased").startswith("princeton")
+    assert default_name(str(REPO)) == f"local/{REPO.name}"
+
+
+@pytest.mark.slow
+def test_evaluate_bundled_minilm_on_small_real_data(shared_data, tmp_path, capsys):
+    data = small_senteval(shared_data, tmp_path / "senteval")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "evaluate",
+            "bundled:all-MiniLM-L6-v2",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--format",
+            "json",
+            "mteb",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    result = json.loads((out / "avg.json").read_text())
+    assert (
+        result["tasks"]["STSBenchmark"]["n"] == 24
+        and result["encoder"] == "bundled:all-MiniLM-L6-v2"
+    )
+    row = next(line for line in printed.splitlines() if line.strip().startswith("avg "))
+    printed_scores = [float(v) for v in row.split()[1:]]
+    expected = [result["tasks"][t]["spearman"]["all"] for t in STS_TASKS]
+    assert printed_scores == pytest.approx([*expected, result["avg"]["spearman"]], abs=0.006)
+    scores = _load_with_mteb(out / "mteb", "bundled/all-MiniLM-L6-v2")
+    assert scores["STS12"] == pytest.approx(expected[0] / 100)
+
+
+def test_module_entry_point_and_missing_data(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "distilface", "evaluate", "x", "--data", str(tmp_path / "no")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "--data" in run.stderr and "no SentEval folder" in run.stderr
