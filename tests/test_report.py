@@ -403,3 +403,41 @@ def test_ablation_axis_includes_the_variant_default() -> None:
     assert axes["v-temperature"]["values"] == [0.01, 0.05, 1.0]
     assert axes["v-pooling"]["values"] == ["cls", "avg"]
     assert axes["v-seeds"]["values"] == [42, 43]
+
+
+def test_sick_in_domain_rows_are_marked_and_get_the_six_set_average():
+    """Rows trained on SICK's training split (the offline NLI stand-in) are in-domain on SICK-R:
+    the view marks that cell and shows the average without SICK-R."""
+    import yaml
+
+    from distilface.report import tables
+
+    quick = yaml.safe_load((Path(__file__).parents[1] / "config/quick.yaml").read_text())
+    assert tables.sick_in_domain(quick) == {"disco-ckd-sts", "disco-ckd-sts-ft"}
+    config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
+    assert tables.sick_in_domain(config) == set()
+    scores = {t: 70.0 + i for i, t in enumerate(tables.STS_TASKS)}
+    selected = pd.DataFrame(
+        [
+            dict(
+                group=g,
+                label=k,
+                display=k,
+                pooling="avg",
+                n_seeds=1,
+                params=1e6,
+                stsb_dev=80.0,
+                **scores,
+                avg=np.mean(list(scores.values())),
+                avg_no_sick=np.mean([v for t, v in scores.items() if t != "SICKRelatedness"]),
+                **{f"{c}_std": np.nan for c in tables.SCORE_COLUMNS},
+            )
+            for g, k in (("baseline", "baseline"), ("trained", "disco-ckd-sts-ft"))
+        ]
+    )
+    table = tables.main_table(selected, {})
+    assert table.loc[1, "Avg-6"] == pytest.approx(72.5)  # mean of 70..75
+    marked = tables.main_view(table, {"disco-ckd-sts-ft"}).cells
+    assert marked.loc[1, "SICK-R"].endswith("‡") and not marked.loc[0, "SICK-R"].endswith("‡")
+    assert "Avg-6" in marked.columns
+    assert "Avg-6" not in tables.main_view(table).cells.columns

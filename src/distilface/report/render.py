@@ -56,6 +56,7 @@ LATEX_UNICODE: dict[str, str] = {
     "τ": r"$\tau$",
     "×": r"$\times$",
     "†": r"$^\dagger$",
+    "‡": r"$^\ddagger$",
     "−": r"$-$",
     "–": "--",
     "≥": r"$\geq$",
@@ -303,13 +304,20 @@ def write_view(
     wrap: dict[str, str] | None = None,
     fold: tuple[str, str] | None = None,
     small: tuple[str, ...] = (),
+    tabcolsep: str = "2pt",
 ) -> list[Path]:
     """Write a :class:`TableView` as ``{stem}.md`` / ``.tex`` / ``.html``."""
     stem = Path(stem)
     render = {
         "md": lambda: render_markdown(view),
         "tex": lambda: render_latex(
-            view, caption, label or f"tab:{stem.name}", wrap=wrap, fold=fold, small=small
+            view,
+            caption,
+            label or f"tab:{stem.name}",
+            tabcolsep=tabcolsep,
+            wrap=wrap,
+            fold=fold,
+            small=small,
         ),
         "html": lambda: render_html(view, caption),
     }

@@ -15,7 +15,11 @@ from distilface.report.labels import is_untrained, model_label, pooling_label, v
 from distilface.report.render import TableView, drop_empty_columns, mean_std
 from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
 
-SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg")
+SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg", "avg_no_sick")
+#: the 6-set average without SICK-R: rows whose training saw SICK's training split (the offline
+#: stand-in for DisCo's NLI stage) are in-domain on SICK-R, so the report gives both averages
+NO_SICK_TASKS: tuple[str, ...] = tuple(t for t in STS_TASKS if t != "SICKRelatedness")
+AVG_LABELS: dict[str, str] = {"avg": "Avg", "avg_no_sick": "Avg-6"}  # Avg-6: without SICK-R
 
 
 def eval_aggregation(config: dict) -> str:
@@ -51,6 +55,7 @@ def scores_wide(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
         raise ResultsError(f"no '{aggregation}' Spearman for every task in: {bad}")
     wide = wide[list(STS_TASKS)].copy()
     wide["avg"] = wide[list(STS_TASKS)].mean(axis=1)
+    wide["avg_no_sick"] = wide[list(NO_SICK_TASKS)].mean(axis=1)
     wide = wide.reset_index()
     extra = evals[
         ((evals["task"] == DEV_TASK) & (evals["metric"] == "spearman"))
@@ -177,7 +182,7 @@ def published_lookup(config: dict, published: dict) -> dict[str, list[dict]]:
 
 
 #: Columns of the main table CSV (scores unrounded; ``* std`` over seeds).
-MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), "Avg")
+MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), *AVG_LABELS.values())
 
 
 def _published_row(entry: dict) -> dict:
@@ -189,6 +194,7 @@ def _published_row(entry: dict) -> dict:
     }
     avg = entry.get("avg")
     marks = [TASK_LABELS[t] for t in (entry.get("not_comparable") or {})]
+    six = [scores[TASK_LABELS[t]] for t in NO_SICK_TASKS]
     return dict(
         group="published",
         key=entry["name"],
@@ -197,9 +203,15 @@ def _published_row(entry: dict) -> dict:
         Seeds=pd.NA,
         **scores,
         Avg=float(avg) if avg is not None else np.nan,
+        **{AVG_LABELS["avg_no_sick"]: float(np.mean(six)) if not np.isnan(six).any() else np.nan},
         Source=str(entry.get("source", "")),
         **{"Not comparable": ";".join(marks)},
     )
+
+
+def _label(column: str) -> str:
+    """Main-table header of a score column (task label, ``Avg`` or ``Avg w/o SICK-R``)."""
+    return TASK_LABELS.get(column) or AVG_LABELS[column]
 
 
 def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]) -> pd.DataFrame:
@@ -219,11 +231,8 @@ def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]
                 Model=str(sel["display"]),
                 Pooling=str(sel["pooling"]),
                 Seeds=int(sel["n_seeds"]) if sel["group"] == "trained" else pd.NA,
-                **{TASK_LABELS.get(c, "Avg"): float(sel[c]) for c in SCORE_COLUMNS},
-                **{
-                    f"{TASK_LABELS.get(c, 'Avg')} std": float(sel[f"{c}_std"])
-                    for c in SCORE_COLUMNS
-                },
+                **{_label(c): float(sel[c]) for c in SCORE_COLUMNS},
+                **{f"{_label(c)} std": float(sel[f"{c}_std"]) for c in SCORE_COLUMNS},
                 **{"Params (M)": float(sel["params"]) / 1e6},
             )
         )
@@ -241,8 +250,10 @@ def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]
             rows.append(pub)  # its Δ row follows it
             marks = set(filter(None, pub["Not comparable"].split(";")))
             delta = {c: ours[c] - pub[c] if c not in marks else np.nan for c in MAIN_SCORE_LABELS}
-            if marks:
-                delta["Avg"] = np.nan  # an average over a non-comparable task is not comparable
+            if marks:  # an average over a non-comparable task is not comparable
+                delta["Avg"] = np.nan
+                if marks - {TASK_LABELS["SICKRelatedness"]}:
+                    delta[AVG_LABELS["avg_no_sick"]] = np.nan
             rows.append(
                 dict(
                     group="published",
@@ -263,10 +274,35 @@ def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]
     return table.reset_index(drop=True)
 
 
-def main_view(table: pd.DataFrame) -> TableView:
+def sick_in_domain(config: dict) -> set[str]:
+    """Variants whose training (their own stage or the stage they start from) read SICK's or
+    STS-B's TRAINING split (the offline stand-ins of rules ``sick_triplets`` and
+    ``train_split_sentences``): SICK-R is in-domain for their rows."""
+    variants = config.get("variants") or {}
+    data = (config.get("training") or {}).get("data") or {}
+
+    def reads_sick(name: str) -> bool:
+        spec = variants.get(name) or {}
+        path = data.get(spec.get("data"))
+        path = path.get("path") if isinstance(path, dict) else path
+        if path and Path(str(path)).name in {
+            "sick_train_triplets.csv",
+            "stsb_sick_train_sentences.txt",
+        }:
+            return True
+        return bool(spec.get("init_from")) and reads_sick(spec["init_from"])
+
+    return {name for name in variants if reads_sick(name)}
+
+
+def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
     """Display form of :func:`main_table`: ``mean ± std`` for seeded rows, the best of our
     rows bold per column, ``†`` on published scores that are not comparable, empty columns
-    dropped."""
+    dropped. Rows keyed in ``in_domain`` (:func:`sick_in_domain`) get ``‡`` on SICK-R, and the
+    ``Avg-6`` column (without SICK-R) is shown only when there are such rows."""
+    in_domain = set(in_domain)
+    if not (in_domain & set(table["key"])):
+        table = table.drop(columns=[AVG_LABELS["avg_no_sick"], f"{AVG_LABELS['avg_no_sick']} std"])
     ours = table["group"].isin(["baseline", "trained"])
     cells = pd.DataFrame(
         {
@@ -275,8 +311,9 @@ def main_view(table: pd.DataFrame) -> TableView:
             "n": [("" if pd.isna(v) else str(int(v))) for v in table["Seeds"]],
         }
     )
-    bold = pd.DataFrame(False, index=table.index, columns=[*cells.columns, *MAIN_SCORE_LABELS])
-    for col in MAIN_SCORE_LABELS:
+    scores = [c for c in MAIN_SCORE_LABELS if c in table.columns]
+    bold = pd.DataFrame(False, index=table.index, columns=[*cells.columns, *scores])
+    for col in scores:
         std = table.get(f"{col} std", pd.Series(np.nan, index=table.index))
         sign = table["Model"].str.startswith("Δ ") & (table["group"] == "published")
         text = []
@@ -287,6 +324,8 @@ def main_view(table: pd.DataFrame) -> TableView:
             marks = str(table.at[i, "Not comparable"] or "")
             if value and col in marks.split(";"):
                 value += "†"
+            if value and col == TASK_LABELS["SICKRelatedness"] and table.at[i, "key"] in in_domain:
+                value += "‡"
             text.append(value)
         cells[col] = text
         best = table.loc[ours, col].max()
