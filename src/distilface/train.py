@@ -501,6 +501,75 @@ def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int):
     return optim, schedule(optim, warmup, total)
 
 
+def _new_state() -> dict:
+    """The loop's counters: position, best dev score, timing and the logging window."""
+    return {
+        "step": 0,
+        "epoch": 0,
+        "pos": 0,
+        "best_dev": None,
+        "best_step": None,
+        "best_epoch": 0,
+        "stopped_early": False,
+        "elapsed": 0.0,
+        "win_loss": 0.0,
+        "win_steps": 0,
+        "win_sents": 0,
+        "win_time": 0.0,
+        "sents": 0,
+    }
+
+
+def _count_step(st: dict, loss: float, sentences: int, seconds: float) -> None:
+    """Advance the counters by one optimiser step (and its logging window)."""
+    st["step"] += 1
+    st["pos"] += 1
+    st["elapsed"] += seconds
+    st["win_time"] += seconds
+    st["win_loss"] += loss
+    st["win_steps"] += 1
+    st["win_sents"] += sentences
+    st["sents"] += sentences
+
+
+def _log_record(step: int, per_epoch: int, st: dict, sched, model, dev_score) -> dict:
+    """One ``train_log.jsonl`` line: the logging window's mean loss and speed (None at step 0)."""
+    steps = st["win_steps"]
+    return {
+        "step": step,
+        "epoch": round(step / per_epoch, 4),
+        "loss": st["win_loss"] / steps if steps else None,
+        "lr": sched.get_last_lr()[0],
+        "stsb_dev": dev_score,
+        "temperature": float(model.logit_scale().detach()),
+        "sentences_per_s": round(st["win_sents"] / max(st["win_time"], 1e-9), 2) if steps else None,
+        "elapsed_s": round(st["elapsed"], 3),
+    }
+
+
+def _save_checkpoint(
+    path: Path, cfg: TrainConfig, parts: dict, st: dict, gen_epoch_start: torch.Tensor
+) -> None:
+    """Everything a resumed run needs to end bit-identical, written atomically."""
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update(state=dict(st), rng=_rng_state(gen_epoch_start), config=asdict(cfg))
+    _save_torch_atomic(state, path)
+
+
+def _restore(path: Path, cfg: TrainConfig, model, optim, sched, queue, device):
+    """Load a checkpoint of the same run into the live objects; (state, data RNG state)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    _check_same_run(ck["config"], cfg, path)
+    model.load_state_dict(ck["model"])
+    optim.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+    queue.load_state_dict(ck["queue"], device)
+    torch.set_rng_state(ck["rng"]["torch"])
+    if "cuda" in ck["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    return ck["state"], ck["rng"]["data_epoch_start"]
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -541,35 +610,9 @@ def train(
     optim, sched = _optimizer(cfg, model, total, per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)
 
-    st = {
-        "step": 0,
-        "epoch": 0,
-        "pos": 0,
-        "best_dev": None,
-        "best_step": None,
-        "best_epoch": 0,
-        "stopped_early": False,
-        "elapsed": 0.0,
-        "win_loss": 0.0,
-        "win_steps": 0,
-        "win_sents": 0,
-        "win_time": 0.0,
-        "sents": 0,
-    }
-    gen_epoch_start = gen.get_state()
-    resumed_from = None
+    st, gen_epoch_start, resumed_from = _new_state(), gen.get_state(), None
     if ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        _check_same_run(ck["config"], cfg, ckpt_path)
-        model.load_state_dict(ck["model"])
-        optim.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        queue.load_state_dict(ck["queue"], device)
-        st = ck["state"]
-        torch.set_rng_state(ck["rng"]["torch"])
-        if "cuda" in ck["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-        gen_epoch_start = ck["rng"]["data_epoch_start"]
+        st, gen_epoch_start = _restore(ckpt_path, cfg, model, optim, sched, queue, device)
         resumed_from = st["step"]
     log = JsonlLog(work / "train_log.jsonl", resumed_from)
     gen.set_state(gen_epoch_start)
@@ -606,19 +649,7 @@ def train(
         params=sum(p.numel() for p in backbone.parameters()),
     )
     if dev is not None and cfg.eval_at_start and resumed_from is None:
-        score = evaluate_dev(0)
-        log.write(
-            {
-                "step": 0,
-                "epoch": 0.0,
-                "loss": None,
-                "lr": sched.get_last_lr()[0],
-                "stsb_dev": score,
-                "temperature": float(model.logit_scale().detach()),
-                "sentences_per_s": None,
-                "elapsed_s": 0.0,
-            }
-        )
+        log.write(_log_record(0, per_epoch, st, sched, model, evaluate_dev(0)))
 
     bar = tqdm(
         total=total, initial=st["step"], desc=cfg.objective, unit="step", disable=not cfg.progress
@@ -649,17 +680,9 @@ def train(
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optim.step()
         sched.step()
-        st["step"] += 1
-        st["pos"] += 1
-        step = st["step"]
         now = time.perf_counter()
-        st["elapsed"] += now - t_last
-        st["win_time"] += now - t_last
-        t_last = now
-        st["win_loss"] += loss_value
-        st["win_steps"] += 1
-        st["win_sents"] += n
-        st["sents"] += n
+        _count_step(st, loss_value, n, now - t_last)
+        step, t_last = st["step"], now
         bar.update(1)
 
         dev_score = None
@@ -667,32 +690,13 @@ def train(
             dev_score = evaluate_dev(step)
             t_last = time.perf_counter()  # evaluation time is not training time
         if step % cfg.log_every == 0 or dev_score is not None or step == total:
-            record = {
-                "step": step,
-                "epoch": round(step / per_epoch, 4),
-                "loss": st["win_loss"] / st["win_steps"],
-                "lr": sched.get_last_lr()[0],
-                "stsb_dev": dev_score,
-                "temperature": float(model.logit_scale().detach()),
-                "sentences_per_s": round(st["win_sents"] / max(st["win_time"], 1e-9), 2),
-                "elapsed_s": round(st["elapsed"], 3),
-            }
+            record = _log_record(step, per_epoch, st, sched, model, dev_score)
             log.write(record)
             bar.set_postfix(loss=f"{record['loss']:.4f}", dev=dev_score)
             st.update(win_loss=0.0, win_steps=0, win_sents=0, win_time=0.0)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
-            _save_torch_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optim.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "queue": queue.state_dict(),
-                    "state": dict(st),
-                    "rng": _rng_state(gen_epoch_start),
-                    "config": asdict(cfg),
-                },
-                ckpt_path,
-            )
+            parts = {"model": model, "optimizer": optim, "scheduler": sched, "queue": queue}
+            _save_checkpoint(ckpt_path, cfg, parts, st, gen_epoch_start)
             t_last = time.perf_counter()
         if step_callback is not None:
             step_callback(step)

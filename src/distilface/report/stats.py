@@ -98,26 +98,12 @@ def bootstrap_avg(
 ) -> np.ndarray:
     """``(len(runs), n_boot)`` bootstrap replicates of each run's 7-task average Spearman.
 
-    The same resampled pair indices are used for every run (paired design).
+    The same resampled pair indices are used for every run (paired design); the task-average
+    row of :func:`bootstrap_tasks` (same resamples, same random stream).
     """
     if not runs:
         raise ValueError("bootstrap_avg needs at least one run")
-    tasks = tuple(tasks)
-    _check_same_pairs(runs, tasks)
-    rng = np.random.default_rng(seed)
-    totals = np.zeros((len(runs), n_boot))
-    for task in tasks:
-        groups = _groups(runs[0][task], aggregation)
-        weights = np.array([len(g) for g in groups], dtype=float)
-        weights /= weights.sum()
-        for g_idx, group in enumerate(groups):
-            for start in range(0, n_boot, chunk):
-                stop = min(start + chunk, n_boot)
-                idx = group[rng.integers(0, len(group), size=(stop - start, len(group)))]
-                for r, run in enumerate(runs):
-                    rho = spearman_rows(run[task].cos[idx], run[task].gold[idx])
-                    totals[r, start:stop] += weights[g_idx] * rho
-    return totals / len(tasks)
+    return bootstrap_tasks(runs, n_boot, seed, aggregation, tasks, chunk)[:, -1, :]
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
