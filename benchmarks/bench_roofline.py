@@ -77,6 +77,7 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
     from torch.utils.flop_counter import FlopCounterMode
 
     from distilface.data import read_corpus
+    from distilface.losses import TeacherQueue
     from distilface.train import (
         SentenceModel,
         TrainConfig,
@@ -103,9 +104,10 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
     device = torch.device(args.device)
     model = SentenceModel(backbone, cfg.pooling, None).to(device).train()
     data = TrainData(examples=sentences)
-    batch, target, n = make_batch(cfg, data, torch.arange(len(sentences)), tokenizer, device)
+    idx = torch.arange(len(sentences))
+    batch, target, _ = make_batch(cfg, data, idx, tokenizer, device)
     with FlopCounterMode(display=False) as counter:
-        loss = compute_loss(cfg, model, batch, target, n)
+        loss = compute_loss(cfg, model, batch, target, idx.to(device), TeacherQueue(0))
         loss.backward()
     hidden = int(backbone.config.hidden_size if hasattr(backbone.config, "hidden_size")
                  else backbone.config.dim)  # fmt: skip
