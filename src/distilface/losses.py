@@ -196,15 +196,17 @@ class TeacherQueue:
     ``queue = cat([keys, queue])[:queue_len]`` (``ckd_contrastive.py`` l. 97, l. 100).
     ``same_row(ids)`` says which queue entries are the same corpus row as each query: with a
     corpus smaller than the queue, the positive's own sentence comes back from an earlier epoch,
-    and must not count as a negative. ``masked`` counts how often that happened.
+    and must not count as a negative. ``masked`` counts how often that happened. The queue lives
+    on ``device`` (the training device), a checkpoint's copy on the CPU.
     """
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, device: torch.device | str = "cpu"):
         if size < 0:
             raise ValueError(f"queue size must be >= 0, got {size}")
         self.size = size
-        self.vectors = torch.empty(0)
-        self.ids = torch.empty(0, dtype=torch.long)
+        self.device = torch.device(device)
+        self.vectors = torch.empty(0, device=self.device)
+        self.ids = torch.empty(0, dtype=torch.long, device=self.device)
         self.masked = 0
 
     def __len__(self) -> int:
@@ -212,15 +214,15 @@ class TeacherQueue:
 
     def same_row(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, len(queue)) bool: queue entry j holds query i's own corpus row."""
-        hit = ids.view(-1, 1).to(self.ids.device) == self.ids.view(1, -1)
+        hit = ids.view(-1, 1).to(self.device) == self.ids.view(1, -1)
         self.masked += int(hit.sum())
         return hit
 
     def push(self, vectors: torch.Tensor, ids: torch.Tensor) -> None:
-        """Prepend one batch (detached, on the batch's device) and cut to ``size``."""
+        """Prepend one batch (detached) and cut to ``size``."""
         if self.size == 0:
             return
-        v, i = vectors.detach().float(), ids.to(vectors.device)
+        v, i = vectors.detach().float().to(self.device), ids.to(self.device)
         if len(self):
             v, i = torch.cat([v, self.vectors]), torch.cat([i, self.ids])
         self.vectors, self.ids = v[: self.size], i[: self.size]
@@ -234,6 +236,7 @@ class TeacherQueue:
             "masked": self.masked,
         }
 
-    def load_state_dict(self, state: dict, device: torch.device | str = "cpu") -> None:
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` onto this queue's device."""
         self.size, self.masked = int(state["size"]), int(state["masked"])
-        self.vectors, self.ids = state["vectors"].to(device), state["ids"].to(device)
+        self.vectors, self.ids = state["vectors"].to(self.device), state["ids"].to(self.device)

@@ -556,14 +556,13 @@ def _save_checkpoint(
     _save_torch_atomic(state, path)
 
 
-def _restore(path: Path, cfg: TrainConfig, model, optim, sched, queue, device):
-    """Load a checkpoint of the same run into the live objects; (state, data RNG state)."""
+def _restore(path: Path, cfg: TrainConfig, parts: dict):
+    """Load a checkpoint of the same run into the live ``parts`` (what :func:`_save_checkpoint`
+    saved); returns (loop state, data RNG state at the epoch's start)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     _check_same_run(ck["config"], cfg, path)
-    model.load_state_dict(ck["model"])
-    optim.load_state_dict(ck["optimizer"])
-    sched.load_state_dict(ck["scheduler"])
-    queue.load_state_dict(ck["queue"], device)
+    for name, part in parts.items():
+        part.load_state_dict(ck[name])
     torch.set_rng_state(ck["rng"]["torch"])
     if "cuda" in ck["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
@@ -603,16 +602,17 @@ def train(
         backbone, cfg.pooling, teacher_dim, cfg.temperature, cfg.learn_temperature
     ).to(device)
     model.train()
-    queue = losses.TeacherQueue(cfg.queue_size)
+    queue = losses.TeacherQueue(cfg.queue_size, device)
 
     per_epoch = batches_per_epoch(len(data), cfg.batch_size)
     total = cfg.max_steps if cfg.max_steps else cfg.epochs * per_epoch
     optim, sched = _optimizer(cfg, model, total, per_epoch)
+    parts = {"model": model, "optimizer": optim, "scheduler": sched, "queue": queue}
     gen = torch.Generator().manual_seed(cfg.seed)
 
     st, gen_epoch_start, resumed_from = _new_state(), gen.get_state(), None
     if ckpt_path.is_file():
-        st, gen_epoch_start = _restore(ckpt_path, cfg, model, optim, sched, queue, device)
+        st, gen_epoch_start = _restore(ckpt_path, cfg, parts)
         resumed_from = st["step"]
     log = JsonlLog(work / "train_log.jsonl", resumed_from)
     gen.set_state(gen_epoch_start)
@@ -695,7 +695,6 @@ def train(
             bar.set_postfix(loss=f"{record['loss']:.4f}", dev=dev_score)
             st.update(win_loss=0.0, win_steps=0, win_sents=0, win_time=0.0)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
-            parts = {"model": model, "optimizer": optim, "scheduler": sched, "queue": queue}
             _save_checkpoint(ckpt_path, cfg, parts, st, gen_epoch_start)
             t_last = time.perf_counter()
         if step_callback is not None:

@@ -1,10 +1,12 @@
 # Shared helpers of the rules: the data catalogue and the list of models to evaluate.
 import os
+import re
 from pathlib import Path
 
 import yaml
 
 
+from distilface.data import DERIVED_FILES
 from distilface.grid import (
     all_model_ids,
     data_spec,

@@ -56,36 +56,21 @@ rule nli:
         "../scripts/materialize.py"
 
 
-# Offline stand-ins built from the TRAINING splits only (never dev or test): SICK train as
-# (premise, entailed, contradicted) triplets for DisCo's stage 2, and the unlabelled sentences of
-# the STS-B and SICK training splits as an in-domain corpus for stage 1 (distilface.data).
-rule sick_triplets:
+# Offline stand-ins built from the TRAINING splits only (never dev or test), one per entry of
+# distilface.data.DERIVED_FILES: SICK train as (premise, entailed, contradicted) triplets for
+# DisCo's stage 2 (nli/sick_train_triplets.csv), and the unlabelled sentences of the STS-B and
+# SICK training splits as an in-domain corpus for stage 1 (corpus/stsb_sick_train_sentences.txt).
+rule derived_data:
     input:
         SENTEVAL,
     output:
-        f"{DATA}/nli/sick_train_triplets.csv",
+        f"{DATA}/{{derived}}",
+    wildcard_constraints:
+        derived="|".join(re.escape(name) for name in DERIVED_FILES),
     params:
-        kind="sick_triplets",
+        kind=lambda wc: DERIVED_FILES[wc.derived],
     log:
-        "results/logs/data/sick_triplets.jsonl",
-    resources:
-        runtime=5,
-        mem_mb=1000,
-    conda:
-        "../../envs/data.yaml"
-    script:
-        "../scripts/derived_data.py"
-
-
-rule train_split_sentences:
-    input:
-        SENTEVAL,
-    output:
-        f"{DATA}/corpus/stsb_sick_train_sentences.txt",
-    params:
-        kind="train_split_sentences",
-    log:
-        "results/logs/data/train_split_sentences.jsonl",
+        "results/logs/data/{derived}.jsonl",
     resources:
         runtime=5,
         mem_mb=1000,

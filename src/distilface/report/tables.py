@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from distilface import STS_TASKS, TASK_LABELS
+from distilface.data import DERIVED_FILES
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
 from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
 from distilface.report.render import TableView, drop_empty_columns, mean_std
@@ -276,19 +277,17 @@ def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]
 
 def sick_in_domain(config: dict) -> set[str]:
     """Variants whose training (their own stage or the stage they start from) read SICK's or
-    STS-B's TRAINING split (the offline stand-ins of rules ``sick_triplets`` and
-    ``train_split_sentences``): SICK-R is in-domain for their rows."""
+    STS-B's TRAINING split (the offline stand-ins of rule ``derived_data``,
+    :data:`distilface.data.DERIVED_FILES`): SICK-R is in-domain for their rows."""
     variants = config.get("variants") or {}
     data = (config.get("training") or {}).get("data") or {}
+    derived = {Path(rel).name for rel in DERIVED_FILES}
 
     def reads_sick(name: str) -> bool:
         spec = variants.get(name) or {}
         path = data.get(spec.get("data"))
         path = path.get("path") if isinstance(path, dict) else path
-        if path and Path(str(path)).name in {
-            "sick_train_triplets.csv",
-            "stsb_sick_train_sentences.txt",
-        }:
+        if path and Path(str(path)).name in derived:
             return True
         return bool(spec.get("init_from")) and reads_sick(spec["init_from"])
 
