@@ -127,6 +127,8 @@ class TrainConfig:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.queue_size < 0 or self.mse_weight < 0:
             raise ValueError("queue_size and mse_weight must be >= 0")
+        if self.learn_temperature and self.objective == "disco_kd":
+            raise ValueError("learn_temperature: disco_kd's MSE loss has no temperature")
         if (self.queue_size or self.mse_weight) and self.objective != "disco_ckd":
             raise ValueError(
                 f"queue_size / mse_weight are read by disco_ckd only, not {self.objective}"
