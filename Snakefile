@@ -17,7 +17,7 @@ if not workflow.overwrite_configfiles:
 
 # Strict: every violation by key path (an unknown key is an error, never an ignored section);
 # then Snakemake's own validate fills the schema's defaults.
-from distilface.config import validate_config
+from distilface.core.config import validate_config
 
 _CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
 validate_config(config, source=", ".join(_CONFIG_FILES))

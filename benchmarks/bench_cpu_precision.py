@@ -32,8 +32,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
-
-    from distilface.bench import (
+    from harness import (
         add_common_args,
         default_out,
         load_average,
@@ -41,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         start_record,
         write_json_atomic,
     )
-    from distilface.data import load_task, senteval_text
-    from distilface.encoders import Encoder
-    from distilface.quantize import quantize_linear_int8
+
+    from distilface.data.readers import load_task, senteval_text
+    from distilface.evaluate.encoders import Encoder
+    from distilface.evaluate.quantize import quantize_linear_int8
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, "bench_cpu_precision")

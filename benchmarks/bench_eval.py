@@ -1,8 +1,8 @@
 """Benchmark: scoring one model on the STS sets, our evaluator vs sentence-transformers.
 
 Arms (each run in its own fresh Python process; peak RSS = that process's ``VmHWM``, see
-:func:`distilface.bench.run_child`; time = in-process wall from after the top-level imports
-(torch, transformers, scipy, and sentence-transformers or distilface.sts) to the scores, so
+``harness.run_child``; time = in-process wall from after the top-level imports
+(torch, transformers, scipy, and sentence-transformers or distilface.evaluate.sts) to the scores, so
 data + model loading, encoding and scoring are included, and so is the lazy import of the
 model class in both; ``process_wall_s`` adds interpreter start and all imports):
 
@@ -58,8 +58,8 @@ def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
     import scipy.stats  # noqa: F401
     from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
-    from distilface import STS_TASKS
-    from distilface.sts import evaluate_model
+    from distilface.core.names import STS_TASKS
+    from distilface.evaluate.sts import evaluate_model
 
     start = time.perf_counter()
     if list(args.tasks) == list(STS_TASKS):
@@ -95,12 +95,12 @@ def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
 
 def _ours_subset(args: argparse.Namespace, start: float) -> dict[str, Any]:
     import numpy as np
+    from harness import normalised_test_sets
 
-    from distilface.bench import normalised_test_sets
-    from distilface.cache import EmbeddingCache
-    from distilface.encoders import Encoder
-    from distilface.models import model_fingerprint
-    from distilface.sts import YEAR_TASKS, cosine_scores, embed_unique, score_similarities
+    from distilface.data.models import model_fingerprint
+    from distilface.evaluate.cache import EmbeddingCache
+    from distilface.evaluate.encoders import Encoder
+    from distilface.evaluate.sts import YEAR_TASKS, cosine_scores, embed_unique, score_similarities
 
     sets = normalised_test_sets(list(args.tasks), args.senteval_root)
     unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
@@ -134,10 +134,9 @@ def arm_st(args: argparse.Namespace, bf16: bool) -> dict[str, Any]:
 
     import numpy as np
     import torch
+    from harness import local_model_path, normalised_test_sets
     from scipy.stats import spearmanr
     from sentence_transformers import SentenceTransformer
-
-    from distilface.bench import local_model_path, normalised_test_sets
 
     start = time.perf_counter()
     sets = normalised_test_sets(list(args.tasks), args.senteval_root)
@@ -172,8 +171,7 @@ def arm_st(args: argparse.Namespace, bf16: bool) -> dict[str, Any]:
 def run_arm(args: argparse.Namespace) -> None:
     """Child entry: run ``args.arm`` and write its result JSON (with GPU peak memory)."""
     import torch
-
-    from distilface.bench import own_peak_rss_mib
+    from harness import own_peak_rss_mib
 
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -215,8 +213,7 @@ def child_argv(args: argparse.Namespace, arm: str, cache_dir: str | None) -> lis
 
 
 def orchestrate(args: argparse.Namespace) -> int:
-    from distilface import STS_TASKS
-    from distilface.bench import (
+    from harness import (
         default_out,
         load_average,
         markdown_table,
@@ -225,7 +222,9 @@ def orchestrate(args: argparse.Namespace) -> int:
         summarize,
         write_json_atomic,
     )
-    from distilface.data import load_task
+
+    from distilface.core.names import STS_TASKS
+    from distilface.data.readers import load_task
 
     record = start_record(args.device, args.wait_quiet)
     pair_sentences = sum(2 * len(load_task(t, args.senteval_root, "test")) for t in args.tasks)
@@ -328,8 +327,9 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from distilface import STS_TASKS
-    from distilface.bench import add_common_args, resolve_device
+    from harness import add_common_args, resolve_device
+
+    from distilface.core.names import STS_TASKS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, "bench_eval")

@@ -2,7 +2,7 @@
 
 1. FLOPs, counted by ``torch.utils.flop_counter.FlopCounterMode`` on real work:
    - one unsup-SimCSE training step of the 3-layer student (layers 0,2,4 of ``--model``),
-     forward + backward, built with :mod:`distilface.train`'s own ``make_batch`` /
+     forward + backward, built with :mod:`distilface.train.loop`'s own ``make_batch`` /
      ``compute_loss`` on ``--batch-size`` real corpus sentences (x2 dropout views) truncated at
      ``--max-length`` (the settings of ``bench_train.py``);
    - the evaluation forward of ``--model`` per STS sentence: :meth:`Encoder.encode` (length-
@@ -76,9 +76,8 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from distilface.data import read_corpus
-    from distilface.losses import TeacherQueue
-    from distilface.train import (
+    from distilface.data.readers import read_corpus
+    from distilface.train.loop import (
         SentenceModel,
         TrainConfig,
         TrainData,
@@ -86,6 +85,7 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
         load_backbone,
         make_batch,
     )
+    from distilface.train.losses import TeacherQueue
 
     cfg = TrainConfig(
         objective="simcse_unsup",
@@ -125,11 +125,11 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
 
 def encode_flops(args: argparse.Namespace) -> dict[str, Any]:
     """FLOPs per sentence of the evaluator's forward over (a stride sample of) the STS set."""
+    from harness import normalised_test_sets
     from torch.utils.flop_counter import FlopCounterMode
 
-    from distilface import STS_TASKS
-    from distilface.bench import normalised_test_sets
-    from distilface.encoders import Encoder
+    from distilface.core.names import STS_TASKS
+    from distilface.evaluate.encoders import Encoder
 
     sets = normalised_test_sets(STS_TASKS, args.senteval_root)
     unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
@@ -160,8 +160,7 @@ def measured(device: str, folder: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     import torch
-
-    from distilface.bench import (
+    from harness import (
         add_common_args,
         default_out,
         load_average,
@@ -171,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         start_record,
         write_json_atomic,
     )
-    from distilface.student import student_from_teacher_layers
+
+    from distilface.train.student import student_from_teacher_layers
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, "bench_roofline")

@@ -42,8 +42,8 @@ def encode_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
     cells alike); median and min-max per cell."""
     import statistics
 
-    from distilface.data import load_task
-    from distilface.encoders import Encoder
+    from distilface.data.readers import load_task
+    from distilface.evaluate.encoders import Encoder
 
     pairs = load_task("STSBenchmark", args.senteval_root, "test")
     sentences = list(dict.fromkeys(pairs.sent1 + pairs.sent2))[: args.n_sentences]
@@ -87,7 +87,7 @@ def encode_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def train_grid(args: argparse.Namespace, student: Path, corpus: Path) -> list[dict[str, Any]]:
     """Steps/s and sentences/s of our training loop per (batch size, max length)."""
-    from distilface.train import TrainConfig, train
+    from distilface.train.loop import TrainConfig, train
 
     rows = []
     for max_length in args.train_max_lengths:
@@ -222,7 +222,7 @@ def plot(enc: list[dict], tr: list[dict], path_stem: Path, title: str) -> list[P
 
 
 def main(argv: list[str] | None = None) -> int:
-    from distilface.bench import (
+    from harness import (
         add_common_args,
         default_out,
         load_average,
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = record["machine"]
     enc = encode_grid(args)
     with tempfile.TemporaryDirectory(prefix="bench-scaling-prep-") as tmp:
-        from distilface.student import student_from_teacher_layers
+        from distilface.train.student import student_from_teacher_layers
 
         student = student_from_teacher_layers(
             local_model_path(args.model), (0, 2, 4), Path(tmp) / "student-l3"

@@ -66,7 +66,7 @@ def _sync(device: str) -> None:
 
 def arm_ours(args: argparse.Namespace, out_dir: Path) -> list[float]:
     """Our loop; returns the ``perf_counter`` stamp after every optimiser step."""
-    from distilface.train import TrainConfig, train
+    from distilface.train.loop import TrainConfig, train
 
     stamps: list[float] = []
 
@@ -120,7 +120,7 @@ def arm_st(args: argparse.Namespace, out_dir: Path, bf16: bool) -> list[float]:
         from sentence_transformers.losses import MultipleNegativesRankingLoss
         from sentence_transformers.models import Pooling, Transformer
 
-    from distilface.data import read_corpus
+    from distilface.data.readers import read_corpus
 
     torch.manual_seed(args.seed)
     total = args.warmup_steps + args.steps
@@ -174,8 +174,7 @@ def arm_st(args: argparse.Namespace, out_dir: Path, bf16: bool) -> list[float]:
 
 def run_arm(args: argparse.Namespace) -> None:
     import torch
-
-    from distilface.bench import own_peak_rss_mib
+    from harness import own_peak_rss_mib
 
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -211,13 +210,14 @@ def run_arm(args: argparse.Namespace) -> None:
 
 def prepare_student(args: argparse.Namespace, tmp: Path) -> Path:
     """The student folder: 3 layers (0,2,4) of ``--model``, or ``--model``'s own transformer."""
-    from distilface.bench import local_model_path
-    from distilface.encoders import transformer_dir
+    from harness import local_model_path
+
+    from distilface.data.models import transformer_dir
 
     model = Path(local_model_path(args.model))
     if args.student == "full":
         return transformer_dir(model)
-    from distilface.student import student_from_teacher_layers
+    from distilface.train.student import student_from_teacher_layers
 
     return student_from_teacher_layers(model, (0, 2, 4), tmp / "student-l3")
 
@@ -226,7 +226,7 @@ def prepare_corpus(args: argparse.Namespace, tmp: Path) -> Path:
     """``--corpus`` if it exists, else the STS-B train sentences (for machines without wiki1m)."""
     if args.corpus is not None and Path(args.corpus).is_file():
         return Path(args.corpus)
-    from distilface.data import load_task
+    from distilface.data.readers import load_task
 
     pairs = load_task("STSBenchmark", args.senteval_root, "train")
     sentences = list(dict.fromkeys(pairs.sent1 + pairs.sent2))
@@ -240,7 +240,7 @@ def prepare_corpus(args: argparse.Namespace, tmp: Path) -> Path:
 
 
 def orchestrate(args: argparse.Namespace) -> int:
-    from distilface.bench import (
+    from harness import (
         default_out,
         load_average,
         markdown_table,
@@ -338,7 +338,7 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from distilface.bench import add_common_args, resolve_device
+    from harness import add_common_args, resolve_device
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, "bench_train")

@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 SENTEVAL="${SENTEVAL:-../shared/data/senteval}"
 mkdir -p results/bench
-python -c "from distilface.bench import wait_for_quiet as w; print('load wait:', w(max_wait_s=${WAIT_S:-1200}))"
+PYTHONPATH=benchmarks python -c "from harness import wait_for_quiet as w; print('load wait:', w(max_wait_s=${WAIT_S:-1200}))"
 python benchmarks/bench_cpu_precision.py --device cpu --senteval-root "$SENTEVAL" --n-sentences 300 --repeats 3
 python benchmarks/bench_train.py --device cpu --senteval-root "$SENTEVAL" --repeats 3 --steps 20
 python benchmarks/bench_eval.py --device cpu --senteval-root "$SENTEVAL" --repeats "${EVAL_REPEATS:-3}"
 python benchmarks/bench_roofline.py --device cpu --senteval-root "$SENTEVAL"
 rm -rf results/bench/minilm-int8
-python -m distilface.quantize --model bundled:all-MiniLM-L6-v2 --out results/bench/minilm-int8 \
+python -m distilface.evaluate.int8 --model bundled:all-MiniLM-L6-v2 --out results/bench/minilm-int8 \
   --report results/bench/bench_quantize_cpu.json --senteval-root "$SENTEVAL"
 python benchmarks/bench_scaling.py --device cpu --senteval-root "$SENTEVAL"

@@ -7,9 +7,9 @@ ran (their train logs: results/reference/cpu-disco-probes/).
 
 Defaults: the quick config's CKD (batch 64, lr 2e-4, length 64, 3 epochs, cosine with 10% of
 one epoch of warm-up, AdamW beta2 0.98, STS-B dev every 25 steps and at step 0). The student is
-``python -c "from distilface.student import student_from_teacher_layers as s;
+``python -c "from distilface.train.student import student_from_teacher_layers as s;
 s('bundled:all-MiniLM-L6-v2', [0, 2, 4], 'student')"``; the teacher cache is
-``python -m distilface.teacher_cache --teacher bundled:all-mpnet-base-v2 --corpus C --out NPY
+``python -m distilface.train.teacher_cache --teacher bundled:all-mpnet-base-v2 --corpus C --out NPY
 --max-length 64 --limit 3200``. Results append to ``<out>/results.jsonl``.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from distilface.sts import evaluate_model
-from distilface.train import TrainConfig, train
+from distilface.evaluate.sts import evaluate_model
+from distilface.train.loop import TrainConfig, train
 
 
 def _value(text: str):

@@ -8,7 +8,7 @@ What travels, and what it costs in fidelity (measured, printed by `pack`):
   back to fp32 on arrival; tokenizer and sentence-transformers files unchanged;
 - the all-mpnet-base-v2 teacher's embeddings of each training corpus of config/gpu.yaml (the
   DisCo teacher caches ``<name>.npy`` + ``.json`` of one folder, computed on CPU by
-  `distilface.teacher_cache`: raw mean-pooled vectors), fp16-rounded, upcast on arrival;
+  `distilface.train.teacher_cache`: raw mean-pooled vectors), fp16-rounded, upcast on arrival;
 - the STS sets and the wiki1m head, laid out like ../shared/data (the mirror).
 """
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# The repository's scripts outside the package: the benchmark harness and the env renderer.
+for _folder in ("benchmarks", "tools"):
+    if str(REPO_ROOT / _folder) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / _folder))
 
 
 @pytest.fixture(autouse=True)
@@ -19,8 +25,11 @@ def _offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``<repo>/../shared/data`` (real STS/SICK/wiki1m, read-only); skip when absent."""
+    """``<repo>/../shared/data`` (real STS/SICK/wiki1m, read-only); skip when absent, but fail
+    under CI (``CI`` set), where a missing folder must not pass silently."""
     if not (SHARED_DATA / "senteval").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but the real data is missing at {SHARED_DATA}")
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
 

@@ -10,9 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.stats import spearmanr
-
-from distilface.bench import (
+from harness import (
     machine_info,
     markdown_table,
     resolve_device,
@@ -21,6 +19,7 @@ from distilface.bench import (
     summarize,
     write_json_atomic,
 )
+from scipy.stats import spearmanr
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -47,7 +46,7 @@ def test_summarize_median_and_bounds() -> None:
 def test_resolve_device_rejects_unknown_and_missing_cuda() -> None:
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in ("cpu", "cuda")
-    with pytest.raises(ValueError, match="--device"):
+    with pytest.raises(ValueError, match="device must be"):
         resolve_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="cuda"):
@@ -98,8 +97,8 @@ def test_write_json_atomic_and_table(tmp_path: Path) -> None:
 
 
 def test_score_encoder_matches_pairwise_scoring(tiny_model: Path, shared_data: Path) -> None:
-    from distilface.data import load_task, senteval_text
-    from distilface.encoders import Encoder
+    from distilface.data.readers import load_task, senteval_text
+    from distilface.evaluate.encoders import Encoder
 
     encoder = Encoder.load(str(tiny_model), device="cpu")
     result = score_encoder(encoder, shared_data / "senteval", ["STS16"])

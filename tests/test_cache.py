@@ -10,9 +10,9 @@ import pytest
 import torch
 from test_encoders import SENTENCES, build_tiny_model
 
-from distilface.cache import EmbeddingCache, dataset_id
-from distilface.encoders import Encoder
-from distilface.sts import embed_unique
+from distilface.evaluate.cache import EmbeddingCache, dataset_id
+from distilface.evaluate.encoders import Encoder
+from distilface.evaluate.sts import embed_unique
 
 
 def test_put_get_round_trip(tmp_path: Path) -> None:

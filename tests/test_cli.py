@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from distilface import STS_TASKS
 from distilface.cli import default_name, main
-from distilface.mteb_export import MTEB_TASK_NAMES, write_mteb_results
+from distilface.core.names import STS_TASKS
+from distilface.evaluate.mteb_export import MTEB_TASK_NAMES, write_mteb_results
 from distilface.report.synthetic import write_eval
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distilface import grid
-from distilface.config import SET_BY_GRID, ConfigError, config_errors, load_schema, validate_config
+from distilface.core.config import (
+    SET_BY_GRID,
+    ConfigError,
+    config_errors,
+    load_schema,
+    validate_config,
+)
+from distilface.train import grid
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"]
@@ -200,7 +206,7 @@ def test_reproduce_refuses_a_typo(tmp_path: Path) -> None:
 def test_settings_schema_lists_every_trainconfig_field() -> None:
     """``$defs.settings`` = TrainConfig fields - grid-set fields - hparams. A field added to
     TrainConfig (or removed) fails here, named, until the schema says how it is typed."""
-    from distilface.train import TrainConfig
+    from distilface.train.loop import TrainConfig
 
     schema = load_schema()
     settings = set(schema["$defs"]["settings"]["properties"])

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distilface import STS_TASKS
-from distilface import data as D
-from distilface.download import materialize
+from distilface.core.names import STS_TASKS
+from distilface.data import readers as D
+from distilface.data.download import materialize
 
 
 def _w(path: Path, text: str | bytes) -> Path:
@@ -160,7 +160,7 @@ def test_read_corpus_skips_and_counts_empty(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = _w(tmp_path / "c.txt", "first one \n\n   \n\u00a0second\u00a0\r\nthird")
-    with caplog.at_level(logging.INFO, logger="distilface.data"):
+    with caplog.at_level(logging.INFO, logger="distilface.data.readers"):
         assert D.read_corpus(path) == ["first one", "second", "third"]
     record = caplog.records[-1]
     assert record.getMessage() == "read_corpus"

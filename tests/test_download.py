@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from distilface import download as dl
-from distilface.data import STS_DIRS, STS_SUBSETS
+from distilface.data import download as dl
+from distilface.data.readers import STS_DIRS, STS_SUBSETS
 
 
 def _sha(data: bytes) -> str:
@@ -335,7 +335,7 @@ def test_materialize_download_record_mode(
     body = b"first sentence\nsecond\n"
     server.routes["/wiki.txt"] = body
     cfg = {**_file_source("corpus/h.txt", None, url=f"{server.base}/wiki.txt"), "verify": "record"}
-    with caplog.at_level(logging.WARNING, logger="distilface.download"):
+    with caplog.at_level(logging.WARNING, logger="distilface.data.download"):
         path = dl.materialize("wiki1m", cfg, tmp_path)
     warning = next(r for r in caplog.records if r.getMessage() == "unpinned_download")
     assert warning.data["sha256"] == _sha(body) and "sources.wiki1m.sha256" in warning.data["hint"]

@@ -11,7 +11,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel, DistilBertConfig, DistilBertModel
 
-from distilface.encoders import Encoder, _check_vocab, transformer_dir
+from distilface.data.models import transformer_dir
+from distilface.evaluate.encoders import Encoder, _check_vocab
 
 NON_CLS = ("cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 SENTENCES = [

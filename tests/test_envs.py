@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distilface import envs
+import envs  # tools/envs.py (tests/conftest.py puts tools/ on sys.path)
 
 ENV_FILES = sorted(envs.ENVS_DIR.glob("*.yaml"))
 LOCK = envs.read_pins(envs.LOCK_FILE)

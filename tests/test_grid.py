@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from distilface import grid
+from distilface.train import grid
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from distilface import losses
+from distilface.train import losses
 
 R2 = math.sqrt(2.0)
 

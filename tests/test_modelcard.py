@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distilface import STS_TASKS
-from distilface.modelcard import release_targets, write_release
+from distilface.core.names import STS_TASKS
+from distilface.report.modelcard import release_targets, write_release
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "results/reference/gpu-h100/raw_results.tar.gz"
@@ -85,7 +85,7 @@ def test_missing_summary_is_named(tmp_path):
 
 
 def test_release_targets_cover_every_trained_run():
-    from distilface.grid import expand_grid
+    from distilface.train.grid import expand_grid
 
     config = yaml.safe_load((REPO / "config/quick.yaml").read_text())
     targets = release_targets(config)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from distilface import models as M
+from distilface.data import models as M
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from packaging.requirements import Requirement
 
-from distilface.envs import read_pins
+from envs import read_pins  # tools/envs.py
 
 REPO = Path(__file__).resolve().parents[1]
 

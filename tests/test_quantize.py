@@ -11,14 +11,14 @@ import torch
 from scipy.stats import spearmanr
 from transformers import BertModel
 
-from distilface.encoders import Encoder
-from distilface.models import model_fingerprint
-from distilface.quantize import (
+from distilface.data.models import model_fingerprint
+from distilface.evaluate.encoders import Encoder
+from distilface.evaluate.int8 import load_quantized_encoder
+from distilface.evaluate.quantize import (
     CONFIG_KEY,
     MARKER,
     apply_quantization,
     count_linear,
-    load_quantized_encoder,
     quantize_dynamic_int8,
     quantize_linear_int8,
     read_quantization,
@@ -138,7 +138,7 @@ def test_encoder_load_applies_the_int8_marker(tiny_model: Path, tmp_path: Path) 
 
 def test_evaluate_int8_report(tiny_model: Path, tmp_path: Path, shared_data: Path) -> None:
     """The rule's report: both arms scored on the same real sentences, JSON written whole."""
-    from distilface.quantize import evaluate_int8
+    from distilface.evaluate.int8 import evaluate_int8
     from distilface.report.tables import read_int8_reports
 
     out = quantize_dynamic_int8(tiny_model, tmp_path / "int8")

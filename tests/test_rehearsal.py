@@ -40,11 +40,11 @@ import pytest
 import yaml
 from tinydata import ARCHITECTURES, architecture_of, sources_for, write_mirror
 
-from distilface import STS_TASKS
-from distilface.grid import all_model_ids, trained_model_ids
-from distilface.models import BUNDLED_PREFIX, looks_like_path
-from distilface.pooling import POOLINGS
+from distilface.core.names import STS_TASKS
+from distilface.data.models import BUNDLED_PREFIX, looks_like_path
+from distilface.evaluate.pooling import POOLINGS
 from distilface.report.targets import int8_targets
+from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "config.yaml"
@@ -175,7 +175,7 @@ def test_hub_references_are_derived_from_the_config() -> None:
 
 
 def test_tiny_roberta_loads_like_a_simcse_teacher(tmp_path: Path) -> None:
-    from distilface.encoders import Encoder
+    from distilface.evaluate.encoders import Encoder
 
     encoder = Encoder.load(str(ARCHITECTURES["roberta"](tmp_path / "roberta")), device="cpu")
     assert type(encoder.model).__name__ == "RobertaModel"

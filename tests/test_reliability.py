@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from tinydata import tiny_bert, tiny_distilbert, write_mirror
 
-from distilface import download as dl
-from distilface.data import STS_DIRS, DataFormatError, load_task
+from distilface.data import download as dl
+from distilface.data.readers import STS_DIRS, DataFormatError, load_task
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -143,7 +143,7 @@ def test_nan_score_is_refused_and_nothing_is_written(mirror: Path, tmp_path: Pat
     correlations: the evaluator raises instead of writing ``null`` scores."""
     import torch
 
-    from distilface.sts import ScoreError, evaluate_model
+    from distilface.evaluate.sts import ScoreError, evaluate_model
 
     model = tiny_bert(tmp_path / "collapsed")
     from transformers import BertModel
@@ -166,8 +166,8 @@ def test_weights_not_matching_the_config_are_refused(tmp_path: Path) -> None:
     """BERT weights under a DistilBERT config.json would load as a random DistilBERT."""
     import shutil
 
-    from distilface.encoders import Encoder
-    from distilface.models import WeightsMismatchError
+    from distilface.data.models import WeightsMismatchError
+    from distilface.evaluate.encoders import Encoder
 
     folder = tiny_bert(tmp_path / "bert")
     config = tiny_distilbert(tmp_path / "distil") / "config.json"
@@ -182,8 +182,8 @@ def test_weights_not_matching_the_config_are_refused(tmp_path: Path) -> None:
 def test_a_checkpoint_missing_layers_is_refused(tmp_path: Path) -> None:
     import json
 
-    from distilface.encoders import Encoder
-    from distilface.models import WeightsMismatchError
+    from distilface.data.models import WeightsMismatchError
+    from distilface.evaluate.encoders import Encoder
 
     folder = tiny_bert(tmp_path / "bert")
     config = json.loads((folder / "config.json").read_text())
@@ -194,7 +194,7 @@ def test_a_checkpoint_missing_layers_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_checkpoint_without_pooler_loads_and_refuses_cls(tmp_path: Path) -> None:
-    from distilface.encoders import Encoder
+    from distilface.evaluate.encoders import Encoder
 
     folder = tiny_distilbert(tmp_path / "distil")
     encoder = Encoder.load(str(folder), device="cpu")
@@ -204,8 +204,8 @@ def test_a_checkpoint_without_pooler_loads_and_refuses_cls(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("path", ["results/models/no-such-run/seed1", "/nonexistent/model", "./m"])
 def test_a_missing_local_path_says_no_such_folder(path: str) -> None:
-    from distilface.encoders import Encoder
-    from distilface.models import ModelResolutionError
+    from distilface.data.models import ModelResolutionError
+    from distilface.evaluate.encoders import Encoder
 
     with pytest.raises(ModelResolutionError, match=rf"^{path}: no such folder"):
         Encoder.load(path, device="cpu")
@@ -219,7 +219,7 @@ def _last_json(path: Path) -> dict:
 
 
 def test_job_log_writes_the_exception_as_a_json_line(tmp_path: Path) -> None:
-    from distilface.logs import job_log
+    from distilface.core.logs import job_log
 
     log = tmp_path / "logs" / "job.jsonl"
     with pytest.raises(KeyError), job_log(log, rule="demo", model="m1"):
@@ -236,7 +236,7 @@ def test_progress_without_a_terminal_is_rare_plain_lines() -> None:
 
     from tqdm.auto import tqdm
 
-    from distilface.logs import plain_progress
+    from distilface.core.logs import plain_progress
 
     stream = io.StringIO()  # not a TTY
     assert plain_progress(interval_s=3600, stream=stream)
@@ -281,7 +281,7 @@ def test_a_failed_job_logs_its_error_and_leaves_no_output(tmp_path: Path) -> Non
 
 
 def test_gpu_request_without_cuda_fails_at_once() -> None:
-    from distilface.devices import GpuUnavailableError, require_gpu_if_requested
+    from distilface.core.devices import GpuUnavailableError, require_gpu_if_requested
 
     def no_cuda() -> tuple[bool, str]:
         return False, "torch 2.13.0+cpu (CPU-only build)"
@@ -325,7 +325,7 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
     import errno
     import io
 
-    from distilface import sts
+    from distilface.evaluate import sts
 
     class Full(io.RawIOBase):
         def __init__(self, path, mode):

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from distilface import STS_TASKS
-from distilface.grid import hparams_slug
+from distilface.core.names import STS_TASKS
 from distilface.report import build, stats, tables
 from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 from distilface.report.tidy import ResultsError, load_results, read_tidy
+from distilface.train.grid import hparams_slug
 
 DEFAULTS = SIMCSE_DEFAULTS
 HP = hparams_slug(DEFAULTS)

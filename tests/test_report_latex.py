@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distilface.grid import hparams_slug
 from distilface.report import build
 from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
+from distilface.train.grid import hparams_slug
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = r"""\documentclass{article}

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distilface.grid import hparams_slug
 from distilface.report import build, plots
 from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
+from distilface.train.grid import hparams_slug
 
 DEFAULTS = {**SIMCSE_DEFAULTS, "pooling": "avg"}
 HP = hparams_slug(DEFAULTS)

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from distilface.grid import all_model_ids, trained_model_ids
-from distilface.pooling import POOLINGS
+from distilface.evaluate.pooling import POOLINGS
 from distilface.report.synthetic import write_eval, write_train_log
+from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 # the quick config plus one ablation axis, so the ablation rules run too

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from distilface import reproduce
-from distilface.grid import all_model_ids, trained_model_ids
+from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 

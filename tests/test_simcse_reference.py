@@ -18,8 +18,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from distilface import losses
-from distilface.train import SentenceModel
+from distilface.train import losses
+from distilface.train.loop import SentenceModel
 
 
 def _simcse_models():

@@ -11,8 +11,9 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from test_encoders import build_tiny_model
 
-from distilface import STS_TASKS
-from distilface.data import (
+from distilface.core.io import json_safe
+from distilface.core.names import STS_TASKS
+from distilface.data.readers import (
     SICK_DIR,
     SICK_FILES,
     STS_DIRS,
@@ -21,9 +22,8 @@ from distilface.data import (
     STSB_FILES,
     senteval_text,
 )
-from distilface.encoders import Encoder
-from distilface.sts import (
-    _json_safe,
+from distilface.evaluate.encoders import Encoder
+from distilface.evaluate.sts import (
     average,
     correlations,
     cosine_scores,
@@ -122,7 +122,7 @@ def test_average_uses_the_chosen_aggregation() -> None:
 
 
 def test_nan_becomes_null_in_json() -> None:
-    assert _json_safe({"a": [math.nan, 1.0], "b": {"c": math.inf}}) == {
+    assert json_safe({"a": [math.nan, 1.0], "b": {"c": math.inf}}) == {
         "a": [None, 1.0],
         "b": {"c": None},
     }
@@ -232,7 +232,7 @@ def test_evaluate_model_end_to_end(
     assert res["tasks"]["SICKRelatedness"]["n"] == 6 and res["stsb_dev"]["n"] == 6
 
     # the npz holds the per-pair cosines the JSON scores were computed from
-    from distilface.data import load_task
+    from distilface.data.readers import load_task
 
     npz = np.load(out / "avg.scores.npz")
     pairs = load_task("STS12", tiny_eval["senteval"])

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, DistilBertConfig, DistilBertModel
 
-from distilface.models import resolve_model
-from distilface.student import random_student, student_from_teacher_layers
+from distilface.data.models import resolve_model
+from distilface.train.student import random_student, student_from_teacher_layers
 
 SENTS = ["A man is playing a guitar.", "the cat sat on the mat while it rained outside"]
 

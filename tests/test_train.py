@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import DistilBertConfig
 
-from distilface import losses
-from distilface.student import random_student
-from distilface.train import TrainConfig, train
-from distilface.types import StsPairs
+from distilface.core.types import StsPairs
+from distilface.train import losses
+from distilface.train.loop import TrainConfig, train
+from distilface.train.student import random_student
 
 
 def read_lines(path: Path) -> list[str]:
@@ -180,7 +180,7 @@ def test_nan_loss_raises_and_writes_no_model(student, corpus, tmp_path, monkeypa
 def test_saved_model_matches_evaluator(student, corpus, dev, tmp_path, pooling, eval_pooling):
     from sentence_transformers import SentenceTransformer
 
-    from distilface.encoders import Encoder
+    from distilface.evaluate.encoders import Encoder
 
     out = train(_cfg(student, corpus, tmp_path / pooling, pooling=pooling, max_steps=4), dev=dev)
     summary = json.loads((out / "train_summary.json").read_text())
@@ -193,7 +193,7 @@ def test_saved_model_matches_evaluator(student, corpus, dev, tmp_path, pooling, 
 
 
 def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
-    from distilface.teacher_cache import build_teacher_cache, load_teacher_cache
+    from distilface.train.teacher_cache import build_teacher_cache, load_teacher_cache
 
     npy = build_teacher_cache(
         "bundled:all-MiniLM-L6-v2",
@@ -212,7 +212,7 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
     # norm, and equal to the teacher's own sentence-transformers output once normalised
     from sentence_transformers import SentenceTransformer
 
-    from distilface.models import resolve_model
+    from distilface.data.models import resolve_model
 
     norms = np.linalg.norm(emb, axis=1)
     assert not np.allclose(norms, 1.0, atol=1e-2)
@@ -225,7 +225,7 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
     with pytest.raises(ValueError, match="sha256"):
         load_teacher_cache(npy, other)
     # keyed cache: computed once, then reused (same array, file untouched)
-    from distilface.teacher_cache import teacher_embeddings
+    from distilface.train.teacher_cache import teacher_embeddings
 
     first = teacher_embeddings("bundled:all-MiniLM-L6-v2", corpus, tmp_path / "keyed", 32)
     (cached,) = (tmp_path / "keyed").glob("*.npy")
@@ -269,7 +269,7 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
 def test_ckd_queue_learnable_temperature_and_resume(student, corpus, dev, tmp_path):
     """The authors' CKD (queue over past teacher batches, learnable temperature): it trains,
     masks the positive's own earlier copy, and a resumed run restores the queue bit-exactly."""
-    from distilface.teacher_cache import build_teacher_cache
+    from distilface.train.teacher_cache import build_teacher_cache
 
     npy = build_teacher_cache("bundled:all-MiniLM-L6-v2", corpus, tmp_path / "tc.npy", 32)
     kw = dict(
@@ -307,7 +307,7 @@ def test_ckd_queue_learnable_temperature_and_resume(student, corpus, dev, tmp_pa
 def test_early_stopping_keeps_the_best_dev_weights(student, corpus, dev, tmp_path, monkeypatch):
     """Scripted dev scores peak at step 12 (end of epoch 0); with patience 1 the run stops at the
     start of epoch 2 (DistilCSE: ``epoch - pre_epoch > early_stop``) and saves step 12's weights."""
-    from distilface import train as train_mod
+    from distilface.train import loop as train_mod
 
     scores = {0: 10.0, 6: 20.0, 12: 30.0}
     snapshots: dict[int, dict[str, torch.Tensor]] = {}

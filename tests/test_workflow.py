@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from distilface import STS_TASKS, TASK_LABELS
-from distilface.grid import all_model_ids, trained_model_ids
-from distilface.pooling import POOLINGS
+from distilface.core.names import STS_TASKS, TASK_LABELS
+from distilface.evaluate.pooling import POOLINGS
 from distilface.report.targets import int8_targets
+from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from distilface.data import SICK_COLUMNS, STS_DIRS, STS_SUBSETS
+from distilface.data.readers import SICK_COLUMNS, STS_DIRS, STS_SUBSETS
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = (

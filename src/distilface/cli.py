@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from distilface import STS_TASKS, TASK_LABELS
-from distilface.pooling import POOLINGS
+from distilface.core.names import STS_TASKS, TASK_LABELS
+from distilface.evaluate.pooling import POOLINGS
 
 DEFAULT_DATA = "results/data/senteval"
 FORMATS = ("json", "mteb")
@@ -36,8 +36,8 @@ def default_name(model: str) -> str:
 
 
 def _revision(model: str) -> str:
-    """A revision for the MTEB folder: the weights' fingerprint (distilface.models)."""
-    from distilface.models import model_fingerprint
+    """A revision for the MTEB folder: the weights' fingerprint (distilface.data.models)."""
+    from distilface.data.models import model_fingerprint
 
     try:
         return model_fingerprint(model)
@@ -61,8 +61,8 @@ def score_table(results: dict[str, dict]) -> str:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``distilface evaluate``: score, print, write the requested formats."""
-    from distilface.mteb_export import write_mteb_results
-    from distilface.sts import evaluate_model
+    from distilface.evaluate.mteb_export import write_mteb_results
+    from distilface.evaluate.sts import evaluate_model
 
     data = Path(args.data)
     if not data.is_dir():

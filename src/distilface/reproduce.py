@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-from distilface import grid
-from distilface.config import validate_config
-from distilface.data import DERIVED_FILES, build_derived
-from distilface.logs import setup_logging
-from distilface.pooling import POOLINGS
+from distilface.core.config import validate_config
+from distilface.core.logs import setup_logging
+from distilface.data.readers import DERIVED_FILES, build_derived
+from distilface.evaluate.pooling import POOLINGS
+from distilface.train import grid
 
 
 class Deadline:
@@ -61,11 +61,11 @@ def run_config(
     log_path: str | Path = "results/reproduce_log.jsonl",
 ) -> list[dict[str, Any]]:
     """Materialise, build, train and evaluate everything ``config`` names; return the step log."""
-    from distilface.download import materialize_output
-    from distilface.sts import evaluate_model
-    from distilface.student import student_from_teacher_layers
-    from distilface.teacher_cache import build_teacher_cache
-    from distilface.train import TrainConfig, train
+    from distilface.data.download import materialize_output
+    from distilface.evaluate.sts import evaluate_model
+    from distilface.train.loop import TrainConfig, train
+    from distilface.train.student import student_from_teacher_layers
+    from distilface.train.teacher_cache import build_teacher_cache
 
     deadline = Deadline(deadline_s)
     log_path = Path(log_path)
@@ -187,7 +187,7 @@ def run_config(
 
 def summary_rows(config: dict) -> list[dict[str, Any]]:
     """One row per evaluated model at its evaluation pooling: the 7 tasks, avg and STS-B dev."""
-    from distilface import STS_TASKS
+    from distilface.core.names import STS_TASKS
 
     rows = []
     for model_id, _ in evaluated_models(config):

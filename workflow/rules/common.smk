@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 
 
-from distilface.data import DERIVED_FILES
-from distilface.grid import (
+from distilface.data.readers import DERIVED_FILES
+from distilface.train.grid import (
     all_model_ids,
     data_spec,
     model_dir_for,
@@ -17,7 +17,7 @@ from distilface.grid import (
     train_inputs,
     trained_model_ids,
 )
-from distilface.pooling import POOLINGS
+from distilface.evaluate.pooling import POOLINGS
 
 # Paths of the workflow's own files resolve against the repository, so `--directory` works.
 REPO = Path(workflow.basedir)

@@ -1,7 +1,7 @@
-# Release folders: every trained model with a model card as its README (distilface.modelcard).
+# Release folders: every trained model with a model card as its README (distilface.report.modelcard).
 # The train rule's folder stays untouched (it is that rule's output); the release folder holds
 # hard links to its files, the card, and the eval JSON the card quotes.
-from distilface.modelcard import card_eval_json, release_targets
+from distilface.report.modelcard import card_eval_json, release_targets
 
 
 rule model_card:

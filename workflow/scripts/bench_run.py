@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from distilface.logs import error_record, plain_progress
+from distilface.core.logs import error_record, plain_progress
 
 name = snakemake.wildcards.bench_name
 path = Path("benchmarks") / f"bench_{name}.py"  # the workflow runs in the repository root

@@ -4,9 +4,9 @@
 
 from pathlib import Path
 
-from distilface.devices import require_gpu_if_requested
-from distilface.logs import job_log
-from distilface.sts import evaluate_model
+from distilface.core.devices import require_gpu_if_requested
+from distilface.core.logs import job_log
+from distilface.evaluate.sts import evaluate_model
 
 settings = snakemake.params.settings
 with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.model):

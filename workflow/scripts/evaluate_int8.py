@@ -2,8 +2,8 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
-from distilface.logs import job_log
-from distilface.quantize import evaluate_int8
+from distilface.core.logs import job_log
+from distilface.evaluate.int8 import evaluate_int8
 
 settings = snakemake.params.settings
 with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.model):

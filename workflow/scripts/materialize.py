@@ -2,8 +2,8 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
-from distilface.download import materialize_output
-from distilface.logs import job_log
+from distilface.data.download import materialize_output
+from distilface.core.logs import job_log
 
 with job_log(snakemake.log[0], rule=snakemake.rule, source=snakemake.params.name):
     materialize_output(

@@ -1,7 +1,7 @@
 """Rule model_card: results/release/{model}/ = the trained folder + its model card README."""
 
-from distilface.logs import job_log
-from distilface.modelcard import write_release
+from distilface.core.logs import job_log
+from distilface.report.modelcard import write_release
 
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
     write_release(

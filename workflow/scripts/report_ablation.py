@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from distilface.logs import job_log
+from distilface.core.logs import job_log
 from distilface.report.build import build_ablation
 
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule report_comparisons: results/tables/comparisons.csv (bootstrap over the per-pair scores)."""
 
-from distilface.logs import job_log
+from distilface.core.logs import job_log
 from distilface.report.build import build_comparisons
 
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821

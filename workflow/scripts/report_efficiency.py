@@ -1,6 +1,6 @@
 """Rule report_efficiency: results/tables/efficiency.csv."""
 
-from distilface.logs import job_log
+from distilface.core.logs import job_log
 from distilface.report.build import build_efficiency
 
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821

@@ -2,8 +2,8 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
-from distilface.devices import require_gpu_if_requested
-from distilface.logs import job_log
+from distilface.core.devices import require_gpu_if_requested
+from distilface.core.logs import job_log
 
 kwargs = dict(snakemake.params.kwargs)
 model_id = kwargs.get("extra", {}).get("model_id", snakemake.output[0])
@@ -13,7 +13,7 @@ with job_log(snakemake.log[0], rule=snakemake.rule, model=model_id):
     )
     import torch
 
-    from distilface.train import TrainConfig, train
+    from distilface.train.loop import TrainConfig, train
 
     torch.set_num_threads(snakemake.threads)
     cfg = TrainConfig.from_dict(

@@ -1,4 +1,4 @@
-"""Ablation axes and default hparams, read through :mod:`distilface.grid` (the only coupling).
+"""Ablation axes and default hparams, read through :mod:`distilface.train.grid` (the only coupling).
 
 Config shape (grid.py): ``ablations: {variant: {axis: [values]}}`` with ``axis`` one hparam
 (``temperature``, ``batch_size``, ...) or ``seeds``. An axis is named ``{variant}-{axis}``
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distilface import grid
+from distilface.train import grid
 
 
 def default_slug(config: dict, variant: str) -> str | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from distilface import STS_TASKS
+from distilface.core.names import STS_TASKS
 from distilface.report import plots, stats, tables
 from distilface.report.io import atomic_write_text, load_yaml
 from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers, variant_label

@@ -14,10 +14,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from distilface import STS_TASKS, TASK_LABELS  # noqa: E402
-from distilface.grid import EVAL_POOLING  # noqa: E402
+from distilface.core.names import STS_TASKS, TASK_LABELS  # noqa: E402
 from distilface.report.io import atomic_savefig  # noqa: E402
 from distilface.report.labels import axis_label, pooling_label  # noqa: E402
+from distilface.train.grid import EVAL_POOLING  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from distilface import STS_TASKS
+from distilface.core.names import STS_TASKS
 from distilface.report.tidy import ResultsError
 
 

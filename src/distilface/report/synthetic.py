@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from distilface import STS_TASKS
+from distilface.core.names import STS_TASKS
 from distilface.report.tidy import parse_model_id
 
 #: SimCSE's unsupervised defaults (run_unsup_example.sh), the hparams of the synthetic variants.

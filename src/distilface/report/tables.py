@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distilface import STS_TASKS, TASK_LABELS
-from distilface.data import DERIVED_FILES
+from distilface.core.names import STS_TASKS, TASK_LABELS
+from distilface.data.readers import DERIVED_FILES
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
 from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
 from distilface.report.render import TableView, drop_empty_columns, mean_std
@@ -417,12 +417,12 @@ def folder_bytes(path: str | Path) -> float:
 
 
 def _encoder_folder(encoder: object) -> Path | None:
-    """Local folder of an encoder path (``bundled:`` names via distilface.models)."""
+    """Local folder of an encoder path (``bundled:`` names via distilface.data.models)."""
     if not isinstance(encoder, str):
         return None
     if encoder.startswith("bundled:"):
         try:
-            from distilface.models import resolve_model
+            from distilface.data.models import resolve_model
         except ImportError:
             return None
         try:

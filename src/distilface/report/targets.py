@@ -54,9 +54,9 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
     table shows it with: ``report.main_pooling`` or the grid's evaluation pooling). Anything else
     is an error naming the entry.
     """
-    from distilface import grid
-    from distilface.pooling import POOLINGS
+    from distilface.evaluate.pooling import POOLINGS
     from distilface.report.axes import default_slug
+    from distilface.train import grid
 
     entries = (config.get("efficiency") or {}).get("int8") or []
     forced = (config.get("report") or {}).get("main_pooling") or {}

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from distilface import STS_TASKS
+from distilface.core.names import STS_TASKS
 
 COLUMNS: tuple[str, ...] = (
     "model",

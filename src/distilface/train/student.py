@@ -14,7 +14,7 @@ BERT's pooler (dense + tanh) has no DistilBERT counterpart and is dropped.
 
 Command line (used by the Snakemake rule ``student_init``)::
 
-    python -m distilface.student --teacher bundled:all-MiniLM-L6-v2 --layers 0 2 4 --out DIR
+    python -m distilface.train.student --teacher bundled:all-MiniLM-L6-v2 --layers 0 2 4 --out DIR
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from transformers import (
     DistilBertTokenizerFast,
 )
 
-from distilface.models import load_pretrained
+from distilface.data.models import load_pretrained
 
 BERT_VOCAB_SIZE = 30522
 
@@ -57,7 +57,7 @@ def _resolve(name_or_path: str | Path) -> str:
     """Resolve ``bundled:`` names through :func:`distilface.models.resolve_model` (lazy import)."""
     name = str(name_or_path)
     if name.startswith("bundled:"):
-        from distilface.models import resolve_model
+        from distilface.data.models import resolve_model
 
         return resolve_model(name)
     return name

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distilface import STS_TASKS
+from distilface.core.names import STS_TASKS
 
 #: Our task id -> MTEB task name.
 MTEB_TASK_NAMES: dict[str, str] = {

@@ -4,7 +4,7 @@ The five methods are the ones SimCSE's ``evaluation.py`` offers (``--pooler``):
 
 - ``cls``: the [CLS] hidden state passed through the model's *trained* pooler (dense + tanh).
   Only valid when the checkpoint ships trained pooler weights (BERT's NSP pooler); see
-  :func:`has_trained_pooler` in :mod:`distilface.encoders`.
+  :func:`has_trained_pooler` in :mod:`distilface.evaluate.encoders`.
 - ``cls_before_pooler``: the raw last-layer [CLS] hidden state.
 - ``avg``: mean of the last layer over non-padding tokens.
 - ``avg_first_last``: mean over tokens of (hidden_states[0] + last layer) / 2, exactly as

@@ -11,7 +11,7 @@ Each materialised source gets a ``MANIFEST.json`` (file -> sha256, bytes, origin
 
 Snakemake usage (one rule per source)::
 
-    from distilface.download import materialize
+    from distilface.data.download import materialize
     materialize("senteval", config["sources"]["senteval"], config["data"]["root"],
                 mirror=config["data"]["mirror"])
 """
@@ -35,14 +35,14 @@ from typing import Any, BinaryIO
 
 from tqdm.auto import tqdm
 
-from distilface.logs import log_event
+from distilface.core.logs import log_event
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 DEFAULT_TIMEOUT_S = 60.0
 VERIFY_MODES = ("sha256", "files", "record")
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "sources.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "config" / "sources.schema.yaml"
 #: What to add to the snakemake command line to use a local mirror (the README's form; the
 #: test runs exactly this). ``data`` is merged into the config file's ``data:`` section.
 MIRROR_CONFIG = """--config 'data={"mirror": "../shared/data", "root": "results/data"}'"""
@@ -73,7 +73,7 @@ class SourceConfigError(ValueError):
 
 
 def _log(event: str, **fields: Any) -> None:
-    """One structured log record (JSON lines via :mod:`distilface.logs`)."""
+    """One structured log record (JSON lines via :mod:`distilface.core.logs`)."""
     log_event(log, event, **fields)
 
 

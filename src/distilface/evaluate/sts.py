@@ -23,14 +23,9 @@ optional :class:`~distilface.cache.EmbeddingCache` so re-runs re-encode nothing.
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
-import json
 import logging
 import math
-import os
-import secrets
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,26 +34,21 @@ from typing import Any
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from distilface import STS_TASKS
-from distilface.cache import EmbeddingCache, dataset_id
-from distilface.encoders import Encoder
-from distilface.logs import log_event
-from distilface.pooling import POOLINGS
-from distilface.types import StsPairs
+from distilface.core.io import write_bytes_atomic, write_json_atomic
+from distilface.core.logs import log_event
+from distilface.core.names import STS_TASKS
+from distilface.core.provenance import git_commit, package_versions
+from distilface.core.types import StsPairs
+from distilface.data.readers import load_task, senteval_text
+from distilface.evaluate.cache import EmbeddingCache, dataset_id
+from distilface.evaluate.encoders import Encoder
+from distilface.evaluate.pooling import POOLINGS
 
 logger = logging.getLogger(__name__)
 
 AGGREGATIONS: tuple[str, ...] = ("all", "wmean")
 #: Tasks whose subsets are SentEval datasets (their "wmean" averages per-subset scores).
 YEAR_TASKS: tuple[str, ...] = ("STS12", "STS13", "STS14", "STS15", "STS16")
-VERSIONED_PACKAGES: tuple[str, ...] = (
-    "torch",
-    "transformers",
-    "sentence-transformers",
-    "numpy",
-    "scipy",
-    "distilface",
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +228,6 @@ def evaluate_model(
     and an npz holding only ``skipped`` (the reason), so every declared output exists and no
     score can be read from it. Returns ``{pooling: json path}``.
     """
-    from distilface.data import load_task, senteval_text
-
     poolings = list(dict.fromkeys(poolings))
     for p in poolings:
         if p not in POOLINGS:
@@ -270,7 +258,7 @@ def evaluate_model(
     if usable:
         cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         if cache is not None:
-            from distilface.models import model_fingerprint
+            from distilface.data.models import model_fingerprint
 
             fingerprint = model_fingerprint(encoder.model_dir)
         embeddings, info = embed_unique(
@@ -411,69 +399,73 @@ def _meta(
     }
 
 
-def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
-    """Installed versions of the packages that determine the numbers (``None`` if absent,
-    e.g. snakemake on a GPU box)."""
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+# ---------------------------------------------------------------------------------------------
+# scoring an already-loaded encoder (task subsets, a quantised model)
 
 
-def git_commit() -> str | None:
-    """``git rev-parse HEAD`` of the checkout holding this code, or ``None``."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+def normalised_test_sets(
+    tasks: Sequence[str], senteval_root: str | Path
+) -> dict[str, tuple[list[str], list[str], Any]]:
+    """``{task: (sentences1, sentences2, StsPairs)}`` of the test splits, with SentEval's
+    whitespace normalisation (as :func:`distilface.sts.evaluate_model` applies it)."""
+    out = {}
+    for t in tasks:
+        pairs = load_task(t, senteval_root, "test")
+        out[t] = (
+            [senteval_text(s) for s in pairs.sent1],
+            [senteval_text(s) for s in pairs.sent2],
+            pairs,
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else None
+    return out
+
+
+def score_encoder(
+    encoder: Any,
+    senteval_root: str | Path,
+    tasks: Sequence[str],
+    pooling: str = "avg",
+    batch_size: int = 128,
+    max_length: int = 512,
+    progress: bool = False,
+    aggregation: str = "all",
+) -> dict[str, Any]:
+    """Spearman x 100 (``aggregation``: ``all`` or ``wmean``) of ``encoder`` on ``tasks``
+    (test splits).
+
+    Same text normalisation, deduplicated single encode and scoring functions as
+    :func:`distilface.sts.evaluate_model`; no files are written. Returns
+    ``{"tasks": {task: spearman}, "avg_spearman", "n_unique", "n_pair_sentences",
+    "encode_s"}``.
+    """
+    sets = normalised_test_sets(tasks, senteval_root)
+    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
+    start = time.perf_counter()
+    emb = encoder.encode(unique, pooling, batch_size, max_length, progress=progress)
+    encode_s = time.perf_counter() - start
+    row = {s: i for i, s in enumerate(unique)}
+    scores = {}
+    for t, (a, b, pairs) in sets.items():
+        cos = cosine_scores(emb[[row[s] for s in a]], emb[[row[s] for s in b]])
+        result = score_similarities(cos, pairs.gold, pairs.subsets, t in YEAR_TASKS)
+        scores[t] = result["spearman"][aggregation]
+    return {
+        "tasks": scores,
+        "avg_spearman": float(np.mean(list(scores.values()))),
+        "n_unique": len(unique),
+        "n_pair_sentences": sum(2 * len(p) for _, _, p in sets.values()),
+        "encode_s": encode_s,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # atomic writers
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN / inf -> ``None`` (strict JSON), recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as handle:  # default permissions (umask), unlike mkstemp's 0600
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
-    _write_atomic(path, text.encode("utf-8"))
+    write_json_atomic(path, obj)
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _write_atomic(path, buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue())

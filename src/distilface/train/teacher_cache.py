@@ -17,7 +17,7 @@ the pooling is ``cls`` (its ``pooler_output``, l. 74). The result is stored as
 
 Command line (used by the Snakemake rule ``teacher_cache``)::
 
-    python -m distilface.teacher_cache --teacher bundled:all-mpnet-base-v2 \
+    python -m distilface.train.teacher_cache --teacher bundled:all-mpnet-base-v2 \
         --corpus results/data/corpus/wiki1m_for_simcse.txt --out results/teacher_cache/x.npy
 """
 
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distilface.logs import log_event
+from distilface.core.logs import log_event
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def cache_key(
     teacher: str, corpus_path: str | Path, max_length: int | None, pooling: str = "avg"
 ) -> dict:
     """The identity of a cache entry (without loading the teacher's weights)."""
-    from distilface.models import model_fingerprint
+    from distilface.data.models import model_fingerprint
 
     return {
         "teacher": teacher,
@@ -86,8 +86,8 @@ def build_teacher_cache(
     """Encode the corpus sentences (the first ``limit`` when given) with ``teacher`` and
     ``pooling`` (raw, un-normalised); write ``out_npy`` + ``.json`` atomically. Row i is
     sentence i of :func:`data.read_corpus`."""
-    from distilface.data import read_corpus
-    from distilface.encoders import Encoder
+    from distilface.data.readers import read_corpus
+    from distilface.evaluate.encoders import Encoder
 
     out_npy = Path(out_npy)
     key = cache_key(teacher, corpus_path, max_length, pooling)
@@ -182,7 +182,7 @@ def teacher_embeddings(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """CLI: build one teacher cache file (see module docstring)."""
-    from distilface.logs import setup_logging
+    from distilface.core.logs import setup_logging
 
     ap = argparse.ArgumentParser(description="Encode a corpus with a teacher, once.")
     ap.add_argument("--teacher", required=True)

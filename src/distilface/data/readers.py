@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distilface import STS_TASKS
-from distilface.logs import log_event
-from distilface.types import StsPairs
+from distilface.core.logs import log_event
+from distilface.core.names import STS_TASKS
+from distilface.core.types import StsPairs
 
 if TYPE_CHECKING:
     import datasets
@@ -70,7 +70,7 @@ class DataFormatError(ValueError):
 
 
 def _log(event: str, **fields: Any) -> None:
-    """One structured log record (JSON lines via :mod:`distilface.logs`)."""
+    """One structured log record (JSON lines via :mod:`distilface.core.logs`)."""
     log_event(log, event, **fields)
 
 
@@ -397,7 +397,7 @@ def write_corpus(sentences: Sequence[str], path: PathLike) -> None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    from distilface.download import _replace, _temp_path
+    from distilface.data.download import _replace, _temp_path
 
     tmp = _temp_path(path, ".tmp")
     try:

@@ -9,6 +9,7 @@ machine set the resource to 0 and the device to ``auto`` or ``cpu``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 
@@ -48,3 +49,20 @@ def require_gpu_if_requested(
         "CPU-only machine set training.resources.gpu: 0 / resources.eval_gpu: 0 and device: "
         "auto (README, Environments)"
     )
+
+
+def resolve_device(name: str | None = "auto") -> str:
+    """The one device resolver: ``auto`` (or ``None``) -> ``cuda`` when CUDA is available, else
+    ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` pass through, ``cuda`` without a card is a
+    :class:`GpuUnavailableError`; anything else is a ``ValueError``."""
+    import torch  # here, not at the top: the core stays importable without torch
+
+    name = "auto" if name is None else str(name)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cpu" and not re.fullmatch(r"cuda(:\d+)?", name):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        _, build = _cuda_state()
+        raise GpuUnavailableError(f"device {name!r} requested but CUDA is not available ({build})")
+    return name

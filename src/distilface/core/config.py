@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
 
 #: TrainConfig fields that are NOT training settings: the grid (or the train rule) sets them
 #: from other parts of the config, so ``$defs.settings`` must not list them (a value there

@@ -10,7 +10,7 @@ What one step does (SimCSE's recipe, princeton-nlp/SimCSE ``train.py`` + ``simcs
 - ``simcse_sup``: B NLI triplets (premise, entailment, contradiction), one forward of 3B;
   loss = :func:`losses.simcse_sup_loss`.
 - ``disco_kd`` / ``disco_ckd``: B corpus sentences, one forward; targets are the cached teacher
-  embeddings of the same rows (:mod:`distilface.teacher_cache`); a linear projection maps the
+  embeddings of the same rows (:mod:`distilface.train.teacher_cache`); a linear projection maps the
   student's width to the teacher's when they differ (training only); loss =
   :func:`losses.kd_mse_loss` / :func:`losses.ckd_loss`. DisCo's stage 2 is this same loop with
   ``simcse_unsup``/``simcse_sup`` starting from the stage-1 output.
@@ -48,9 +48,10 @@ from scipy.stats import spearmanr
 from torch import nn
 from tqdm.auto import tqdm
 
-from distilface import losses
-from distilface.logs import log_event
-from distilface.pooling import pool
+from distilface.core.devices import resolve_device
+from distilface.core.logs import log_event
+from distilface.evaluate.pooling import pool
+from distilface.train import losses
 
 logger = logging.getLogger(__name__)
 
@@ -200,11 +201,10 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     """AutoModel + tokenizer from ``path`` (ST folders unwrapped), dropout set to ``dropout``."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from distilface.encoders import transformer_dir
-    from distilface.models import load_pretrained
+    from distilface.data.models import load_pretrained, transformer_dir
 
     if path.startswith("bundled:"):
-        from distilface.models import resolve_model
+        from distilface.data.models import resolve_model
 
         path = resolve_model(path)
     local = Path(path)
@@ -239,7 +239,7 @@ class TrainData:
 
 def load_train_data(cfg: TrainConfig) -> TrainData:
     """Read the corpus / NLI file (and teacher cache), cut to ``corpus_limit``."""
-    from distilface import data
+    from distilface.data import readers as data
 
     if cfg.objective == "simcse_sup":
         examples: list = data.read_nli(cfg.data)
@@ -248,7 +248,7 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
     teacher = None
     examples = examples[: cfg.corpus_limit]
     if cfg.objective.startswith("disco"):
-        from distilface.teacher_cache import load_teacher_cache
+        from distilface.train.teacher_cache import load_teacher_cache
 
         arr = load_teacher_cache(cfg.teacher_cache, cfg.data)  # rows = a prefix of the corpus
         if len(arr) < len(examples):
@@ -445,13 +445,6 @@ class JsonlLog:
 # the loop
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _rng_state(gen_epoch_start: torch.Tensor) -> dict:
     state = {"torch": torch.get_rng_state(), "data_epoch_start": gen_epoch_start}
     if torch.cuda.is_available():
@@ -590,9 +583,9 @@ def train(
     work = Path(cfg.work_dir) if cfg.work_dir else out_dir.with_name(out_dir.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
     ckpt_path = work / "checkpoint" / "state.pt"
-    device = resolve_device(cfg.device)
+    device = torch.device(resolve_device(cfg.device))
     if dev is None and cfg.senteval_root is not None:
-        from distilface.data import load_task
+        from distilface.data.readers import load_task
 
         dev = load_task("STSBenchmark", cfg.senteval_root, split="dev")
 

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from distilface import STS_TASKS, TASK_LABELS
+from distilface.core.names import STS_TASKS, TASK_LABELS
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
 
 OBJECTIVE_TEXT: dict[str, str] = {
@@ -202,7 +202,7 @@ def write_release(
 def card_eval_json(config: dict, model_id: str) -> str:
     """The eval JSON a card quotes: the pooling the main table shows the variant with
     (``report.main_pooling`` or the grid's evaluation pooling)."""
-    from distilface.grid import run_for
+    from distilface.train.grid import run_for
 
     variant = model_id.split("/")[0]
     pooling = ((config.get("report") or {}).get("main_pooling") or {}).get(variant)
@@ -211,6 +211,6 @@ def card_eval_json(config: dict, model_id: str) -> str:
 
 def release_targets(config: dict) -> list[str]:
     """``results/release/{model id}`` of every trained run of the grid."""
-    from distilface.grid import expand_grid
+    from distilface.train.grid import expand_grid
 
     return [f"results/release/{r.model_id}" for r in expand_grid(config) if r.trained]

@@ -2,7 +2,7 @@
 
 The batching follows SimCSE's ``evaluation.py`` batcher (``tokenizer(batch, padding=True)``, one
 forward pass with ``output_hidden_states=True``, then one of the five poolings of
-:mod:`distilface.pooling`), with three speed-ups that do not change any number:
+:mod:`distilface.evaluate.pooling`), with three speed-ups that do not change any number:
 
 - every distinct sentence is encoded once (duplicates share the row);
 - sentences are sorted by token length (longest first, so an out-of-memory error shows up in the
@@ -12,8 +12,8 @@ forward pass with ``output_hidden_states=True``, then one of the five poolings o
   poolings costs one pass over the data.
 
 On CUDA the forward runs under bf16 autocast by default (``precision``); on CPU it is float32,
-or int8 matmuls for a folder exported by :mod:`distilface.quantize`. Pooling is always done in
-float32 and embeddings are returned as float32.
+or int8 matmuls for a folder exported by :mod:`distilface.evaluate.quantize`. Pooling is
+always done in float32 and embeddings are returned as float32.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from distilface.logs import log_event
-from distilface.models import load_pretrained
-from distilface.pooling import POOLINGS, pool
+from distilface.core.logs import log_event
+from distilface.data.models import load_pretrained, resolve_model, transformer_dir
+from distilface.evaluate.pooling import POOLINGS, pool
+from distilface.evaluate.quantize import apply_quantization, packed_linear_params, read_quantization
 
 logger = logging.getLogger(__name__)
 
@@ -45,36 +46,6 @@ WEIGHT_FILES: tuple[str, ...] = (
 )
 POOLER_WEIGHT = "pooler.dense.weight"
 POOLER_BIAS = "pooler.dense.bias"
-
-
-def transformer_dir(path: Path) -> Path:
-    """Folder holding the transformer's ``config.json`` inside a local model folder.
-
-    A sentence-transformers folder names its Transformer module in ``modules.json`` (``path`` is
-    ``""`` in current layouts, ``0_Transformer`` in older ones); a plain transformers checkpoint
-    has ``config.json`` at its root.
-    """
-    modules = path / "modules.json"
-    if modules.is_file():
-        try:
-            entries = json.loads(modules.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{modules}: not valid JSON ({err})") from err
-        for entry in entries:
-            if str(entry.get("type", "")).endswith("Transformer"):
-                sub = path / str(entry.get("path", ""))
-                if (sub / "config.json").is_file():
-                    return sub
-                raise FileNotFoundError(
-                    f"{modules}: Transformer module path {entry.get('path')!r} has no config.json"
-                )
-    if (path / "config.json").is_file():
-        return path
-    if (path / "0_Transformer" / "config.json").is_file():
-        return path / "0_Transformer"
-    raise FileNotFoundError(
-        f"{path}: no config.json at its root, in modules.json or 0_Transformer/"
-    )
 
 
 def _weight_file(model_dir: str) -> Path | None:
@@ -153,8 +124,7 @@ def pooler_skip_reason(model_dir: str, model: torch.nn.Module) -> str | None:
 
 def _resolve(name_or_path: str) -> str:
     """Local folder for ``bundled:`` names, a folder as it is, a hub name unchanged; a local
-    path that does not exist is an error ("no such folder"), see :mod:`distilface.models`."""
-    from distilface.models import resolve_model
+    path that does not exist is an error ("no such folder"), see :mod:`distilface.data.models`."""
 
     return str(resolve_model(name_or_path))
 
@@ -181,7 +151,7 @@ class Encoder:
     # wherever torch supports it. Measured on an H100 (results/reference/gpu-h100): for a
     # MiniLM-size model fp32 encodes faster than bf16 autocast (launch-bound), so it is a knob.
     precision: str = "auto"
-    # "dynamic_int8" when the folder carries quantization.json (distilface.quantize): every
+    # "dynamic_int8" when the folder carries quantization.json (distilface.evaluate.quantize): every
     # Linear then runs as a CPU int8 matmul, and compute_dtype says "int8".
     quantization: str | None = None
 
@@ -193,13 +163,11 @@ class Encoder:
 
         ``device=None`` picks CUDA when available, else CPU. Local sentence-transformers folders
         are unwrapped to their Transformer module's folder. A folder exported by
-        :func:`distilface.quantize.quantize_dynamic_int8` (it has ``quantization.json``) is
+        :func:`distilface.evaluate.quantize.quantize_dynamic_int8` (it has ``quantization.json``) is
         quantised to dynamic int8 after loading; it runs on the CPU only (``device=None`` then
         means CPU, an explicit CUDA device is an error).
         """
         from transformers import AutoModel, AutoTokenizer
-
-        from distilface.quantize import apply_quantization, read_quantization
 
         name_or_path = str(name_or_path)
         resolved = _resolve(name_or_path)
@@ -249,7 +217,6 @@ class Encoder:
         Weights packed in dynamic int8 Linear modules count too (they are not ``Parameter``s),
         so an int8 export reports the same number as its float32 source.
         """
-        from distilface.quantize import packed_linear_params
 
         return sum(p.numel() for p in self.model.parameters()) + packed_linear_params(self.model)
 

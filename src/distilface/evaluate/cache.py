@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilface.logs import log_event
+from distilface.core.logs import log_event
 
 logger = logging.getLogger(__name__)
 
