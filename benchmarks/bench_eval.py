@@ -134,13 +134,15 @@ def arm_st(args: argparse.Namespace, bf16: bool) -> dict[str, Any]:
 
     import numpy as np
     import torch
-    from harness import local_model_path, normalised_test_sets
+    from harness import normalised_test_sets
     from scipy.stats import spearmanr
     from sentence_transformers import SentenceTransformer
 
+    from distilface.data.models import resolve_model
+
     start = time.perf_counter()
     sets = normalised_test_sets(list(args.tasks), args.senteval_root)
-    model = SentenceTransformer(local_model_path(args.model), device=args.device)
+    model = SentenceTransformer(resolve_model(args.model), device=args.device)
     model.max_seq_length = min(args.max_length, model.tokenizer.model_max_length)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     tasks: dict[str, float] = {}

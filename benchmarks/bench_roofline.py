@@ -164,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         add_common_args,
         default_out,
         load_average,
-        local_model_path,
         markdown_table,
         resolve_device,
         start_record,
         write_json_atomic,
     )
 
+    from distilface.data.models import resolve_model
     from distilface.train.student import student_from_teacher_layers
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="roofline-") as tmp:
         student = student_from_teacher_layers(
-            Path(local_model_path(args.model)), (0, 2, 4), Path(tmp) / "student-l3"
+            Path(resolve_model(args.model)), (0, 2, 4), Path(tmp) / "student-l3"
         )
         step = train_step_flops(args, student, Path(corpus))
     enc = encode_flops(args)

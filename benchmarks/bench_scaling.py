@@ -226,7 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         add_common_args,
         default_out,
         load_average,
-        local_model_path,
         markdown_table,
         resolve_device,
         start_record,
@@ -255,10 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     machine = record["machine"]
     enc = encode_grid(args)
     with tempfile.TemporaryDirectory(prefix="bench-scaling-prep-") as tmp:
+        from distilface.data.models import resolve_model
         from distilface.train.student import student_from_teacher_layers
 
         student = student_from_teacher_layers(
-            local_model_path(args.model), (0, 2, 4), Path(tmp) / "student-l3"
+            resolve_model(args.model), (0, 2, 4), Path(tmp) / "student-l3"
         )
         args.corpus = args.corpus or default_corpus()
         tr = train_grid(args, student, prepare_corpus(args, Path(tmp)))

@@ -210,11 +210,9 @@ def run_arm(args: argparse.Namespace) -> None:
 
 def prepare_student(args: argparse.Namespace, tmp: Path) -> Path:
     """The student folder: 3 layers (0,2,4) of ``--model``, or ``--model``'s own transformer."""
-    from harness import local_model_path
+    from distilface.data.models import resolve_model, transformer_dir
 
-    from distilface.data.models import transformer_dir
-
-    model = Path(local_model_path(args.model))
+    model = Path(resolve_model(args.model))
     if args.student == "full":
         return transformer_dir(model)
     from distilface.train.student import student_from_teacher_layers

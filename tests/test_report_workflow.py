@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from distilface.evaluate.pooling import POOLINGS
+from distilface.core.names import EVAL_POOLINGS
 from distilface.report.synthetic import write_eval, write_train_log
 from distilface.train.grid import all_model_ids, trained_model_ids
 
@@ -37,7 +37,7 @@ def write_results(root: Path, config: dict) -> None:
     models = list(config["baselines"]["models"]) + all_model_ids(config)
     for i, model in enumerate(models):
         params = 22_713_216 if model in config["models"] else 17_241_216
-        for j, pooling in enumerate(POOLINGS):
+        for j, pooling in enumerate(EVAL_POOLINGS):
             noise = 0.2 + 0.05 * ((i + j) % 7)
             write_eval(root / "results/eval", model, pooling, noise, seed=10 * i + j, params=params)
     for i, model in enumerate(trained_model_ids(config)):
@@ -96,7 +96,7 @@ def test_quick_config_report_builds_and_renders_in_chromium(tmp_path):
     ours = main[main["group"] != "published"]
     # one row per variant of the config and per baseline encoder x pooling
     expected = set(config["variants"]) | {
-        f"{m}/{p}" for m in config["baselines"]["models"] for p in POOLINGS
+        f"{m}/{p}" for m in config["baselines"]["models"] for p in EVAL_POOLINGS
     }
     assert set(ours["key"]) == expected
     assert "mteb-all-minilm-l6-v2" in set(main["key"])  # the sanity line of the quick config

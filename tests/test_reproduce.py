@@ -1,21 +1,84 @@
-"""The Snakemake-free runner (python -m distilface.reproduce): DAG order, deadline, failures."""
+"""The Snakemake-free runner (python -m distilface.reproduce): the same jobs as Snakemake's own
+dry-run, DAG order, deadline, failures."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
 
 from distilface import reproduce
-from distilface.train.grid import all_model_ids, trained_model_ids
+from distilface.core import paths
+from distilface.train.grid import trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
+SOURCES = yaml.safe_load((REPO / "config/sources.yaml").read_text(encoding="utf-8"))
+
+
+def load_config(name: str) -> dict:
+    path = REPO / "config" / name
+    return reproduce.prepare_config(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
 
 
 def gpu_config() -> dict:
-    return yaml.safe_load((REPO / "config/gpu.yaml").read_text(encoding="utf-8"))
+    return load_config("gpu.yaml")
+
+
+def snakemake_jobs(config_name: str, cwd: Path) -> dict[str, list[tuple[str, str]]]:
+    """``{rule: [(output, wildcards), ...]}`` of every job ``snakemake -n --forceall`` plans."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n", "--forceall"]
+        + ["--configfile", str(REPO / "config" / config_name)],
+        cwd=cwd,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    jobs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        output = re.search(r"^    output: (.*)$", block, re.M)
+        if head and output:
+            wildcards = re.search(r"^    wildcards: (.*)$", block, re.M)
+            jobs[head.group(1)].append((output.group(1), wildcards.group(1) if wildcards else ""))
+    assert jobs["train"] and jobs["evaluate"], proc.stdout[-3000:]
+    return jobs
+
+
+@pytest.mark.parametrize("config_name", ["gpu.yaml", "ci.yaml"])
+def test_the_plan_is_the_job_list_of_snakemakes_dry_run(config_name: str, tmp_path: Path) -> None:
+    """Every model trained, every model evaluated, every teacher cache, student and data file
+    the runner plans is a job Snakemake's own dry-run lists for the same config, and none is
+    missing (efficiency, release and report jobs are Snakemake's alone)."""
+    jobs = snakemake_jobs(config_name, tmp_path)
+    steps = defaultdict(set)
+    for step in reproduce.plan(load_config(config_name), SOURCES):
+        steps[step.kind].add(step.output if step.kind != "eval" else step.name)
+
+    def outputs(*rules: str) -> set[str]:
+        return {out.split(", ")[0] for rule in rules for out, _ in jobs[rule]}
+
+    assert steps["train"] == outputs("train")
+    evaluated = {wc.removeprefix("model=") for _, wc in jobs["evaluate"]}
+    assert steps["eval"] == evaluated
+    assert steps["teacher_cache"] == {o for o in outputs("teacher_cache") if o.endswith(".npy")}
+    assert steps["student"] == outputs("student_init")
+    assert steps["data"] == outputs("senteval", "corpus", "nli", "derived_data")
+    assert set(steps) == {"data", "student", "teacher_cache", "train", "eval"}
+
+
+def test_the_data_files_are_where_the_sources_put_them() -> None:
+    """``core.paths.DATA_FILES`` (the rules' outputs) == each source's ``dest``."""
+    assert paths.DATA_FILES == {n: s["dest"] for n, s in SOURCES["sources"].items()}
 
 
 def test_fine_tunes_run_after_the_run_they_start_from() -> None:
@@ -25,12 +88,17 @@ def test_fine_tunes_run_after_the_run_they_start_from() -> None:
     for i, run in enumerate(reproduce.ordered_runs(cfg)):
         if run.init_from:
             assert run.init_from in order[:i], run.model_id
+    steps = [(s.kind, s.name) for s in reproduce.plan(cfg, SOURCES)]
+    for run in reproduce.ordered_runs(cfg):  # trained, then scored
+        assert steps.index(("train", run.model_id)) < steps.index(("eval", run.model_id))
 
 
-def test_evaluated_models_match_the_snakefile() -> None:
+def test_the_config_gets_the_snakefiles_defaults() -> None:
+    raw = yaml.safe_load((REPO / "config/gpu.yaml").read_text(encoding="utf-8"))
+    assert "precision" not in raw["evaluation"]
     cfg = gpu_config()
-    ids = [m for m, _ in reproduce.evaluated_models(cfg)]
-    assert ids == cfg["baselines"]["models"] + all_model_ids(cfg)
+    assert cfg["evaluation"]["precision"] == "auto" and cfg["evaluation"]["threads"] == 2
+    assert "precision" not in raw["evaluation"], "the caller's config must not change"
 
 
 def test_deadline_stops_new_work_and_logs_every_step(tmp_path: Path, monkeypatch) -> None:
@@ -38,8 +106,7 @@ def test_deadline_stops_new_work_and_logs_every_step(tmp_path: Path, monkeypatch
     evaluation of a model that was never trained says so (no score is invented)."""
     monkeypatch.chdir(tmp_path)
     cfg = gpu_config()
-    sources = yaml.safe_load((REPO / "config/sources.yaml").read_text(encoding="utf-8"))
-    steps = reproduce.run_config(cfg, sources, deadline_s=-1.0, log_path="log.jsonl")
+    steps = reproduce.run_config(cfg, SOURCES, deadline_s=-1.0, log_path="log.jsonl")
     kinds = {s["kind"] for s in steps}
     assert {"data", "student", "teacher_cache", "train", "eval"} <= kinds
     assert all(s["status"].startswith("skipped") for s in steps)

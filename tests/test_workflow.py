@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from distilface.core.names import STS_TASKS, TASK_LABELS
-from distilface.evaluate.pooling import POOLINGS
+from distilface.core.names import EVAL_POOLINGS, STS_TASKS, TASK_LABELS
 from distilface.report.targets import int8_targets
 from distilface.train.grid import all_model_ids, trained_model_ids
 
@@ -112,7 +111,7 @@ def test_ci_config_end_to_end(ci_run: Path) -> None:
     per scored row, in the range an untrained-to-tuned encoder gives on real STS data."""
     cfg = load("ci.yaml")
     for model in [*cfg["baselines"]["models"], *all_model_ids(cfg)]:
-        for pooling in POOLINGS:
+        for pooling in EVAL_POOLINGS:
             assert (ci_run / "results/eval" / model / f"{pooling}.json").is_file()
     table = pd.read_csv(ci_run / "results/tables/baselines.csv")
     scored = table[table["note"].isna()]

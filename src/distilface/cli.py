@@ -18,8 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from distilface.core.names import STS_TASKS, TASK_LABELS
-from distilface.evaluate.pooling import POOLINGS
+from distilface.core.names import EVAL_POOLINGS, STS_TASKS, TASK_LABELS
 
 DEFAULT_DATA = "results/data/senteval"
 FORMATS = ("json", "mteb")
@@ -72,7 +71,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    poolings = list(POOLINGS) if "all" in args.pooling else args.pooling
+    poolings = list(EVAL_POOLINGS) if "all" in args.pooling else args.pooling
     name = args.name or default_name(args.model)
     out = Path(args.out or Path("results/cli") / name.replace("/", "__"))
     json_dir = out if "json" in args.format else out / ".eval"
@@ -118,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--pooling",
         nargs="+",
         default=["avg"],
-        choices=[*POOLINGS, "all"],
+        choices=[*EVAL_POOLINGS, "all"],
         help="pooling(s) (default avg, the sentence-transformers mean pooling); all = five",
     )
     ev.add_argument(

@@ -1,10 +1,13 @@
 """Run a config's whole experiment in one process, without Snakemake.
 
 For machines that cannot run the workflow (e.g. a lent GPU box with a fixed image and no
-Snakemake): it calls exactly the package functions the Snakemake rules call, in DAG order
-(data -> students -> teacher caches -> training, parents first -> evaluation), skips outputs
-that already exist, and stops *starting* work once ``--deadline-s`` has passed, so what
-finished is kept and summarised. Every step is a JSON line in ``<root>/reproduce_log.jsonl``.
+Snakemake): it validates the config against ``config/schema.yaml`` and fills its defaults as
+the Snakefile does, plans the jobs the rules would run from the same helpers the rules use
+(:mod:`distilface.train.grid` for the job list, :mod:`distilface.core.paths` for every path),
+and runs them in DAG order (data -> students -> teacher caches -> training, parents first ->
+evaluation) with the package functions the rules' scripts call. It skips outputs that already
+exist and stops *starting* work once ``--deadline-s`` has passed, so what finished is kept and
+summarised. Every step is a JSON line in ``results/reproduce_log.jsonl``.
 
     python -m distilface.reproduce --config config/gpu.yaml --deadline-s 420
 """
@@ -15,15 +18,19 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from distilface.core.config import validate_config
+from distilface.core import paths
+from distilface.core.config import validate_config, with_defaults
 from distilface.core.logs import setup_logging
+from distilface.core.names import EVAL_POOLINGS, STS_TASKS
+from distilface.data.download import materialize_output
 from distilface.data.readers import DERIVED_FILES, build_derived
-from distilface.evaluate.pooling import POOLINGS
 from distilface.train import grid
 
 
@@ -41,6 +48,28 @@ class Deadline:
         return self.seconds is not None and self.elapsed() > self.seconds
 
 
+@dataclass
+class Step:
+    """One job of the plan: the rule it stands for (``kind``), its output, and how to run it.
+
+    ``needs``: a path that must exist when the step's turn comes (an earlier step builds it);
+    when it does not, the step is recorded as ``skipped: {why}`` without running."""
+
+    kind: str  # data | student | teacher_cache | train | eval
+    name: str
+    output: str
+    run: Callable[[], object]
+    needs: str | None = None
+    why: str = ""
+
+
+def prepare_config(config: dict, source: str = "config") -> dict:
+    """``config`` validated against config/schema.yaml (a typo is an error, not a dropped run),
+    with the schema's defaults filled in as the Snakefile's ``validate`` fills them."""
+    validate_config(config, source=source)
+    return with_defaults(config)
+
+
 def ordered_runs(config: dict) -> list[grid.Run]:
     """Trained runs, each fine-tune after the run it starts from."""
     runs = [r for r in grid.expand_grid(config) if r.trained]
@@ -48,147 +77,177 @@ def ordered_runs(config: dict) -> list[grid.Run]:
 
 
 def evaluated_models(config: dict) -> list[tuple[str, str]]:
-    """(model id, encoder path) of every model the workflow scores, as the Snakefile lists them."""
-    models = [(m, config["models"][m]["path"]) for m in config["baselines"]["models"]]
-    models += [(m, grid.model_dir_for(config, m)) for m in grid.all_model_ids(config)]
-    return models
+    """(model id, encoder path) of every model the workflow scores, as the rules list them."""
+    return [(m, grid.encoder_path(config, m)) for m in grid.evaluated_model_ids(config)]
+
+
+# The jobs' bodies: the package functions the rules' scripts call. Each imports torch only
+# when it runs, so planning (and its test against Snakemake's dry-run) stays light.
+
+
+def _build_student(teacher: str, layers: list[int], out: str) -> None:
+    from distilface.train.student import student_from_teacher_layers  # torch
+
+    student_from_teacher_layers(teacher, layers, out)
+
+
+def _build_teacher_cache(teacher: str, corpus: str, out: str, **kwargs: Any) -> None:
+    from distilface.train.teacher_cache import build_teacher_cache  # torch
+
+    build_teacher_cache(teacher, corpus, out, **kwargs)
+
+
+def _train(kwargs: dict, out: str, work: str) -> None:
+    from distilface.train.loop import TrainConfig, train  # torch
+
+    train(TrainConfig.from_dict(dict(kwargs), out_dir=out, work_dir=work, progress=False))
+
+
+def _evaluate(model_id: str, encoder: str, senteval: str, settings: dict) -> None:
+    from distilface.evaluate.sts import evaluate_model  # torch
+
+    evaluate_model(
+        model_id,
+        encoder,
+        list(EVAL_POOLINGS),
+        senteval,
+        paths.eval_dir(model_id),
+        aggregation=settings["aggregation"],
+        batch_size=settings["batch_size"],
+        max_length=settings["max_length"],
+        cache_dir=paths.EMBEDDING_CACHE,
+        device=None if settings["device"] == "auto" else settings["device"],
+        progress=False,
+        precision=settings["precision"],
+    )
+
+
+def data_steps(config: dict, sources: dict) -> list[Step]:
+    """The data rules the plan needs: senteval (always: every evaluation reads it), each
+    source whose file a run trains on, and each derived file a run trains on."""
+    root = config["data"]["root"]
+    mirror = config["data"]["mirror"]
+    used = {grid.data_spec(config, r.data)[0] for r in ordered_runs(config)}
+    names = ["senteval"] + [n for n in paths.DATA_FILES if paths.data_file(root, n) in used]
+    steps = []
+    for name in sorted(set(names)):
+        out, src = paths.data_file(root, name), sources["sources"][name]
+        steps.append(Step("data", name, out, partial(materialize_output, name, src, out, mirror)))
+    senteval = paths.data_file(root, "senteval")
+    for rel, kind in sorted(DERIVED_FILES.items()):
+        out = paths.data_file(root, rel)
+        if out in used:
+            fn = partial(build_derived, kind, senteval, out)
+            steps.append(Step("data", kind, out, fn, needs=senteval, why="no senteval"))
+    return steps
+
+
+def student_steps(config: dict) -> list[Step]:
+    """Rule ``student_init``: each ``training.students`` entry built from a teacher's layers."""
+    steps = []
+    for sid, spec in ((config.get("training") or {}).get("students") or {}).items():
+        if "from_layers" in spec:
+            fl, out = spec["from_layers"], grid.student_dir(config, sid)
+            fn = partial(_build_student, fl["teacher"], fl["layers"], out)
+            steps.append(Step("student", sid, out, fn))
+    return steps
+
+
+def teacher_cache_steps(config: dict) -> list[Step]:
+    """Rule ``teacher_cache``: one per (teacher, corpus) a DisCo run reads."""
+    training = config["training"]
+    steps = []
+    for teacher, data in grid.teacher_caches(config):
+        out = paths.teacher_cache(teacher, data)
+        path, limit = grid.data_spec(config, data)
+        kwargs = {
+            "max_length": training["teacher_max_length"],
+            "batch_size": training["teacher_batch_size"],
+            "limit": limit,
+            "pooling": config["models"][teacher].get("pooling", "avg"),
+        }
+        fn = partial(_build_teacher_cache, grid.teacher_path(config, teacher), path, out, **kwargs)
+        steps.append(Step("teacher_cache", f"{teacher}/{data}", out, fn))
+    return steps
+
+
+def eval_step(config: dict, model_id: str, encoder: str) -> Step:
+    """Rule ``evaluate``: every pooling in one pass (the last pooling's JSON marks it done)."""
+    senteval = paths.data_file(config["data"]["root"], "senteval")
+    run = partial(_evaluate, model_id, encoder, senteval, config["evaluation"])
+    built = encoder.startswith(f"{paths.MODELS_ROOT}/")  # a folder an earlier step builds
+    output = paths.eval_json(model_id, EVAL_POOLINGS[-1])
+    return Step("eval", model_id, output, run, needs=encoder if built else None, why="not trained")
+
+
+def model_steps(config: dict) -> list[Step]:
+    """Untrained encoders scored first; then each run trained, parents first, and scored as
+    soon as it is trained."""
+    trained = {r.model_id for r in ordered_runs(config)}
+    steps = [eval_step(config, m, enc) for m, enc in evaluated_models(config) if m not in trained]
+    for run in ordered_runs(config):
+        out = grid.model_dir_for(config, run.model_id)
+        kwargs = grid.train_config_kwargs(config, run)
+        fn = partial(_train, kwargs, out, paths.checkpoint_dir(run.model_id))
+        steps += [Step("train", run.model_id, out, fn), eval_step(config, run.model_id, out)]
+    return steps
+
+
+def plan(config: dict, sources: dict) -> list[Step]:
+    """Every job of ``config`` (prepared by :func:`prepare_config`), in DAG order."""
+    return [
+        *data_steps(config, sources),
+        *student_steps(config),
+        *teacher_cache_steps(config),
+        *model_steps(config),
+    ]
+
+
+def run_step(step: Step, deadline: Deadline) -> dict[str, Any]:
+    """Run one step unless its output exists, its input is missing or the deadline passed."""
+    if step.needs is not None and not Path(step.needs).exists():
+        return {"kind": step.kind, "name": step.name, "status": f"skipped: {step.why}"}
+    record: dict[str, Any] = {"kind": step.kind, "name": step.name, "output": step.output}
+    if Path(step.output).exists():
+        record["status"] = "exists"
+    elif deadline.expired():
+        record["status"] = "skipped: deadline"
+    else:
+        t0 = time.perf_counter()
+        try:
+            step.run()
+            record["status"] = "done"
+        except Exception as e:  # recorded, and the run goes on: one bad point != no grid
+            record["status"] = f"failed: {type(e).__name__}: {e}"
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+    record["elapsed_s"] = round(deadline.elapsed(), 1)
+    return record
 
 
 def run_config(
     config: dict,
     sources: dict,
     deadline_s: float | None = None,
-    log_path: str | Path = "results/reproduce_log.jsonl",
+    log_path: str | Path = paths.REPRODUCE_LOG,
 ) -> list[dict[str, Any]]:
-    """Materialise, build, train and evaluate everything ``config`` names; return the step log."""
-    from distilface.data.download import materialize_output
-    from distilface.evaluate.sts import evaluate_model
-    from distilface.train.loop import TrainConfig, train
-    from distilface.train.student import student_from_teacher_layers
-    from distilface.train.teacher_cache import build_teacher_cache
-
+    """Materialise, build, train and evaluate everything ``config`` (prepared by
+    :func:`prepare_config`) names; return the step log (a step with an output is also
+    appended to ``log_path`` as it finishes)."""
     deadline = Deadline(deadline_s)
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    steps: list[dict[str, Any]] = []
-
-    def step(kind: str, name: str, output: Path, fn: Callable[[], object]) -> None:
-        record: dict[str, Any] = {"kind": kind, "name": name, "output": str(output)}
-        if output.exists():
-            record["status"] = "exists"
-        elif deadline.expired():
-            record["status"] = "skipped: deadline"
-        else:
-            t0 = time.perf_counter()
-            try:
-                fn()
-                record["status"] = "done"
-            except Exception as e:  # recorded, and the run goes on: one bad point != no grid
-                record["status"] = f"failed: {type(e).__name__}: {e}"
-            record["seconds"] = round(time.perf_counter() - t0, 2)
-        record["elapsed_s"] = round(deadline.elapsed(), 1)
-        steps.append(record)
-        with log_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-
-    root = Path(config["data"]["root"])
-    mirror = config["data"]["mirror"]
-    training = config.get("training") or {}
-    derived = {str(root / rel): kind for rel, kind in DERIVED_FILES.items()}
-    paths = {str(grid.data_spec(config, r.data)[0]) for r in ordered_runs(config)}
-    needed = {"senteval"} | {
-        "wiki1m" if "corpus" in p else "nli" for p in paths if p not in derived
-    }
-    for name in sorted(needed):
-        src = sources["sources"][name]
-        out = root / src["dest"]
-        step("data", name, out, lambda n=name, s=src, o=out: materialize_output(n, s, o, mirror))
-    for path in sorted(paths & set(derived)):
-        kind = derived[path]
-        if not (root / "senteval").is_dir():  # its input failed above
-            steps.append({"kind": "data", "name": kind, "status": "skipped: no senteval"})
-            continue
-        step(
-            "data", kind, Path(path), lambda k=kind, o=path: build_derived(k, root / "senteval", o)
-        )
-
-    for sid, spec in (training.get("students") or {}).items():
-        if "from_layers" in spec:
-            out = Path(grid.student_dir(config, sid))
-            fl = spec["from_layers"]
-            step(
-                "student",
-                sid,
-                out,
-                lambda fl=fl, o=out: student_from_teacher_layers(fl["teacher"], fl["layers"], o),
-            )
-
-    for teacher, data in grid.teacher_caches(config):
-        out = Path(f"{grid.TEACHER_CACHE_ROOT}/{teacher}/{data}.npy")
-        path, limit = grid.data_spec(config, data)
-        step(
-            "teacher_cache",
-            f"{teacher}/{data}",
-            out,
-            lambda t=teacher, p=path, o=out, lim=limit: build_teacher_cache(
-                grid.teacher_path(config, t),
-                p,
-                o,
-                max_length=training.get("teacher_max_length", 128),
-                batch_size=training.get("teacher_batch_size", 128),
-                limit=lim,
-                pooling=config["models"][t].get("pooling", "avg"),
-            ),
-        )
-
-    ev = config["evaluation"]
-
-    def evaluate(model_id: str, path: str) -> None:
-        out_dir = Path("results/eval") / model_id
-        if str(path).startswith(grid.MODELS_ROOT) and not Path(path).exists():
-            steps.append({"kind": "eval", "name": model_id, "status": "skipped: not trained"})
-            return  # its training (or student build) did not run before the deadline
-        step(
-            "eval",
-            model_id,
-            out_dir / f"{POOLINGS[-1]}.json",
-            lambda: evaluate_model(
-                model_id,
-                path,
-                list(POOLINGS),
-                root / "senteval",
-                out_dir,
-                aggregation=ev.get("aggregation", "all"),
-                batch_size=ev.get("batch_size", 128),
-                max_length=ev.get("max_length", 512),
-                cache_dir="results/cache/embeddings",
-                device=None if ev.get("device", "auto") == "auto" else ev["device"],
-                progress=False,
-                precision=ev.get("precision", "auto"),
-            ),
-        )
-
-    trained = {r.model_id for r in ordered_runs(config)}
-    for model_id, path in evaluated_models(config):  # untrained encoders first
-        if model_id not in trained:
-            evaluate(model_id, path)
-    for run in ordered_runs(config):  # then each run, scored as soon as it is trained
-        out = Path(grid.model_dir_for(config, run.model_id))
-        kwargs = grid.train_config_kwargs(config, run)
-        work = Path("results/checkpoints") / run.model_id
-
-        def _train(kw=kwargs, o=out, w=work) -> None:
-            train(TrainConfig.from_dict(dict(kw), out_dir=o, work_dir=w, progress=False))
-
-        step("train", run.model_id, out, _train)
-        evaluate(run.model_id, str(out))
-    return steps
+    records = []
+    for step in plan(config, sources):
+        record = run_step(step, deadline)
+        records.append(record)
+        if "output" in record:
+            with log_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+    return records
 
 
 def summary_rows(config: dict) -> list[dict[str, Any]]:
     """One row per evaluated model at its evaluation pooling: the 7 tasks, avg and STS-B dev."""
-    from distilface.core.names import STS_TASKS
-
     rows = []
     for model_id, _ in evaluated_models(config):
         if model_id in config["models"]:
@@ -196,7 +255,7 @@ def summary_rows(config: dict) -> list[dict[str, Any]]:
         else:
             poolings = [grid.run_for(config, model_id).eval_pooling]
         for pooling in poolings:
-            path = Path("results/eval") / model_id / f"{pooling}.json"
+            path = Path(paths.eval_json(model_id, pooling))
             if not path.is_file():
                 continue
             res = json.loads(path.read_text(encoding="utf-8"))
@@ -207,7 +266,7 @@ def summary_rows(config: dict) -> list[dict[str, Any]]:
             row.update({t: res["tasks"][t]["spearman"][agg] for t in STS_TASKS})
             row["avg"] = res["avg"]["spearman"]
             row["stsb_dev"] = (res.get("stsb_dev") or {}).get("spearman")
-            summary = Path(grid.MODELS_ROOT) / model_id / "train_summary.json"
+            summary = Path(paths.train_summary(model_id))
             if summary.is_file():
                 s = json.loads(summary.read_text(encoding="utf-8"))
                 row["train_seconds"] = s.get("wall_s")
@@ -220,11 +279,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True, type=Path)
     ap.add_argument("--sources", default=Path("config/sources.yaml"), type=Path)
     ap.add_argument("--deadline-s", type=float, default=None, help="start no new step after this")
-    ap.add_argument("--summary", type=Path, default=Path("results/reproduce_summary.json"))
+    ap.add_argument("--summary", type=Path, default=Path(paths.REPRODUCE_SUMMARY))
     args = ap.parse_args(argv)
     setup_logging()
-    config = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    validate_config(config, source=str(args.config))  # a typo is an error, not a dropped run
+    raw = yaml.safe_load(args.config.read_text(encoding="utf-8"))
+    config = prepare_config(raw, source=str(args.config))
     sources = yaml.safe_load(args.sources.read_text(encoding="utf-8"))
     steps = run_config(config, sources, args.deadline_s)
     rows = summary_rows(config)

@@ -17,11 +17,11 @@ rule bench_one:
         senteval=SENTEVAL,
         corpus=CORPUS,
     output:
-        "results/bench/bench_{bench_name}_{bench_device}.json",
+        f"{paths.BENCH_ROOT}/bench_{{bench_name}}_{{bench_device}}.json",
     params:
         argv=bench_argv,
     log:
-        "results/logs/bench/{bench_name}_{bench_device}.log",
+        paths.job_log("bench", "{bench_name}_{bench_device}", ext="log"),
     threads: config["evaluation"].get("threads", 2)
     resources:
         mem_mb=8000,
@@ -34,7 +34,7 @@ rule bench_one:
 
 rule bench:
     input:
-        expand("results/bench/bench_{name}_{device}.json", name=BENCH_SCRIPTS,
+        expand(f"{paths.BENCH_ROOT}/bench_{{name}}_{{device}}.json", name=BENCH_SCRIPTS,
                device=[BENCH["device"]]),
         # the int8 export of each baseline (rule evaluate_int8 in evaluate.smk)
-        expand("results/eval_int8/{model}/avg.json", model=baseline_model_ids()),
+        [paths.int8_eval_json(m, "avg") for m in baseline_model_ids()],

@@ -1,4 +1,5 @@
 # Shared helpers of the rules: the data catalogue and the list of models to evaluate.
+# Every path comes from distilface.core.paths (`paths.*`), every name from distilface.core.names.
 import os
 import re
 from pathlib import Path
@@ -6,18 +7,18 @@ from pathlib import Path
 import yaml
 
 
+from distilface.core import paths
+from distilface.core.names import EVAL_POOLINGS
 from distilface.data.readers import DERIVED_FILES
+from distilface.train import grid
 from distilface.train.grid import (
-    all_model_ids,
     data_spec,
-    model_dir_for,
     run_for,
     teacher_path,
     train_config_kwargs,
     train_inputs,
     trained_model_ids,
 )
-from distilface.evaluate.pooling import POOLINGS
 
 # Paths of the workflow's own files resolve against the repository, so `--directory` works.
 REPO = Path(workflow.basedir)
@@ -27,52 +28,45 @@ with open(SOURCES_FILE, encoding="utf-8") as _fh:
 validate(SOURCES, "../../config/sources.schema.yaml")
 
 DATA = config["data"]["root"]
-SENTEVAL = f"{DATA}/senteval"
-CORPUS = f"{DATA}/corpus/wiki1m_for_simcse.txt"
-NLI = f"{DATA}/nli/nli_for_simcse.csv"
+SENTEVAL = paths.data_file(DATA, "senteval")
+CORPUS = paths.data_file(DATA, "wiki1m")
+NLI = paths.data_file(DATA, "nli")
+RUN_ID = paths.model_id("{variant}", "{hparams}", "{seed}")  # a grid run's id, as wildcards
 
 
 def baseline_model_ids() -> list[str]:
     """Untrained encoders named in `baselines.models` (keys of `models`)."""
-    ids = config["baselines"]["models"]
-    unknown = [m for m in ids if m not in config["models"]]
-    if unknown:
-        raise ValueError(f"config key baselines.models names unknown model(s) {unknown}; "
-                         f"define them under `models:` ({sorted(config['models'])})")
-    return list(ids)
+    return grid.baseline_model_ids(config)
 
 
 def evaluated_model_ids() -> list[str]:
-    """Every model the workflow scores: baselines, then each grid point (the untrained
-    student of an `objective: none` variant included)."""
-    return baseline_model_ids() + all_model_ids(config)
+    """Every model the workflow scores (distilface.reproduce lists the same)."""
+    return grid.evaluated_model_ids(config)
 
 
 def all_eval_jsons() -> list[str]:
     """One JSON per (model, pooling): every model is scored with all five poolings in one pass."""
-    return [f"results/eval/{m}/{p}.json" for m in evaluated_model_ids() for p in POOLINGS]
+    return [paths.eval_json(m, p) for m in evaluated_model_ids() for p in EVAL_POOLINGS]
 
 
 def all_train_logs() -> list[str]:
-    return [f"results/models/{m}/train_log.jsonl" for m in trained_model_ids(config)]
+    return [paths.train_log(m) for m in trained_model_ids(config)]
 
 
 def encoder_inputs(wildcards) -> list[str]:
     """A folder this workflow builds (trained model, student) is an input; a named encoder
     (hub name, bundled: name, outside path) is not."""
     path = encoder_path(wildcards)
-    return [path] if path.startswith("results/") else []
+    return [path] if path.startswith(f"{paths.RESULTS}/") else []
 
 
 def encoder_path(wildcards) -> str:
-    if wildcards.model in config["models"]:
-        return config["models"][wildcards.model]["path"]
-    return model_dir_for(config, wildcards.model)
+    return grid.encoder_path(config, wildcards.model)
 
 
 def grid_run(wildcards):
     """The grid.Run behind a train job's wildcards."""
-    return run_for(config, f"{wildcards.variant}/{wildcards.hparams}/seed{wildcards.seed}")
+    return run_for(config, paths.model_id(wildcards.variant, wildcards.hparams, wildcards.seed))
 
 
 BENCH = {"device": "cpu", "repeats": 3, "steps": 20, "wait_quiet": 0, **config.get("bench", {})}

@@ -10,7 +10,7 @@ rule senteval:
         source=SOURCES["sources"]["senteval"],
         mirror=MIRROR,
     log:
-        "results/logs/data/senteval.jsonl",
+        paths.job_log("data", "senteval"),
     resources:
         runtime=30,
         mem_mb=2000,
@@ -28,7 +28,7 @@ rule corpus:
         source=SOURCES["sources"]["wiki1m"],
         mirror=MIRROR,
     log:
-        "results/logs/data/wiki1m.jsonl",
+        paths.job_log("data", "wiki1m"),
     resources:
         runtime=30,
         mem_mb=2000,
@@ -46,7 +46,7 @@ rule nli:
         source=SOURCES["sources"]["nli"],
         mirror=MIRROR,
     log:
-        "results/logs/data/nli.jsonl",
+        paths.job_log("data", "nli"),
     resources:
         runtime=30,
         mem_mb=2000,
@@ -64,13 +64,13 @@ rule derived_data:
     input:
         SENTEVAL,
     output:
-        f"{DATA}/{{derived}}",
+        paths.data_file(DATA, "{derived}"),
     wildcard_constraints:
         derived="|".join(re.escape(name) for name in DERIVED_FILES),
     params:
         kind=lambda wc: DERIVED_FILES[wc.derived],
     log:
-        "results/logs/data/{derived}.jsonl",
+        paths.job_log("data", "{derived}"),
     resources:
         runtime=5,
         mem_mb=1000,

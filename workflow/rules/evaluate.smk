@@ -7,15 +7,16 @@ rule evaluate:
         senteval=SENTEVAL,
         encoder=encoder_inputs,
     output:
-        json=[f"results/eval/{{model}}/{p}.json" for p in POOLINGS],
+        json=[paths.eval_json("{model}", p) for p in EVAL_POOLINGS],
         # per-pair cosines for the bootstrap (a skipped pooling's npz holds only the reason)
-        scores=[f"results/eval/{{model}}/{p}.scores.npz" for p in POOLINGS],
+        scores=[paths.scores_npz("{model}", p) for p in EVAL_POOLINGS],
     params:
         encoder=encoder_path,
-        poolings=list(POOLINGS),
+        poolings=list(EVAL_POOLINGS),
         settings=config["evaluation"],
+        cache_dir=paths.EMBEDDING_CACHE,
     log:
-        "results/logs/eval/{model}.jsonl",
+        paths.job_log("eval", "{model}"),
     threads: config["evaluation"].get("threads", 2)
     resources:
         gpu=config.get("resources", {}).get("eval_gpu", 0),
@@ -30,18 +31,18 @@ rule evaluate:
 # Efficiency: models named in `efficiency.int8` exported as dynamic int8 (CPU inference) and
 # scored before/after on the CPU in one process; the report's efficiency table reads the JSON.
 wildcard_constraints:
-    pooling="|".join(POOLINGS),
+    pooling="|".join(EVAL_POOLINGS),
 
 
 rule export_int8:
     input:
         encoder=encoder_inputs,
     output:
-        directory("results/models_int8/{model}"),
+        directory(paths.int8_dir("{model}")),
     params:
         encoder=encoder_path,
     log:
-        "results/logs/int8/{model}/export.jsonl",
+        paths.job_log("int8", "{model}/export"),
     resources:
         mem_mb=4000,
         runtime=20,
@@ -55,15 +56,15 @@ rule evaluate_int8:
     input:
         senteval=SENTEVAL,
         encoder=encoder_inputs,
-        int8="results/models_int8/{model}",
+        int8=paths.int8_dir("{model}"),
     output:
-        "results/eval_int8/{model}/{pooling}.json",
+        paths.int8_eval_json("{model}", "{pooling}"),
     params:
         encoder=encoder_path,
         settings=config["evaluation"],
         tasks=config.get("efficiency", {}).get("int8_tasks"),
     log:
-        "results/logs/int8/{model}/{pooling}.jsonl",
+        paths.job_log("int8", "{model}/{pooling}"),
     # the fp32 and int8 encodes run back to back in this job; another job running beside it
     # slows both (on 2 cores with evaluation.threads 2 nothing else runs)
     threads: config["evaluation"].get("threads", 2)

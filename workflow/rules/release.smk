@@ -6,12 +6,12 @@ from distilface.report.modelcard import card_eval_json, release_targets
 
 rule model_card:
     input:
-        model="results/models/{variant}/{hparams}/seed{seed}",
-        eval=lambda wc: card_eval_json(config, f"{wc.variant}/{wc.hparams}/seed{wc.seed}"),
+        model=paths.model_dir(RUN_ID),
+        eval=lambda wc: card_eval_json(config, paths.model_id(wc.variant, wc.hparams, wc.seed)),
     output:
-        directory("results/release/{variant}/{hparams}/seed{seed}"),
+        directory(paths.release_dir(RUN_ID)),
     log:
-        "results/logs/release/{variant}/{hparams}/seed{seed}.log",
+        paths.job_log("release", RUN_ID, ext="log"),
     conda:
         "../../envs/report.yaml"
     script:

@@ -16,12 +16,12 @@ wildcard_constraints:
 rule student_init:
     """DistilBERT-layout student from a BERT teacher's layers (training.students.{student})."""
     output:
-        directory("results/models/students/{student}"),
+        directory(paths.student_dir("{student}")),
     params:
         teacher=lambda wc: TRAINING["students"][wc.student]["from_layers"]["teacher"],
         layers=lambda wc: TRAINING["students"][wc.student]["from_layers"]["layers"],
     log:
-        "results/logs/student_init/{student}.jsonl",
+        paths.job_log("student_init", "{student}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -37,8 +37,8 @@ rule teacher_cache:
     input:
         corpus=lambda wc: data_spec(config, wc.corpus)[0],
     output:
-        npy="results/teacher_cache/{teacher}/{corpus}.npy",
-        meta="results/teacher_cache/{teacher}/{corpus}.json",
+        npy=paths.teacher_cache("{teacher}", "{corpus}"),
+        meta=paths.teacher_cache("{teacher}", "{corpus}", ext="json"),
     params:
         teacher=lambda wc: teacher_path(config, wc.teacher),
         pooling=lambda wc: config["models"][wc.teacher].get("pooling", "avg"),
@@ -46,7 +46,7 @@ rule teacher_cache:
         batch_size=TRAINING.get("teacher_batch_size", 128),
         limit=lambda wc: data_spec(config, wc.corpus)[1],
     log:
-        "results/logs/teacher_cache/{teacher}/{corpus}.jsonl",
+        paths.job_log("teacher_cache", "{teacher}/{corpus}"),
     threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),
@@ -66,12 +66,12 @@ rule train:
     input:
         unpack(lambda wc: train_inputs(config, grid_run(wc))),
     output:
-        directory("results/models/{variant}/{hparams}/seed{seed}"),
+        directory(paths.model_dir(RUN_ID)),
     params:
         kwargs=lambda wc: train_config_kwargs(config, grid_run(wc)),
-        work_dir="results/checkpoints/{variant}/{hparams}/seed{seed}",
+        work_dir=paths.checkpoint_dir(RUN_ID),
     log:
-        "results/logs/train/{variant}/{hparams}/seed{seed}.jsonl",
+        paths.job_log("train", RUN_ID),
     threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),

@@ -12,6 +12,7 @@ This module imports nothing heavy: the Snakefile calls it at parse time.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -107,3 +108,28 @@ def validate_config(
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
         raise ConfigError(f"{source}: {len(problems)} problem(s) against {schema_path}:\n{lines}")
+
+
+def with_defaults(
+    config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH
+) -> dict[str, Any]:
+    """A copy of ``config`` with the schema's ``default`` values filled in, exactly as the
+    Snakefile's ``snakemake.utils.validate`` fills them (the jsonschema FAQ's recipe: a property
+    with a default is set wherever its parent mapping exists). Call :func:`validate_config`
+    first: this one reports nothing."""
+    from jsonschema import Draft202012Validator, validators
+
+    properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, props, instance, schema):  # noqa: ANN001, ANN202 (jsonschema)
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from properties(validator, props, instance, schema)
+
+    filled = copy.deepcopy(dict(config))
+    filler = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    for _ in filler(load_schema(schema_path)).iter_errors(filled):
+        pass  # errors are validate_config's job
+    return filled

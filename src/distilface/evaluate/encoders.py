@@ -31,8 +31,9 @@ import torch
 from tqdm.auto import tqdm
 
 from distilface.core.logs import log_event
+from distilface.core.names import EVAL_POOLINGS
 from distilface.data.models import load_pretrained, resolve_model, transformer_dir
-from distilface.evaluate.pooling import POOLINGS, pool
+from distilface.evaluate.pooling import pool
 from distilface.evaluate.quantize import apply_quantization, packed_linear_params, read_quantization
 
 logger = logging.getLogger(__name__)
@@ -122,13 +123,6 @@ def pooler_skip_reason(model_dir: str, model: torch.nn.Module) -> str | None:
     return None
 
 
-def _resolve(name_or_path: str) -> str:
-    """Local folder for ``bundled:`` names, a folder as it is, a hub name unchanged; a local
-    path that does not exist is an error ("no such folder"), see :mod:`distilface.data.models`."""
-
-    return str(resolve_model(name_or_path))
-
-
 def _length_order(lengths: Sequence[int]) -> np.ndarray:
     """Indices sorting ``lengths`` longest first (stable, so ties keep their input order)."""
     return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
@@ -170,7 +164,7 @@ class Encoder:
         from transformers import AutoModel, AutoTokenizer
 
         name_or_path = str(name_or_path)
-        resolved = _resolve(name_or_path)
+        resolved = resolve_model(name_or_path)
         local = Path(resolved)
         model_dir = str(transformer_dir(local)) if local.is_dir() else resolved
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -239,7 +233,7 @@ class Encoder:
 
     def available_poolings(self) -> dict[str, str | None]:
         """Every SimCSE pooling mapped to ``None`` (usable) or the reason it is skipped."""
-        return {p: (self.cls_skip_reason if p == "cls" else None) for p in POOLINGS}
+        return {p: (self.cls_skip_reason if p == "cls" else None) for p in EVAL_POOLINGS}
 
     def encode(
         self,
@@ -290,7 +284,7 @@ class Encoder:
             raise ValueError("no pooling requested")
         for p in poolings:
             if p not in usable:
-                raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)}")
+                raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(EVAL_POOLINGS)}")
             if usable[p] is not None:
                 raise ValueError(f"pooling {p!r} is not usable for {self.source}: {usable[p]}")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-POOLINGS: tuple[str, ...] = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
+from distilface.core.names import EVAL_POOLINGS
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -46,4 +46,4 @@ def pool(
         return masked_mean((hidden_states[0] + last) / 2.0, attention_mask)
     if method == "avg_top2":
         return masked_mean((hidden_states[-2] + last) / 2.0, attention_mask)
-    raise ValueError(f"unknown pooling {method!r}; choose one of {', '.join(POOLINGS)}")
+    raise ValueError(f"unknown pooling {method!r}; choose one of {', '.join(EVAL_POOLINGS)}")

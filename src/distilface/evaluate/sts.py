@@ -36,13 +36,12 @@ from scipy.stats import pearsonr, spearmanr
 
 from distilface.core.io import write_bytes_atomic, write_json_atomic
 from distilface.core.logs import log_event
-from distilface.core.names import STS_TASKS
+from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.core.provenance import git_commit, package_versions
 from distilface.core.types import StsPairs
 from distilface.data.readers import load_task, senteval_text
 from distilface.evaluate.cache import EmbeddingCache, dataset_id
 from distilface.evaluate.encoders import Encoder
-from distilface.evaluate.pooling import POOLINGS
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +229,8 @@ def evaluate_model(
     """
     poolings = list(dict.fromkeys(poolings))
     for p in poolings:
-        if p not in POOLINGS:
-            raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)}")
+        if p not in EVAL_POOLINGS:
+            raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(EVAL_POOLINGS)}")
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
     started = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from distilface.core.names import TRAIN_TO_EVAL_POOLING
 from distilface.train import grid
 
 
@@ -25,7 +26,7 @@ def default_slug(config: dict, variant: str) -> str | None:
 def eval_pooling(slug: str) -> str | None:
     """The pooling a run with this slug is evaluated with (None for unparseable slugs)."""
     try:
-        return grid.EVAL_POOLING[grid.parse_slug(slug)["pooling"]]
+        return TRAIN_TO_EVAL_POOLING[grid.parse_slug(slug)["pooling"]]
     except (grid.GridError, KeyError):
         return None
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from distilface.core import paths
 from distilface.core.names import STS_TASKS, TASK_LABELS
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
 
@@ -171,7 +172,7 @@ def write_release(
     """``out_dir`` = the model folder's files (hard links, else copies) + this card as
     ``README.md`` + the eval JSON it quotes; returns the README path."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    summary_path = model_dir / "train_summary.json"
+    summary_path = model_dir / paths.TRAIN_SUMMARY
     if not summary_path.is_file():
         raise FileNotFoundError(f"{summary_path}: missing (needed for the model card)")
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -206,11 +207,11 @@ def card_eval_json(config: dict, model_id: str) -> str:
 
     variant = model_id.split("/")[0]
     pooling = ((config.get("report") or {}).get("main_pooling") or {}).get(variant)
-    return f"results/eval/{model_id}/{pooling or run_for(config, model_id).eval_pooling}.json"
+    return paths.eval_json(model_id, pooling or run_for(config, model_id).eval_pooling)
 
 
 def release_targets(config: dict) -> list[str]:
     """``results/release/{model id}`` of every trained run of the grid."""
     from distilface.train.grid import expand_grid
 
-    return [f"results/release/{r.model_id}" for r in expand_grid(config) if r.trained]
+    return [paths.release_dir(r.model_id) for r in expand_grid(config) if r.trained]

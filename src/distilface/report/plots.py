@@ -14,10 +14,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from distilface.core.names import STS_TASKS, TASK_LABELS  # noqa: E402
+from distilface.core.names import STS_TASKS, TASK_LABELS, TRAIN_TO_EVAL_POOLING  # noqa: E402
 from distilface.report.io import atomic_savefig  # noqa: E402
 from distilface.report.labels import axis_label, pooling_label  # noqa: E402
-from distilface.train.grid import EVAL_POOLING  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ def _categorical(values: list) -> bool:
 def _tick(axis: str, value) -> str:
     """Tick label of an ablation value (``cls → CLS`` for the pooling axis)."""
     if axis == "pooling":
-        return f"{value} → {pooling_label(EVAL_POOLING.get(str(value), value))}"
+        return f"{value} → {pooling_label(TRAIN_TO_EVAL_POOLING.get(str(value), value))}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from distilface.core import paths
+from distilface.core.names import EVAL_POOLINGS
 from distilface.report.axes import ablation_axes
 
 REPORT_FIGURES: tuple[str, ...] = ("per_task", "training_curves", "size_quality")
@@ -54,7 +56,6 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
     table shows it with: ``report.main_pooling`` or the grid's evaluation pooling). Anything else
     is an error naming the entry.
     """
-    from distilface.evaluate.pooling import POOLINGS
     from distilface.report.axes import default_slug
     from distilface.train import grid
 
@@ -65,8 +66,8 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
     for i, entry in enumerate(entries):
         where = f"config key efficiency.int8[{i}] ({entry!r})"
         name, _, pooling = str(entry).partition("@")
-        if pooling and pooling not in POOLINGS:
-            raise ValueError(f"{where}: pooling {pooling!r} not in {POOLINGS}")
+        if pooling and pooling not in EVAL_POOLINGS:
+            raise ValueError(f"{where}: pooling {pooling!r} not in {EVAL_POOLINGS}")
         if name in (config.get("models") or {}):
             found = [(name, pooling or "avg")]
         elif name in (config.get("variants") or {}):
@@ -85,4 +86,4 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
 def int8_reports(config: dict) -> list[str]:
     """The ``evaluate_int8`` JSON of every :func:`int8_targets` entry (inputs of the
     efficiency table)."""
-    return [f"results/eval_int8/{m}/{p}.json" for m, p in int8_targets(config)]
+    return [paths.int8_eval_json(m, p) for m, p in int8_targets(config)]

@@ -15,7 +15,8 @@ Config shape (see config/config.yaml)::
         student: <training.students or models id>   # or init_from: <variant> (DisCo stage 2)
         teacher: <models id>            # disco_* only
         data: <training.data id>
-        hparams: {pooling, temperature, batch_size, learning_rate, dropout, max_seq_length}
+        hparams: {pooling, batch_size, learning_rate, dropout, max_seq_length,
+                  temperature}  # temperature: only the objectives whose loss reads it
         settings: {<other TrainConfig field>: value}   # epochs, max_steps, eval_every, ...
         seeds: [42]
     ablations:
@@ -23,9 +24,10 @@ Config shape (see config/config.yaml)::
 
 Each ablation value changes one hparam of one variant around its defaults. A run's output
 folder is ``results/models/{variant}/{hparams}/seed{seed}``, its model id (what the evaluator
-uses) ``{variant}/{hparams}/seed{seed}``; the ``hparams`` slug reads e.g.
-``t0.05_bs64_lr3e-05_do0.1_len32_cls``. A variant with ``objective: none`` (the baseline) is
-evaluated as it is: its model folder is the student's.
+uses) ``{variant}/{hparams}/seed{seed}`` (paths: :mod:`distilface.core.paths`); the ``hparams``
+slug reads e.g. ``t0.05_bs64_lr3e-05_do0.1_len32_cls`` (``bs512_lr0.0002_..._avg`` for
+``disco_kd``, whose MSE loss reads no temperature). A variant with ``objective: none`` (the
+baseline) is evaluated as it is: its model folder is the student's.
 
 This module imports nothing heavy: the Snakefile calls it at parse time.
 """
@@ -36,23 +38,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MODELS_ROOT = "results/models"
-STUDENTS_ROOT = "results/models/students"
-TEACHER_CACHE_ROOT = "results/teacher_cache"
-HPARAMS = ("pooling", "temperature", "batch_size", "learning_rate", "dropout", "max_seq_length")
-#: hparams only some objectives read: name -> (objectives, slug token, default). They enter the
+from distilface.core import paths
+from distilface.core.names import OBJECTIVES, TRAIN_POOLINGS, TRAIN_TO_EVAL_POOLING
+
+#: hparams every training objective reads (each run declares them).
+HPARAMS = ("pooling", "batch_size", "learning_rate", "dropout", "max_seq_length")
+#: hparams only some objectives read: name -> those objectives. A run of one of them must
+#: declare it; any other run must not (its loss would ignore the value, yet the id carry it).
+OBJECTIVE_HPARAMS: dict[str, tuple[str, ...]] = {
+    "temperature": ("simcse_unsup", "simcse_sup", "disco_ckd"),  # disco_kd: MSE, no temperature
+}
+#: optional hparams: name -> (objectives that read them, slug token, default). They enter the
 #: slug only when set to a non-default value, so the ids of runs without them do not change.
 OPTIONAL_HPARAMS = {
     "queue_size": (("disco_ckd",), "q", 0),
     "learn_temperature": (("disco_ckd", "simcse_unsup", "simcse_sup"), "lt", False),
 }
-AXES = (*HPARAMS, *OPTIONAL_HPARAMS, "seeds")
-OBJECTIVES = ("none", "simcse_unsup", "simcse_sup", "disco_kd", "disco_ckd")
-POOLINGS = ("cls", "cls_before_pooler", "avg")
-EVAL_POOLING = {"cls": "cls_before_pooler", "cls_before_pooler": "cls_before_pooler", "avg": "avg"}
+AXES = (*OBJECTIVE_HPARAMS, *HPARAMS, *OPTIONAL_HPARAMS, "seeds")
 UNTRAINED = "untrained"
 SLUG_RE = re.compile(
-    r"^t(?P<temperature>[^_]+)_bs(?P<batch_size>\d+)_lr(?P<learning_rate>[^_]+)"
+    r"^(?:t(?P<temperature>[^_]+)_)?bs(?P<batch_size>\d+)_lr(?P<learning_rate>[^_]+)"
     r"_do(?P<dropout>[^_]+)_len(?P<max_seq_length>\d+)_(?P<pooling>[a-z-]+)"
     r"(?:_q(?P<queue_size>\d+))?(?P<learn_temperature>_lt)?$"
 )
@@ -79,7 +84,7 @@ class Run:
     @property
     def model_id(self) -> str:
         """``{variant}/{hparams}/seed{seed}``, the evaluator's model id."""
-        return f"{self.variant}/{self.hparams}/seed{self.seed}"
+        return paths.model_id(self.variant, self.hparams, self.seed)
 
     @property
     def trained(self) -> bool:
@@ -89,17 +94,19 @@ class Run:
     @property
     def eval_pooling(self) -> str:
         """Pooling the model is evaluated (and saved) with: for a trained run its training
-        pooling mapped by ``EVAL_POOLING`` (``cls`` trains an MLP, scored without it); for the
-        untrained student its own ``pooling`` (any of the five)."""
+        pooling mapped by ``TRAIN_TO_EVAL_POOLING`` (``cls`` trains an MLP, scored without it);
+        for the untrained student its own ``pooling`` (any of the five)."""
         pooling = self.params["pooling"]
-        return EVAL_POOLING[pooling] if self.trained else pooling
+        return TRAIN_TO_EVAL_POOLING[pooling] if self.trained else pooling
 
 
 def hparams_slug(hp: dict[str, Any]) -> str:
     """``t{temperature}_bs{batch_size}_lr{learning_rate}_do{dropout}_len{max_seq_length}_{pooling}``
-    plus ``_q{queue_size}`` and ``_lt`` (learnable temperature, initialised at ``t``) when set."""
-    slug = (
-        f"t{float(hp['temperature']):g}_bs{int(hp['batch_size'])}"
+    plus ``_q{queue_size}`` and ``_lt`` (learnable temperature, initialised at ``t``) when set;
+    without ``t{temperature}_`` when ``hp`` has no temperature (``disco_kd``)."""
+    slug = "" if hp.get("temperature") is None else f"t{float(hp['temperature']):g}_"
+    slug += (
+        f"bs{int(hp['batch_size'])}"
         f"_lr{float(hp['learning_rate']):g}_do{float(hp['dropout']):g}"
         f"_len{int(hp['max_seq_length'])}_{str(hp['pooling']).replace('_', '-')}"
     )
@@ -117,13 +124,14 @@ def parse_slug(slug: str) -> dict[str, Any]:
         raise GridError(f"hparams slug {slug!r} does not match {SLUG_RE.pattern}")
     g = m.groupdict()
     hp: dict[str, Any] = {
-        "temperature": float(g["temperature"]),
         "batch_size": int(g["batch_size"]),
         "learning_rate": float(g["learning_rate"]),
         "dropout": float(g["dropout"]),
         "max_seq_length": int(g["max_seq_length"]),
         "pooling": g["pooling"].replace("-", "_"),
     }
+    if g["temperature"] is not None:
+        hp["temperature"] = float(g["temperature"])
     if g["queue_size"] is not None:
         hp["queue_size"] = int(g["queue_size"])
     if g["learn_temperature"]:
@@ -138,16 +146,28 @@ def _section(config: dict, key: str) -> dict:
     return value
 
 
+def hparams_of(objective: str) -> tuple[str, ...]:
+    """The hparams a run of ``objective`` must declare (its id is built from them)."""
+    own = tuple(k for k, objectives in OBJECTIVE_HPARAMS.items() if objective in objectives)
+    return (*own, *HPARAMS)
+
+
 def _check_hparams(where: str, hp: dict[str, Any], objective: str) -> None:
-    missing = [k for k in HPARAMS if k not in hp]
-    unknown = [k for k in hp if k not in HPARAMS and k not in OPTIONAL_HPARAMS]
+    required = hparams_of(objective)
+    missing = [k for k in required if k not in hp]
+    unread = [k for k in OBJECTIVE_HPARAMS if k in hp and k not in required]
+    unknown = [k for k in hp if k not in AXES or k == "seeds"]
     if missing or unknown:
-        raise GridError(f"{where}: missing {missing}, unknown {unknown} (hparams are {HPARAMS})")
+        raise GridError(
+            f"{where}: missing {missing}, unknown {unknown} ({objective} reads {required})"
+        )
+    if unread:
+        raise GridError(f"{where}.{unread[0]}: {objective} does not read it (drop it)")
     for name, (objectives, _, default) in OPTIONAL_HPARAMS.items():
         if hp.get(name, default) != default and objective not in objectives:
             raise GridError(f"{where}.{name}: read by {objectives} only, not by {objective}")
-    if hp["pooling"] not in POOLINGS:
-        raise GridError(f"{where}.pooling: {hp['pooling']!r} not in {POOLINGS}")
+    if hp["pooling"] not in TRAIN_POOLINGS:
+        raise GridError(f"{where}.pooling: {hp['pooling']!r} not in {TRAIN_POOLINGS}")
 
 
 def _variant_runs(name: str, v: dict, hp: dict[str, Any], seed: int, config: dict) -> Run:
@@ -168,7 +188,7 @@ def _variant_runs(name: str, v: dict, hp: dict[str, Any], seed: int, config: dic
             raise GridError(f"{where}.init_from: unknown variant {parent!r}")
         if variants[parent].get("init_from"):
             raise GridError(f"{where}.init_from: {parent!r} is itself a fine-tune (one level only)")
-        init_from = f"{parent}/{hparams_slug(variants[parent]['hparams'])}/seed{seed}"
+        init_from = paths.model_id(parent, hparams_slug(variants[parent]["hparams"]), seed)
         student = ""
     elif student not in {**_section(training, "students"), **_section(config, "models")}:
         raise GridError(f"{where}.student: {student!r} not in training.students or models")
@@ -229,6 +249,34 @@ def all_model_ids(config: dict) -> list[str]:
     return [r.model_id for r in expand_grid(config)]
 
 
+def baseline_model_ids(config: dict) -> list[str]:
+    """Untrained encoders named in ``baselines.models`` (keys of ``models``)."""
+    ids = list(_section(config, "baselines").get("models") or [])
+    models = _section(config, "models")
+    unknown = [m for m in ids if m not in models]
+    if unknown:
+        raise GridError(
+            f"config key baselines.models names unknown model(s) {unknown}; "
+            f"define them under `models:` ({sorted(models)})"
+        )
+    return ids
+
+
+def evaluated_model_ids(config: dict) -> list[str]:
+    """Every model the workflow scores: baselines, then each grid point (the untrained
+    student of an ``objective: none`` variant included)."""
+    return baseline_model_ids(config) + all_model_ids(config)
+
+
+def encoder_path(config: dict, model_id: str) -> str:
+    """What the evaluator loads for ``model_id``: a baseline's ``models.{id}.path`` (hub name,
+    folder or ``bundled:`` name), else the grid's folder (:func:`model_dir_for`)."""
+    models = _section(config, "models")
+    if model_id in models:
+        return str(models[model_id]["path"])
+    return model_dir_for(config, model_id)
+
+
 def run_for(config: dict, model_id: str) -> Run:
     """The :class:`Run` of ``model_id``."""
     for run in expand_grid(config):
@@ -246,7 +294,7 @@ def student_dir(config: dict, student: str) -> str:
     if spec is None:
         raise GridError(f"no student {student!r} in training.students or models")
     if "from_layers" in spec:
-        return f"{STUDENTS_ROOT}/{student}"
+        return paths.student_dir(student)
     if "path" in spec:
         return str(spec["path"])
     raise GridError(f"training.students.{student}: needs 'path' or 'from_layers'")
@@ -257,7 +305,7 @@ def model_dir_for(config: dict, model_id: str) -> str:
     run = run_for(config, model_id)
     if not run.trained:
         return student_dir(config, run.student)
-    return f"{MODELS_ROOT}/{model_id}"
+    return paths.model_dir(model_id)
 
 
 def data_spec(config: dict, data: str) -> tuple[str, int | None]:
@@ -281,7 +329,7 @@ def teacher_path(config: dict, teacher: str) -> str:
 
 def teacher_cache_path(config: dict, run: Run) -> str:
     """``results/teacher_cache/{teacher}/{data}.npy`` for a disco_* run."""
-    return f"{TEACHER_CACHE_ROOT}/{run.teacher}/{run.data}.npy"
+    return paths.teacher_cache(str(run.teacher), str(run.data))
 
 
 def train_inputs(config: dict, run: Run) -> dict[str, str]:
@@ -291,10 +339,10 @@ def train_inputs(config: dict, run: Run) -> dict[str, str]:
     if training.get("senteval_root"):
         inputs["senteval"] = str(training["senteval_root"])
     if run.init_from:
-        inputs["student"] = f"{MODELS_ROOT}/{run.init_from}"
+        inputs["student"] = paths.model_dir(run.init_from)
     else:
         path = student_dir(config, run.student)
-        if path.startswith(STUDENTS_ROOT):
+        if path.startswith(paths.STUDENTS_ROOT):
             inputs["student"] = path
     if run.objective.startswith("disco"):
         inputs["teacher_cache"] = teacher_cache_path(config, run)

@@ -50,15 +50,12 @@ from tqdm.auto import tqdm
 
 from distilface.core.devices import resolve_device
 from distilface.core.logs import log_event
+from distilface.core.names import TRAIN_OBJECTIVES, TRAIN_POOLINGS, TRAIN_TO_EVAL_POOLING
 from distilface.evaluate.pooling import pool
 from distilface.train import losses
 
 logger = logging.getLogger(__name__)
 
-OBJECTIVES = ("simcse_unsup", "simcse_sup", "disco_kd", "disco_ckd")
-TRAIN_POOLINGS = ("cls", "cls_before_pooler", "avg")
-#: how a model trained with each pooling is evaluated (and saved for sentence-transformers)
-EVAL_POOLING = {"cls": "cls_before_pooler", "cls_before_pooler": "cls_before_pooler", "avg": "avg"}
 ST_POOLING_MODE = {"cls_before_pooler": "cls", "avg": "mean"}
 
 
@@ -107,8 +104,8 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)  # recorded in the summary (e.g. grid run id)
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective {self.objective!r}: choose one of {OBJECTIVES}")
+        if self.objective not in TRAIN_OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r}: choose one of {TRAIN_OBJECTIVES}")
         if self.pooling not in TRAIN_POOLINGS:
             raise ValueError(f"pooling {self.pooling!r}: choose one of {TRAIN_POOLINGS}")
         if self.objective.startswith("disco") and self.teacher_cache is None:
@@ -150,7 +147,7 @@ class TrainConfig:
     @property
     def eval_pooling(self) -> str:
         """The pooling the trained model is evaluated (and saved) with."""
-        return EVAL_POOLING[self.pooling]
+        return TRAIN_TO_EVAL_POOLING[self.pooling]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +188,7 @@ class SentenceModel(nn.Module):
         inputs = {k: v for k, v in batch.items() if k in self._accepted}
         out = self.backbone(**inputs, return_dict=True)
         hidden = out.last_hidden_state.float()  # pool in float32 (bf16 autocast on CUDA)
-        z = pool(EVAL_POOLING[self.pooling], batch["attention_mask"], (hidden,))
+        z = pool(TRAIN_TO_EVAL_POOLING[self.pooling], batch["attention_mask"], (hidden,))
         if head and self.mlp is not None:
             z = self.mlp(z)
         return z
@@ -201,12 +198,9 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     """AutoModel + tokenizer from ``path`` (ST folders unwrapped), dropout set to ``dropout``."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from distilface.data.models import load_pretrained, transformer_dir
+    from distilface.data.models import load_pretrained, resolve_model, transformer_dir
 
-    if path.startswith("bundled:"):
-        from distilface.data.models import resolve_model
-
-        path = resolve_model(path)
+    path = resolve_model(path)
     local = Path(path)
     model_dir = str(transformer_dir(local)) if local.is_dir() else path
     config = AutoConfig.from_pretrained(model_dir)

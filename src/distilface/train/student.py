@@ -36,7 +36,7 @@ from transformers import (
     DistilBertTokenizerFast,
 )
 
-from distilface.data.models import load_pretrained
+from distilface.data.models import load_pretrained, resolve_model
 
 BERT_VOCAB_SIZE = 30522
 
@@ -51,16 +51,6 @@ _LAYER_MAP: dict[str, str] = {
     "ffn.lin2": "output.dense",
     "output_layer_norm": "output.LayerNorm",
 }
-
-
-def _resolve(name_or_path: str | Path) -> str:
-    """Resolve ``bundled:`` names through :func:`distilface.models.resolve_model` (lazy import)."""
-    name = str(name_or_path)
-    if name.startswith("bundled:"):
-        from distilface.data.models import resolve_model
-
-        return resolve_model(name)
-    return name
 
 
 def load_vocab_tokenizer(folder: str | Path) -> DistilBertTokenizerFast:
@@ -164,7 +154,7 @@ def student_from_teacher_layers(
     ``model.safetensors``, the teacher's tokenizer (checked to hold 30,522 tokens) and
     ``student_init.json`` recording the recipe. Returns ``out_dir``.
     """
-    teacher_path = _resolve(teacher_dir)
+    teacher_path = resolve_model(str(teacher_dir))
     bert = load_pretrained(teacher_path, AutoModel)  # refuses a partial load
     if not isinstance(bert, BertModel):
         raise TypeError(f"{teacher_path}: expected a BertModel teacher, got {type(bert).__name__}")
@@ -195,7 +185,7 @@ def random_student(
     folder (or ``bundled:`` name) holding the bert-base-uncased vocabulary.
     """
     cfg = config if isinstance(config, DistilBertConfig) else DistilBertConfig(**config)
-    tok = load_vocab_tokenizer(_resolve(tokenizer_dir))
+    tok = load_vocab_tokenizer(resolve_model(str(tokenizer_dir)))
     if cfg.vocab_size != len(tok):
         raise ValueError(f"config vocab_size {cfg.vocab_size} != tokenizer size {len(tok)}")
     torch.manual_seed(seed)
