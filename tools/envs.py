@@ -38,6 +38,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from distilface.core.io import write_text_atomic
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_FILE = REPO_ROOT / "requirements" / "lock.txt"
 MODELS_FILE = REPO_ROOT / "requirements" / "models.txt"
@@ -322,15 +324,6 @@ def render_post_deploy(spec: EnvSpec, models: dict[str, tuple[str, str]]) -> str
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str, mode: int | None = None) -> None:
-    """Write `text` to `path` through a temporary name in the same folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    if mode is not None:
-        tmp.chmod(mode)
-    tmp.replace(path)
-
-
 def rendered_files(torch: str = "auto") -> dict[str, str]:
     """File name (relative to envs/) -> rendered text, for every rule kind."""
     lock, models = read_pins(LOCK_FILE), read_pins(MODELS_FILE)
@@ -346,9 +339,7 @@ def write_envs(out_dir: Path = ENVS_DIR, torch: str = "auto") -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in rendered_files(torch).items():
-        path = out_dir / name
-        _atomic_write(path, text, 0o755 if name.endswith(".sh") else None)
-        written.append(path)
+        written.append(write_text_atomic(out_dir / name, text, executable=name.endswith(".sh")))
     return written
 
 

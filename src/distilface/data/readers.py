@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from distilface.core.io import write_text_atomic
 from distilface.core.logs import log_event
 from distilface.core.names import STS_TASKS
 from distilface.core.types import StsPairs
@@ -386,29 +387,14 @@ def write_triplets_csv(triplets: Sequence[tuple[str, str, str]], path: PathLike)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(NLI_HEADER)
     writer.writerows(triplets)
-    _write_text_atomic(Path(path), buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
 
 
 def write_corpus(sentences: Sequence[str], path: PathLike) -> None:
     """One sentence a line (the wiki1m format), written atomically."""
     if any("\n" in s for s in sentences):
         raise ValueError(f"{path}: a sentence contains a line break")
-    _write_text_atomic(Path(path), "".join(s + "\n" for s in sentences))
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    from distilface.data.download import _replace, _temp_path
-
-    tmp = _temp_path(path, ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        _replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(s + "\n" for s in sentences))
 
 
 #: data sets derived from the training splits: path under the data root -> builder kind

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS, TASK_LABELS
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
 
@@ -194,9 +195,8 @@ def write_release(
         except OSError:
             shutil.copy2(src, dst)
     shutil.copy2(eval_json, out_dir / f"eval_{Path(eval_json).name}")
-    readme = out_dir / "README.md"
-    readme.write_text(render_card(model_id, summary, eval_data, config), encoding="utf-8")
-    return readme
+    card = render_card(model_id, summary, eval_data, config)
+    return write_text_atomic(out_dir / "README.md", card)
 
 
 def card_eval_json(config: dict, model_id: str) -> str:
