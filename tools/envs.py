@@ -109,7 +109,6 @@ ENV_SPECS: dict[str, EnvSpec] = {
                 "transformers",
                 "sentence-transformers",
                 "accelerate",
-                "datasets",
                 "numpy",
                 "pandas",
                 "scipy",

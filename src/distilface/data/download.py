@@ -280,17 +280,6 @@ def materialize_output(
     return path
 
 
-def materialize_all(
-    sources: Mapping[str, Mapping[str, Any]],
-    data_cfg: Mapping[str, Any],
-    out_root: str | os.PathLike[str] | None = None,
-) -> dict[str, Path]:
-    """Materialise every source under ``out_root`` (default ``data_cfg['root']``)."""
-    root = out_root if out_root is not None else data_cfg.get("root", "results/data")
-    mirror = data_cfg.get("mirror")
-    return {name: materialize(name, cfg, root, mirror=mirror) for name, cfg in sources.items()}
-
-
 def _record(sha: str, n: int, name: str, origin: str, verified: bool) -> dict[str, Any]:
     return {"sha256": sha, "bytes": n, "source": name, "origin": origin, "verified": verified}
 

@@ -27,7 +27,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +35,6 @@ from distilface.core.io import write_text_atomic
 from distilface.core.logs import log_event
 from distilface.core.names import STS_TASKS
 from distilface.core.types import StsPairs
-
-if TYPE_CHECKING:
-    import datasets
 
 log = logging.getLogger(__name__)
 
@@ -291,13 +288,6 @@ def read_corpus(path: PathLike) -> list[str]:
         raise DataFormatError(f"{path}: no sentences")
     _log("read_corpus", path=str(path), sentences=len(sentences), empty_lines_skipped=skipped)
     return sentences
-
-
-def corpus_dataset(sentences: Sequence[str]) -> datasets.Dataset:
-    """The corpus as a ``datasets.Dataset`` with one ``text`` column (no hub access)."""
-    import datasets
-
-    return datasets.Dataset.from_dict({"text": list(sentences)})
 
 
 def read_nli(path: PathLike) -> list[tuple[str, str, str]]:

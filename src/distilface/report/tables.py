@@ -79,10 +79,6 @@ def scores_wide(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
     return wide.sort_values(["variant", "hparams", "pooling", "seed"], na_position="first")
 
 
-def _is_baseline(row_or_frame) -> pd.Series | bool:
-    return row_or_frame["hparams"].isna()
-
-
 def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
     """The main table's rows: one per trained variant, one per baseline encoder x pooling.
 

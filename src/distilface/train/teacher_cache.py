@@ -24,7 +24,6 @@ Command line (used by the Snakemake rule ``teacher_cache``)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -118,29 +117,6 @@ def load_teacher_cache(npy_path: str | Path, corpus_path: str | Path | None = No
                 f"({meta['corpus']}), but {corpus_path} has sha256 {actual}"
             )
     return emb
-
-
-def teacher_embeddings(
-    teacher: str,
-    corpus_path: str | Path,
-    cache_dir: str | Path,
-    max_length: int | None = 128,
-    batch_size: int = 128,
-    device: str | None = None,
-) -> torch.Tensor:
-    """Teacher embeddings of the corpus, from ``cache_dir`` or computed once and stored there.
-
-    The file name is a hash of the key (teacher fingerprint, corpus sha256, max_length); the
-    pooling is the teacher's own sentence-transformers pipeline.
-    """
-    key = cache_key(teacher, corpus_path, max_length)
-    digest = hashlib.sha256(
-        json.dumps([key["teacher_fingerprint"], key["corpus_sha256"], max_length]).encode()
-    ).hexdigest()[:16]
-    npy = Path(cache_dir) / f"{digest}.npy"
-    if not npy.is_file():
-        build_teacher_cache(teacher, corpus_path, npy, max_length, batch_size, device)
-    return torch.from_numpy(np.array(load_teacher_cache(npy, corpus_path)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
