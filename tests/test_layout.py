@@ -106,7 +106,9 @@ def test_the_checks_catch_a_circle_and_an_upward_import() -> None:
 def test_each_subpackage_imports_alone_and_says_what_it_may_import(package: str) -> None:
     init = PKG / package / "__init__.py"
     doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
-    assert "import" in doc.lower(), f"{init}: the docstring must say what the sub-package may import"
+    assert "import" in doc.lower(), (
+        f"{init}: the docstring must say what the sub-package may import"
+    )
     code = f"import distilface.{package}"
     subprocess.run([sys.executable, "-c", code], check=True)
 
