@@ -18,6 +18,7 @@ from typing import Any
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS, TASK_LABELS
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
+from distilface.train.grid import expand_grid, run_for
 
 OBJECTIVE_TEXT: dict[str, str] = {
     "simcse_unsup": "unsupervised SimCSE: InfoNCE between two dropout views of each sentence",
@@ -202,8 +203,6 @@ def write_release(
 def card_eval_json(config: dict, model_id: str) -> str:
     """The eval JSON a card quotes: the pooling the main table shows the variant with
     (``report.main_pooling`` or the grid's evaluation pooling)."""
-    from distilface.train.grid import run_for
-
     variant = model_id.split("/")[0]
     pooling = ((config.get("report") or {}).get("main_pooling") or {}).get(variant)
     return f"results/eval/{model_id}/{pooling or run_for(config, model_id).eval_pooling}.json"
@@ -211,6 +210,4 @@ def card_eval_json(config: dict, model_id: str) -> str:
 
 def release_targets(config: dict) -> list[str]:
     """``results/release/{model id}`` of every trained run of the grid."""
-    from distilface.train.grid import expand_grid
-
     return [f"results/release/{r.model_id}" for r in expand_grid(config) if r.trained]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from distilface.core.names import STS_TASKS, TASK_LABELS
+from distilface.data.models import resolve_model
 from distilface.data.readers import DERIVED_FILES
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
 from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
@@ -417,10 +418,6 @@ def _encoder_folder(encoder: object) -> Path | None:
     if not isinstance(encoder, str):
         return None
     if encoder.startswith("bundled:"):
-        try:
-            from distilface.data.models import resolve_model
-        except ImportError:
-            return None
         try:
             encoder = resolve_model(encoder)
         except Exception:  # noqa: BLE001 - size is informative only; NaN when unresolvable

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from distilface.report.axes import ablation_axes
+from distilface.report.axes import ablation_axes, default_slug
+from distilface.train import grid
 
 REPORT_FIGURES: tuple[str, ...] = ("per_task", "training_curves", "size_quality")
 #: Tables that need the per-pair scores (paired / percentile bootstrap).
@@ -54,9 +55,9 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
     table shows it with: ``report.main_pooling`` or the grid's evaluation pooling). Anything else
     is an error naming the entry.
     """
+    # lazy: evaluate.pooling imports torch; the report stage stays importable without it
+    # (envs/report.yaml has no torch)
     from distilface.evaluate.pooling import POOLINGS
-    from distilface.report.axes import default_slug
-    from distilface.train import grid
 
     entries = (config.get("efficiency") or {}).get("int8") or []
     forced = (config.get("report") or {}).get("main_pooling") or {}
