@@ -1,5 +1,7 @@
 # One command for each job; each does its own set-up (a pinned venv in .venv).
-#   make test    — install (if needed) and run the whole test suite (what CI runs)
+#   make test    — install (if needed), lint (ruff, snakemake --lint), run the whole test suite
+#                  (what CI runs)
+#   make lint    — ruff check + ruff format --check + snakemake --lint only
 #   make quick   — offline CPU run: real STS data from ../shared/data, bundled MiniLM
 #   make run     — the papers' runs (config/config.yaml; needs the model hub and a GPU)
 #   make report  — HTML report of the last run
@@ -10,6 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
 SNAKE  := $(VENV)/bin/snakemake
+PYDIRS := src tests benchmarks tools
 
 .PHONY: setup test quick run report reference-report lint bench clean
 
@@ -26,14 +29,17 @@ $(STAMP): requirements/lock.txt requirements/models.txt requirements/reference.t
 
 setup: $(STAMP)
 
-test: setup
+# lint first: a style or workflow lint failure fails `make test` (and CI) before the suite runs
+test: lint
 	bash .ci/slurm.sh
 	bash .ci/tools.sh
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q -ra
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check $(PYDIRS)
+	$(VENV)/bin/ruff format --check $(PYDIRS)
 	$(SNAKE) --lint --configfile config/quick.yaml
+	$(SNAKE) -s Snakefile.report --lint --configfile config/quick.yaml
 
 quick: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(SNAKE) --cores $(CORES) --configfile config/quick.yaml

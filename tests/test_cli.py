@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from synthetic import write_eval
 
 from distilface.cli import default_name, main
 from distilface.core.names import STS_TASKS
 from distilface.evaluate.mteb_export import MTEB_TASK_NAMES, write_mteb_results
-from distilface.report.synthetic import write_eval
 
 REPO = Path(__file__).resolve().parents[1]
 

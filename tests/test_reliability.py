@@ -21,7 +21,6 @@ from distilface.data import download as dl
 from distilface.data.readers import STS_DIRS, DataFormatError, load_task
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -54,13 +53,12 @@ def test_the_mirror_hint_is_the_readme_form_everywhere() -> None:
 
 
 @pytest.mark.slow
-def test_the_mirror_hint_works_as_printed(tmp_path: Path) -> None:
+def test_the_mirror_hint_works_as_printed(tmp_path: Path, shared_data: Path) -> None:
     """The hint's command line, verbatim, on the papers' config (data.mirror: null), from a
     work dir with ../shared/data beside it: the corpus comes from the mirror, checksummed."""
-    if not (SHARED_DATA / "corpus").is_dir():
-        pytest.skip(f"no mirror at {SHARED_DATA}")
+    assert (shared_data / "corpus").is_dir(), f"{shared_data}: no corpus/ in the mirror"
     (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "data").symlink_to(SHARED_DATA)
+    (tmp_path / "shared" / "data").symlink_to(shared_data)
     work = tmp_path / "work"
     work.mkdir()
     target = "results/data/corpus/wiki1m_for_simcse.txt"

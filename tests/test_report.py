@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
 from distilface.core.names import STS_TASKS
 from distilface.report import build, stats, tables
-from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 from distilface.report.tidy import ResultsError, load_results, read_tidy
 from distilface.train.grid import hparams_slug
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
 from distilface.report import build
-from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 from distilface.train.grid import hparams_slug
 
 REPO = Path(__file__).resolve().parents[1]

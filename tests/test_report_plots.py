@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
 from distilface.report import build, plots
-from distilface.report.synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 from distilface.train.grid import hparams_slug
 
 DEFAULTS = {**SIMCSE_DEFAULTS, "pooling": "avg"}

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from synthetic import write_eval, write_train_log
 
 from distilface.core.names import EVAL_POOLINGS
-from distilface.report.synthetic import write_eval, write_train_log
 from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]

@@ -86,23 +86,16 @@ def test_schema_rejects_bad_pooling(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def ci_run(tmp_path_factory, shared_data_dir) -> Path:
-    """`snakemake --cores 2` of config/ci.yaml in a scratch work dir, on the real mirror."""
+def ci_run(tmp_path_factory, shared_data: Path) -> Path:
+    """`snakemake --cores 2` of config/ci.yaml in a scratch work dir, on the real mirror
+    (``shared_data``: skipped without the real data, failed under CI)."""
     work = tmp_path_factory.mktemp("ci_run")
     cfg = load("ci.yaml")
-    cfg["data"]["mirror"] = str(shared_data_dir)
+    cfg["data"]["mirror"] = str(shared_data)
     (work / "ci.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake("--cores", "2", "--configfile", "ci.yaml", cwd=work, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return work
-
-
-@pytest.fixture(scope="module")
-def shared_data_dir() -> Path:
-    path = REPO.parent / "shared" / "data"
-    if not (path / "senteval").is_dir():
-        pytest.skip(f"real data not found at {path}")
-    return path
 
 
 @pytest.mark.slow

@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 import sys
 from collections.abc import Iterable
@@ -37,6 +36,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from distilface.core.io import write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_FILE = REPO_ROOT / "requirements" / "lock.txt"
@@ -107,7 +108,6 @@ ENV_SPECS: dict[str, EnvSpec] = {
                 "transformers",
                 "sentence-transformers",
                 "accelerate",
-                "datasets",
                 "numpy",
                 "pandas",
                 "scipy",
@@ -322,15 +322,6 @@ def render_post_deploy(spec: EnvSpec, models: dict[str, tuple[str, str]]) -> str
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str, mode: int | None = None) -> None:
-    """Write `text` to `path` through a temporary name in the same folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    if mode is not None:
-        tmp.chmod(mode)
-    tmp.replace(path)
-
-
 def rendered_files(torch: str = "auto") -> dict[str, str]:
     """File name (relative to envs/) -> rendered text, for every rule kind."""
     lock, models = read_pins(LOCK_FILE), read_pins(MODELS_FILE)
@@ -346,9 +337,7 @@ def write_envs(out_dir: Path = ENVS_DIR, torch: str = "auto") -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in rendered_files(torch).items():
-        path = out_dir / name
-        _atomic_write(path, text, 0o755 if name.endswith(".sh") else None)
-        written.append(path)
+        written.append(write_text_atomic(out_dir / name, text, executable=name.endswith(".sh")))
     return written
 
 
@@ -423,100 +412,6 @@ def check_envs(env_dir: Path = ENVS_DIR) -> list[str]:
     return problems
 
 
-# --- rules -> env files --------------------------------------------------------------------
-
-RULE_RE = re.compile(r"^(\s*)(?:rule|checkpoint)\s+(\w+)\s*:")
-DIRECTIVE_RE = re.compile(r"^\s+(\w+)\s*:(.*)$")
-EXEC_DIRECTIVES = frozenset({"shell", "script", "notebook", "wrapper", "run"})
-
-
-@dataclass(frozen=True)
-class RuleEnv:
-    """What a rule in a .smk file says about its software environment."""
-
-    file: Path
-    line: int
-    name: str
-    executes: str | None  # shell / script / notebook / wrapper / run, or None (target rule)
-    conda: str | None  # the literal of the conda: directive as written
-
-
-def _directive_value(block: list[str], index: int, inline: str) -> str:
-    """Value of a directive: the text after the colon, else the next non-empty line."""
-    if inline.strip():
-        return inline.strip()
-    for line in block[index + 1 :]:
-        if line.strip() and not line.strip().startswith("#"):
-            return line.strip()
-    return ""
-
-
-def rule_envs(smk: Path) -> list[RuleEnv]:
-    """Rules (and checkpoints) of one Snakefile / .smk file, parsed from its text."""
-    lines = smk.read_text(encoding="utf-8").splitlines()
-    starts = [(i, m) for i, line in enumerate(lines) if (m := RULE_RE.match(line))]
-    rules = []
-    for n, (start, match) in enumerate(starts):
-        indent = len(match[1])
-        end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
-        block = lines[start + 1 : end]
-        for j, line in enumerate(block):  # the block ends at the first line back at `indent`
-            if line.strip() and not line.strip().startswith("#"):
-                if len(line) - len(line.lstrip()) <= indent:
-                    block = block[:j]
-                    break
-        executes, conda = None, None
-        for j, line in enumerate(block):
-            directive = DIRECTIVE_RE.match(line)
-            if not directive:
-                continue
-            if directive[1] in EXEC_DIRECTIVES and executes is None:
-                executes = directive[1]
-            elif directive[1] == "conda":
-                conda = _directive_value(block, j, directive[2])
-        rules.append(RuleEnv(smk, start + 1, match[2], executes, conda))
-    return rules
-
-
-def check_rules(smk_files: Iterable[Path], env_dir: Path = ENVS_DIR) -> list[str]:
-    """Every rule that executes something must name an existing envs/*.yaml in `conda:`.
-
-    The path is resolved the way Snakemake does: relative to the file holding the rule.
-    Rules with only inputs (targets such as ``all``) need no environment. ``run:`` blocks
-    run inside Snakemake's own process, where ``conda:`` cannot apply: they are reported.
-    """
-    allowed = {p.resolve() for p in env_dir.glob("*.yaml")}
-    problems = []
-    for smk in smk_files:
-        for rule in rule_envs(smk):
-            where = f"{rule.file}:{rule.line}: rule {rule.name}"
-            if rule.executes is None:
-                continue
-            if rule.executes == "run":
-                problems.append(f"{where} uses run:, where conda: cannot apply; use script:")
-                continue
-            if rule.conda is None:
-                problems.append(f"{where} has no conda: directive")
-                continue
-            try:
-                literal = ast.literal_eval(rule.conda)
-            except (ValueError, SyntaxError):
-                problems.append(f"{where}: conda: {rule.conda} is not a string literal")
-                continue
-            target = (rule.file.parent / str(literal)).resolve()
-            if target not in allowed:
-                problems.append(f"{where}: conda: {literal!r} is not one of {env_dir}/*.yaml")
-    return problems
-
-
-def workflow_files(root: Path = REPO_ROOT) -> list[Path]:
-    """The Snakefile(s) and every workflow/rules/*.smk that exist under `root`."""
-    candidates = [root / "Snakefile", root / "workflow" / "Snakefile"]
-    return [p for p in candidates if p.is_file()] + sorted(
-        (root / "workflow" / "rules").glob("*.smk")
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``render`` writes envs/*, ``check`` reports drift and exits 1 if any."""
     parser = argparse.ArgumentParser(
@@ -533,13 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         help="auto: CUDA build for train/evaluate (default); cpu: the CPU wheel everywhere",
     )
     render.add_argument("--out-dir", type=Path, default=ENVS_DIR)
-    sub.add_parser("check", help="exit 1 if envs/ drifted from the lock or the rules lack conda:")
+    sub.add_parser("check", help="exit 1 if envs/ drifted from the lock or from a render")
     args = parser.parse_args(argv)
     if args.command == "render":
         for path in write_envs(args.out_dir, args.torch):
             print(path)
         return 0
-    problems = check_envs() + check_rules(workflow_files())
+    problems = check_envs()
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS, TASK_LABELS
+from distilface.data.models import model_fingerprint
+from distilface.evaluate.mteb_export import write_mteb_results
 
 DEFAULT_DATA = "results/data/senteval"
 FORMATS = ("json", "mteb")
@@ -36,8 +38,6 @@ def default_name(model: str) -> str:
 
 def _revision(model: str) -> str:
     """A revision for the MTEB folder: the weights' fingerprint (distilface.data.models)."""
-    from distilface.data.models import model_fingerprint
-
     try:
         return model_fingerprint(model)
     except Exception:  # noqa: BLE001 - the revision is a label; MTEB's own fallback name
@@ -60,7 +60,8 @@ def score_table(results: dict[str, dict]) -> str:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``distilface evaluate``: score, print, write the requested formats."""
-    from distilface.evaluate.mteb_export import write_mteb_results
+    # lazy: the evaluator loads transformers / sentence-transformers, which `distilface --help`
+    # and argument errors do not need
     from distilface.evaluate.sts import evaluate_model
 
     data = Path(args.data)

@@ -40,13 +40,15 @@ def replace(src: str | Path, final: str | Path) -> None:
         os.replace(src, final)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename; return the path."""
+def write_bytes_atomic(path: str | Path, data: bytes, *, executable: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename; return the path.
+    ``executable``: 0777 minus the umask (a script) instead of 0666 minus the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(path)
+    mode = 0o777 if executable else 0o666  # minus the umask, unlike mkstemp's 0600
     try:
-        with open(tmp, "xb") as handle:  # the umask's permissions, unlike mkstemp's 0600
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -55,9 +57,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return path
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
+def write_text_atomic(path: str | Path, text: str, *, executable: bool = False) -> Path:
     """:func:`write_bytes_atomic` of UTF-8 text."""
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    return write_bytes_atomic(path, text.encode("utf-8"), executable=executable)
 
 
 def json_safe(value: Any) -> Any:

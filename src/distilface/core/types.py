@@ -32,7 +32,3 @@ class StsPairs:
 
     def __len__(self) -> int:
         return len(self.sent1)
-
-    def subset_names(self) -> list[str]:
-        """Subset names in order of first appearance."""
-        return list(dict.fromkeys(self.subsets))

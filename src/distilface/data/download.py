@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from typing import Any, BinaryIO
 
 from tqdm.auto import tqdm
 
+from distilface.core.io import replace, temp_sibling, write_json_atomic
 from distilface.core.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,6 @@ def _log(event: str, **fields: Any) -> None:
     log_event(log, event, **fields)
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _copy_hashing(src: BinaryIO, dst: BinaryIO) -> tuple[str, int]:
     """Copy a stream, returning (sha256, bytes)."""
     h, n = hashlib.sha256(), 0
@@ -94,14 +85,6 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO) -> tuple[str, int]:
         h.update(chunk)
         n += len(chunk)
     return h.hexdigest(), n
-
-
-def _temp_path(dest: Path, suffix: str = ".part") -> Path:
-    """A fresh, empty temporary file name next to ``dest`` (same filesystem, atomic rename)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix)
-    os.close(fd)
-    return Path(name)
 
 
 def fetch(
@@ -124,7 +107,8 @@ def fetch(
     if sha256 is None and not allow_unpinned:
         raise DownloadError(f"refusing to download {url} without a sha256 (pin one)")
     expected = sha256.lower() if sha256 else None
-    tmp = _temp_path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(dest, ".part")
     try:
         actual = _stream_to(url, tmp, timeout=timeout, progress=progress)
         if expected is not None and actual != expected:
@@ -138,11 +122,12 @@ def fetch(
 
 
 def _stream_to(url: str, path: Path, *, timeout: float, progress: bool) -> str:
-    """Stream ``url`` into ``path``; return its sha256. Network failures -> DownloadError."""
+    """Stream ``url`` into a new file ``path`` (the umask's permissions); return its sha256.
+    Network failures -> DownloadError."""
     request = urllib.request.Request(url, headers={"User-Agent": "distilface-bench"})
     h, got = hashlib.sha256(), 0
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp, open(path, "wb") as out:
+        with urllib.request.urlopen(request, timeout=timeout) as resp, open(path, "xb") as out:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             with tqdm(
@@ -251,7 +236,8 @@ def materialize(
     mode = verify_mode(name, source_cfg)
     final = source_output(name, source_cfg, dest_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    build = temp_sibling(final)
+    build.mkdir()
     try:
         out = build / final.name
         if mirror is not None:
@@ -260,10 +246,12 @@ def materialize(
             records = _from_url(name, source_cfg, mode, out, build, timeout)
         if source_cfg["archive"] == "tar":
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            _write_json_atomic(out / "MANIFEST.json", {"files": records, "updated": stamp})
-            _replace(out, final)
+            write_json_atomic(
+                out / "MANIFEST.json", {"files": records, "updated": stamp}, sort_keys=True
+            )
+            replace(out, final)
         else:
-            _replace(out, final)
+            replace(out, final)
             _merge_manifest(final.parent / "MANIFEST.json", records)
     finally:
         shutil.rmtree(build, ignore_errors=True)
@@ -290,17 +278,6 @@ def materialize_output(
     path = materialize(name, source_cfg, root, mirror=mirror)
     assert path == output, (path, output)
     return path
-
-
-def materialize_all(
-    sources: Mapping[str, Mapping[str, Any]],
-    data_cfg: Mapping[str, Any],
-    out_root: str | os.PathLike[str] | None = None,
-) -> dict[str, Path]:
-    """Materialise every source under ``out_root`` (default ``data_cfg['root']``)."""
-    root = out_root if out_root is not None else data_cfg.get("root", "results/data")
-    mirror = data_cfg.get("mirror")
-    return {name: materialize(name, cfg, root, mirror=mirror) for name, cfg in sources.items()}
 
 
 def _record(sha: str, n: int, name: str, origin: str, verified: bool) -> dict[str, Any]:
@@ -399,28 +376,6 @@ def _archive_prefix(members: Mapping[str, tarfile.TarInfo], first: str, archive:
     return hits[0]
 
 
-def _replace(src: Path, final: Path) -> None:
-    """Rename ``src`` to ``final``, replacing an existing file or folder."""
-    if final.is_dir() and not final.is_symlink():
-        trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
-        os.replace(final, trash / final.name)
-        os.replace(src, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(src, final)
-
-
-def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write JSON to a temporary name and rename it to ``path``."""
-    tmp = _temp_path(path, ".tmp")
-    try:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _merge_manifest(path: Path, records: Mapping[str, Any]) -> None:
     """Add/replace ``records`` in a folder's MANIFEST.json (several file sources may share it)."""
     payload: dict[str, Any] = {"files": {}}
@@ -428,4 +383,4 @@ def _merge_manifest(path: Path, records: Mapping[str, Any]) -> None:
         payload = json.loads(path.read_text(encoding="utf-8"))
     payload.setdefault("files", {}).update(records)
     payload["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
-    _write_json_atomic(path, payload)
+    write_json_atomic(path, payload, sort_keys=True)

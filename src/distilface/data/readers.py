@@ -27,16 +27,14 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from distilface.core.io import write_text_atomic
 from distilface.core.logs import log_event
 from distilface.core.names import STS_TASKS
 from distilface.core.types import StsPairs
-
-if TYPE_CHECKING:
-    import datasets
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +290,6 @@ def read_corpus(path: PathLike) -> list[str]:
     return sentences
 
 
-def corpus_dataset(sentences: Sequence[str]) -> datasets.Dataset:
-    """The corpus as a ``datasets.Dataset`` with one ``text`` column (no hub access)."""
-    import datasets
-
-    return datasets.Dataset.from_dict({"text": list(sentences)})
-
-
 def read_nli(path: PathLike) -> list[tuple[str, str, str]]:
     """SimCSE's ``nli_for_simcse.csv``: header ``sent0,sent1,hard_neg``, quoted CSV fields."""
     reader = csv.reader(io.StringIO(read_text(path), newline=""))
@@ -386,29 +377,14 @@ def write_triplets_csv(triplets: Sequence[tuple[str, str, str]], path: PathLike)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(NLI_HEADER)
     writer.writerows(triplets)
-    _write_text_atomic(Path(path), buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
 
 
 def write_corpus(sentences: Sequence[str], path: PathLike) -> None:
     """One sentence a line (the wiki1m format), written atomically."""
     if any("\n" in s for s in sentences):
         raise ValueError(f"{path}: a sentence contains a line break")
-    _write_text_atomic(Path(path), "".join(s + "\n" for s in sentences))
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    from distilface.data.download import _replace, _temp_path
-
-    tmp = _temp_path(path, ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        _replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(s + "\n" for s in sentences))
 
 
 #: data sets derived from the training splits: path under the data root -> builder kind

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from distilface.core.io import write_with_atomic
 from distilface.core.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -57,14 +56,7 @@ class EmbeddingCache:
 
     def put(self, key: CacheKey, array: np.ndarray) -> Path:
         """Store ``array`` for ``key`` atomically (temp file in the same folder, then rename)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
-            with open(tmp, "xb") as handle:  # default permissions (umask), unlike mkstemp's 0600
-                np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        array = np.ascontiguousarray(array)
+        return write_with_atomic(
+            self.path(key), lambda tmp: np.save(tmp, array, allow_pickle=False)
+        )

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from distilface.core.io import write_json_atomic
 from distilface.core.names import STS_TASKS
 
 #: Our task id -> MTEB task name.
@@ -107,10 +108,8 @@ def write_mteb_results(
         "reference": None,
         "distilface_pooling": data.get("pooling"),
     }
-    written = [folder / "model_meta.json"]
-    written[0].write_text(json.dumps(model_meta, indent=2) + "\n", encoding="utf-8")
+    written = [write_json_atomic(folder / "model_meta.json", model_meta)]
     for task in STS_TASKS:
         path = folder / f"{MTEB_TASK_NAMES[task]}.json"
-        path.write_text(json.dumps(task_result(data, task), indent=2) + "\n", encoding="utf-8")
-        written.append(path)
+        written.append(write_json_atomic(path, task_result(data, task)))
     return written

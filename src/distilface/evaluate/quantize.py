@@ -29,9 +29,7 @@ in torch 2.13 and its deprecation warnings are silenced here.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from distilface.core.io import atomic_dir
 from distilface.data.models import load_pretrained, resolve_model, transformer_dir
 
 MARKER = "quantization.json"
@@ -164,19 +163,14 @@ def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
         "source_path": str(src),
         "torch": torch.__version__,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        build = tmp / "model"
-        shutil.copytree(src, build, copy_function=shutil.copy)  # fresh mtimes
+    with atomic_dir(out) as build:
+        # fresh mtimes (copy, not copy2)
+        shutil.copytree(src, build, copy_function=shutil.copy, dirs_exist_ok=True)
         config_path = build / sub / "config.json"
         config = json.loads(config_path.read_text(encoding="utf-8"))
         config[CONFIG_KEY] = METHOD
         config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (build / MARKER).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        os.rename(build, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

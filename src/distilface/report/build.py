@@ -13,16 +13,29 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from tqdm import tqdm
 
+from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS
 from distilface.report import plots, stats, tables
-from distilface.report.io import atomic_write_text, load_yaml
 from distilface.report.labels import POOLING_LEGEND, pooling_label, teachers, variant_label
 from distilface.report.render import frame_view, render_html, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
 log = logging.getLogger(__name__)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping; an error names the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{path}: cannot read YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: top level must be a mapping")
+    return data
 
 
 def _report_cfg(config: dict) -> dict:
@@ -124,7 +137,7 @@ def build_main(
         )
     view = tables.main_view(table, in_domain)
     headline = render_html(view, caption, standalone=False)
-    atomic_write_text(Path(out_stem).with_name("headline.html"), headline)
+    write_text_atomic(Path(out_stem).with_name("headline.html"), headline)
     write_view(
         view,
         out_stem,

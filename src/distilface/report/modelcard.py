@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from distilface.core import paths
+from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS, TASK_LABELS
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
+from distilface.train.grid import expand_grid, run_for
 
 OBJECTIVE_TEXT: dict[str, str] = {
     "simcse_unsup": "unsupervised SimCSE: InfoNCE between two dropout views of each sentence",
@@ -74,15 +76,36 @@ def _scores_table(eval_data: dict[str, Any]) -> str:
     return "\n".join([head, rule, "| " + " | ".join(cells) + " |", "", f"Test pairs: {pairs}."])
 
 
-def render_card(
-    model_id: str, summary: dict[str, Any], eval_data: dict[str, Any], config: dict
-) -> str:
-    """The README text of one trained model (Markdown with a Hugging Face front matter)."""
-    cfg = summary.get("config") or {}
-    extra = cfg.get("extra") or {}
-    variant = extra.get("variant") or model_id.split("/")[0]
-    objective = str(summary.get("objective") or cfg.get("objective"))
-    spec = (config.get("variants") or {}).get(variant) or {}
+USE_LINES: tuple[str, ...] = (
+    "## Use",
+    "",
+    "```python",
+    "from sentence_transformers import SentenceTransformer",
+    "",
+    'model = SentenceTransformer("path/to/this/folder")',
+    'embeddings = model.encode(["A man is playing a guitar.", "Someone plays music."])',
+    "```",
+    "",
+)
+LICENCE_LINES: tuple[str, ...] = (
+    "## Licence and data",
+    "",
+    "The code is MIT-licensed (see the repository's LICENSE). The training corpus and the "
+    "evaluation sets carry their own licences (SICK: CC BY-NC-SA 3.0; see the repository "
+    "README's data-licence table) and so may a model derived from them.",
+    "",
+)
+
+
+def _card_variant(model_id: str, summary: dict[str, Any]) -> str:
+    """The grid variant a trained model belongs to (its summary's, else its id's first part)."""
+    extra = (summary.get("config") or {}).get("extra") or {}
+    return extra.get("variant") or model_id.split("/")[0]
+
+
+def _models_used(summary: dict[str, Any], config: dict, spec: dict) -> tuple[str, str]:
+    """(student start point, teacher) as the card words them."""
+    extra = (summary.get("config") or {}).get("extra") or {}
     teacher_id = extra.get("teacher") or spec.get("teacher")
     teacher_path = ((config.get("models") or {}).get(teacher_id) or {}).get("path", teacher_id)
     teacher = f"{model_label(config, teacher_id)} (`{teacher_path}`)" if teacher_id else "none"
@@ -92,35 +115,14 @@ def render_card(
         if extra.get("init_from")
         else f"{model_label(config, student) if student else ''} (`{summary.get('student')}`)"
     )
-    hparams = "\n".join(
-        f"| {k} | {cfg[k]} |" for k in HPARAM_KEYS if k in cfg and cfg[k] is not None
-    )
-    pooling = eval_data.get("pooling")
-    agg = eval_data.get("aggregation", "all")
-    wall = summary.get("wall_s")
-    dev = summary.get("best_stsb_dev")
-    label = variant_label(config, variant)
-    lines = [
-        "---",
-        "library_name: sentence-transformers",
-        "pipeline_tag: sentence-similarity",
-        "tags: [sentence-transformers, sentence-similarity, distilface, "
-        f"{OBJECTIVE_LABELS.get(objective, objective).replace(' ', '-').lower()}]",
-        "---",
-        "",
-        f"# {label} — `{model_id}`",
-        "",
-        "Trained by the DistilFace bench workflow (contrastive learning of sentence embeddings "
-        "in small, distilled models).",
-        "",
-        "## Training",
-        "",
-        f"- **Objective:** {OBJECTIVE_TEXT.get(objective, objective)}",
-        f"- **Student (start point):** {start}",
-        f"- **Teacher:** {teacher}",
-        f"- **Data:** {data_description(cfg)}; "
-        f"{summary.get('final_step')} steps x batch {cfg.get('batch_size')} = "
-        f"{(summary.get('final_step') or 0) * (cfg.get('batch_size') or 0):,} sentences seen",
+    return start, teacher
+
+
+def _run_lines(summary: dict[str, Any]) -> list[str]:
+    """Seed, steps, training time and size bullets of the Training section."""
+    cfg = summary.get("config") or {}
+    wall, dev = summary.get("wall_s"), summary.get("best_stsb_dev")
+    return [
         f"- **Seed:** {cfg.get('seed')}",
         f"- **Steps:** {summary.get('final_step')} of {summary.get('total_steps')} "
         f"(saved: {summary.get('saved')} checkpoint, step {summary.get('best_step')}"
@@ -132,36 +134,73 @@ def render_card(
         f"- **Parameters:** {summary.get('params'):,}"
         if isinstance(summary.get("params"), int)
         else "- **Parameters:** not recorded",
+    ]
+
+
+def _training_lines(
+    model_id: str, summary: dict[str, Any], config: dict, objective: str
+) -> list[str]:
+    """The card's Training section: objective, start point, teacher, data, run, hparams."""
+    cfg = summary.get("config") or {}
+    spec = (config.get("variants") or {}).get(_card_variant(model_id, summary)) or {}
+    start, teacher = _models_used(summary, config, spec)
+    seen = (summary.get("final_step") or 0) * (cfg.get("batch_size") or 0)
+    hparams = "\n".join(
+        f"| {k} | {cfg[k]} |" for k in HPARAM_KEYS if k in cfg and cfg[k] is not None
+    )
+    return [
+        "## Training",
+        "",
+        f"- **Objective:** {OBJECTIVE_TEXT.get(objective, objective)}",
+        f"- **Student (start point):** {start}",
+        f"- **Teacher:** {teacher}",
+        f"- **Data:** {data_description(cfg)}; "
+        f"{summary.get('final_step')} steps x batch {cfg.get('batch_size')} = "
+        f"{seen:,} sentences seen",
+        *_run_lines(summary),
         "",
         "| hyperparameter | value |",
         "|---|---|",
         hparams,
         "",
+    ]
+
+
+def render_card(
+    model_id: str, summary: dict[str, Any], eval_data: dict[str, Any], config: dict
+) -> str:
+    """The README text of one trained model (Markdown with a Hugging Face front matter)."""
+    cfg = summary.get("config") or {}
+    objective = str(summary.get("objective") or cfg.get("objective"))
+    label = variant_label(config, _card_variant(model_id, summary))
+    pooling = eval_data.get("pooling")
+    tag = OBJECTIVE_LABELS.get(objective, objective).replace(" ", "-").lower()
+    lines = [
+        "---",
+        "library_name: sentence-transformers",
+        "pipeline_tag: sentence-similarity",
+        f"tags: [sentence-transformers, sentence-similarity, distilface, {tag}]",
+        "---",
+        "",
+        f"# {label} — `{model_id}`",
+        "",
+        "Trained by the DistilFace bench workflow (contrastive learning of sentence embeddings "
+        "in small, distilled models).",
+        "",
+        *_training_lines(model_id, summary, config, objective),
         "## Evaluation",
         "",
         f"Spearman's correlation x 100 of cosine similarities on the seven STS test sets "
-        f"(SimCSE's protocol, '{agg}' aggregation for STS12-16), pooling `{pooling}`:",
+        f"(SimCSE's protocol, '{eval_data.get('aggregation', 'all')}' aggregation for "
+        f"STS12-16), pooling `{pooling}`:",
         "",
         _scores_table(eval_data),
         "",
-        "## Use",
-        "",
-        "```python",
-        "from sentence_transformers import SentenceTransformer",
-        "",
-        'model = SentenceTransformer("path/to/this/folder")',
-        'embeddings = model.encode(["A man is playing a guitar.", "Someone plays music."])',
-        "```",
-        "",
+        *USE_LINES,
         f"The scores above use pooling `{pooling}`; to score it again with the same evaluator: "
         f"`distilface evaluate path/to/this/folder --pooling {pooling} --data <senteval root>`.",
         "",
-        "## Licence and data",
-        "",
-        "The code is MIT-licensed (see the repository's LICENSE). The training corpus and the "
-        "evaluation sets carry their own licences (SICK: CC BY-NC-SA 3.0; see the repository "
-        "README's data-licence table) and so may a model derived from them.",
-        "",
+        *LICENCE_LINES,
     ]
     return "\n".join(lines)
 
@@ -195,16 +234,13 @@ def write_release(
         except OSError:
             shutil.copy2(src, dst)
     shutil.copy2(eval_json, out_dir / f"eval_{Path(eval_json).name}")
-    readme = out_dir / "README.md"
-    readme.write_text(render_card(model_id, summary, eval_data, config), encoding="utf-8")
-    return readme
+    card = render_card(model_id, summary, eval_data, config)
+    return write_text_atomic(out_dir / "README.md", card)
 
 
 def card_eval_json(config: dict, model_id: str) -> str:
     """The eval JSON a card quotes: the pooling the main table shows the variant with
     (``report.main_pooling`` or the grid's evaluation pooling)."""
-    from distilface.train.grid import run_for
-
     variant = model_id.split("/")[0]
     pooling = ((config.get("report") or {}).get("main_pooling") or {}).get(variant)
     return paths.eval_json(model_id, pooling or run_for(config, model_id).eval_pooling)
@@ -212,6 +248,4 @@ def card_eval_json(config: dict, model_id: str) -> str:
 
 def release_targets(config: dict) -> list[str]:
     """``results/release/{model id}`` of every trained run of the grid."""
-    from distilface.train.grid import expand_grid
-
     return [paths.release_dir(r.model_id) for r in expand_grid(config) if r.trained]

@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from distilface.core.io import write_with_atomic  # noqa: E402
 from distilface.core.names import STS_TASKS, TASK_LABELS, TRAIN_TO_EVAL_POOLING  # noqa: E402
-from distilface.report.io import atomic_savefig  # noqa: E402
 from distilface.report.labels import axis_label, pooling_label  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,22 @@ def variant_palette(labels) -> dict[str, tuple]:
     return {label: colours[i % len(colours)] for i, label in enumerate(unique)}
 
 
+def savefig_atomic(fig, path: str | Path) -> Path:
+    """``fig.savefig`` to a temporary name, then rename; the format comes from ``path``'s suffix.
+    A PDF gets no creation date: re-rendering the same results gives the same bytes."""
+    fmt = Path(path).suffix.lstrip(".")
+    metadata = {"CreationDate": None} if fmt == "pdf" else None
+    dpi = 200 if fmt == "png" else None
+    return write_with_atomic(
+        path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+    )
+
+
 def save_figure(fig, stem: str | Path) -> list[Path]:
     """Write ``{stem}.pdf`` and ``{stem}.png`` and close the figure."""
     stem = Path(stem)
     try:
-        return [atomic_savefig(fig, stem.with_suffix(f".{ext}")) for ext in ("pdf", "png")]
+        return [savefig_atomic(fig, stem.with_suffix(f".{ext}")) for ext in ("pdf", "png")]
     finally:
         plt.close(fig)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distilface.report.io import atomic_write_text
+from distilface.core.io import write_text_atomic
 
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}",
@@ -43,7 +43,7 @@ def write_table(
     for fmt in formats:
         if fmt != "csv":
             raise ValueError(f"write_table writes CSV only, not {fmt!r}; use write_view")
-        written.append(atomic_write_text(stem.with_suffix(".csv"), frame.to_csv(index=False)))
+        written.append(write_text_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False)))
     return written
 
 
@@ -325,5 +325,5 @@ def write_view(
     for fmt in formats:
         if fmt not in render:
             raise ValueError(f"unknown table format {fmt!r} (md, tex, html)")
-        written.append(atomic_write_text(stem.with_suffix(f".{fmt}"), render[fmt]()))
+        written.append(write_text_atomic(stem.with_suffix(f".{fmt}"), render[fmt]()))
     return written

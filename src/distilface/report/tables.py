@@ -80,8 +80,75 @@ def scores_wide(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
     return wide.sort_values(["variant", "hparams", "pooling", "seed"], na_position="first")
 
 
-def _is_baseline(row_or_frame) -> pd.Series | bool:
-    return row_or_frame["hparams"].isna()
+def _baseline_rows(wide: pd.DataFrame, config: dict) -> list[dict]:
+    """One main-table row per untrained encoder x pooling (rows without hparams)."""
+    return [
+        dict(
+            label=f"{row['model']}/{row['pooling']}",
+            display=model_label(config, str(row["model"])),
+            group="baseline",
+            variant=row["variant"],
+            hparams=pd.NA,
+            pooling=row["pooling"],
+            n_seeds=0,
+            models=row["model"],
+            **{c: row[c] for c in SCORE_COLUMNS},
+            **{f"{c}_std": np.nan for c in SCORE_COLUMNS},
+            stsb_dev=row["stsb_dev"],
+            params=row["params"],
+        )
+        for _, row in wide[wide["hparams"].isna()].iterrows()
+    ]
+
+
+def _shown_runs(runs: pd.DataFrame, variant: str, config: dict) -> pd.DataFrame:
+    """A variant's runs the main table may show: its default hparams and evaluation pooling
+    when configured (``report.main_pooling`` overrides), else every run; errors name the key."""
+    forced_pooling = (config.get("report") or {}).get("main_pooling") or {}
+    slug = default_slug(config, variant)
+    if slug is not None:
+        runs = runs[runs["hparams"] == slug]
+        if runs.empty:
+            raise ResultsError(f"variant {variant!r}: no eval result for its defaults {slug}")
+        spec = (config.get("variants") or {}).get(variant) or {}
+        own = spec.get("pooling") if spec.get("objective") == "none" else None
+        pooling = forced_pooling.get(variant) or own or eval_pooling(slug)
+        if pooling is not None and (runs["pooling"] == pooling).any():
+            runs = runs[runs["pooling"] == pooling]
+    elif variant in forced_pooling:
+        runs = runs[runs["pooling"] == forced_pooling[variant]]
+    if runs.empty:
+        raise ResultsError(
+            f"config report.main_pooling.{variant}={forced_pooling.get(variant)!r}: "
+            "no result with that pooling"
+        )
+    return runs
+
+
+def _variant_row(runs: pd.DataFrame, variant: str, config: dict) -> dict:
+    """The row of a trained variant: the (hparams, pooling) group of ``runs`` with the best
+    mean STS-B dev score (then more seeds, then name order); means and stds over its seeds."""
+    groups = runs.groupby(["hparams", "pooling"], sort=True)
+    summary = groups.agg(dev=("stsb_dev", "mean"), n=("seed", "count")).reset_index()
+    summary = summary.sort_values(
+        ["dev", "n", "hparams", "pooling"], ascending=[False, False, True, True]
+    )
+    best = summary.iloc[0]
+    chosen = groups.get_group((best["hparams"], best["pooling"]))
+    return dict(
+        label=variant,
+        display=variant_label(config, variant),
+        group="baseline" if is_untrained(config, variant) else "trained",
+        variant=variant,
+        hparams=best["hparams"],
+        pooling=best["pooling"],
+        n_seeds=int(chosen["seed"].count()),
+        models=";".join(chosen["model"]),
+        **{c: chosen[c].mean() for c in SCORE_COLUMNS},
+        **{f"{c}_std": chosen[c].std(ddof=1) if len(chosen) > 1 else np.nan for c in SCORE_COLUMNS},
+        stsb_dev=chosen["stsb_dev"].mean(),
+        params=chosen["params"].mean(),
+    )
 
 
 def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
@@ -95,71 +162,10 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
     is the row's human label (config ``label:`` or derived), ``group`` ``baseline`` (untrained
     encoders and the untrained student) or ``trained``.
     """
-    report_cfg = config.get("report") or {}
-    forced_pooling = report_cfg.get("main_pooling") or {}
-    rows = []
-    for _, row in wide[wide["hparams"].isna()].iterrows():
-        rows.append(
-            dict(
-                label=f"{row['model']}/{row['pooling']}",
-                display=model_label(config, str(row["model"])),
-                group="baseline",
-                variant=row["variant"],
-                hparams=pd.NA,
-                pooling=row["pooling"],
-                n_seeds=0,
-                models=row["model"],
-                **{c: row[c] for c in SCORE_COLUMNS},
-                **{f"{c}_std": np.nan for c in SCORE_COLUMNS},
-                stsb_dev=row["stsb_dev"],
-                params=row["params"],
-            )
-        )
+    rows = _baseline_rows(wide, config)
     trained = wide[wide["hparams"].notna()]
     for variant, runs in trained.groupby("variant", sort=True):
-        slug = default_slug(config, variant)
-        if slug is not None:
-            runs = runs[runs["hparams"] == slug]
-            if runs.empty:
-                raise ResultsError(f"variant {variant!r}: no eval result for its defaults {slug}")
-            spec = (config.get("variants") or {}).get(variant) or {}
-            own = spec.get("pooling") if spec.get("objective") == "none" else None
-            pooling = forced_pooling.get(variant) or own or eval_pooling(slug)
-            if pooling is not None and (runs["pooling"] == pooling).any():
-                runs = runs[runs["pooling"] == pooling]
-        elif variant in forced_pooling:
-            runs = runs[runs["pooling"] == forced_pooling[variant]]
-        if runs.empty:
-            raise ResultsError(
-                f"config report.main_pooling.{variant}={forced_pooling.get(variant)!r}: "
-                "no result with that pooling"
-            )
-        groups = runs.groupby(["hparams", "pooling"], sort=True)
-        summary = groups.agg(dev=("stsb_dev", "mean"), n=("seed", "count")).reset_index()
-        summary = summary.sort_values(
-            ["dev", "n", "hparams", "pooling"], ascending=[False, False, True, True]
-        )
-        best = summary.iloc[0]
-        chosen = groups.get_group((best["hparams"], best["pooling"]))
-        rows.append(
-            dict(
-                label=variant,
-                display=variant_label(config, variant),
-                group="baseline" if is_untrained(config, variant) else "trained",
-                variant=variant,
-                hparams=best["hparams"],
-                pooling=best["pooling"],
-                n_seeds=int(chosen["seed"].count()),
-                models=";".join(chosen["model"]),
-                **{c: chosen[c].mean() for c in SCORE_COLUMNS},
-                **{
-                    f"{c}_std": chosen[c].std(ddof=1) if len(chosen) > 1 else np.nan
-                    for c in SCORE_COLUMNS
-                },
-                stsb_dev=chosen["stsb_dev"].mean(),
-                params=chosen["params"].mean(),
-            )
-        )
+        rows.append(_variant_row(_shown_runs(runs, variant, config), variant, config))
     out = pd.DataFrame(rows)
     if len(out):
         order = {"baseline": 0, "trained": 1}

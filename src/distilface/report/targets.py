@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from distilface.core import paths
 from distilface.core.names import EVAL_POOLINGS
-from distilface.report.axes import ablation_axes
+from distilface.report.axes import ablation_axes, default_slug
+from distilface.train import grid
 
 REPORT_FIGURES: tuple[str, ...] = ("per_task", "training_curves", "size_quality")
 #: Tables that need the per-pair scores (paired / percentile bootstrap).
@@ -56,8 +57,6 @@ def int8_targets(config: dict) -> list[tuple[str, str]]:
     table shows it with: ``report.main_pooling`` or the grid's evaluation pooling). Anything else
     is an error naming the entry.
     """
-    from distilface.report.axes import default_slug
-    from distilface.train import grid
 
     entries = (config.get("efficiency") or {}).get("int8") or []
     forced = (config.get("report") or {}).get("main_pooling") or {}

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS
 
 COLUMNS: tuple[str, ...] = (
@@ -290,9 +291,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_tidy(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write the tidy frame as CSV (temp name, then rename)."""
-    from distilface.report.io import atomic_write_text
-
-    return atomic_write_text(path, frame.to_csv(index=False))
+    return write_text_atomic(path, frame.to_csv(index=False))
 
 
 def read_tidy(path: str | Path) -> pd.DataFrame:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from transformers import (
     DistilBertTokenizerFast,
 )
 
+from distilface.core.io import atomic_dir
 from distilface.data.models import load_pretrained, resolve_model
 
 BERT_VOCAB_SIZE = 30522
@@ -121,30 +120,6 @@ def distilbert_from_bert(bert: BertModel, layers: Sequence[int]) -> DistilBertMo
     return student
 
 
-def _default_mode(mode: int) -> int:
-    """``mode`` minus the process umask (mkstemp/mkdtemp create 0600/0700 entries)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return mode & ~umask
-
-
-def _atomic_save(save_fn, out_dir: Path) -> Path:
-    """Run ``save_fn(tmp_dir)`` then rename the temp dir onto ``out_dir`` (replacing it)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        save_fn(tmp)
-        os.chmod(tmp, _default_mode(0o777))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
-
-
 def student_from_teacher_layers(
     teacher_dir: str | Path, layers: Sequence[int] = (0, 2, 4), out_dir: str | Path = "student"
 ) -> Path:
@@ -167,13 +142,11 @@ def student_from_teacher_layers(
         "layers": list(layers),
         "params": sum(p.numel() for p in student.parameters()),
     }
-
-    def save(tmp: Path) -> None:
+    with atomic_dir(out_dir) as tmp:
         student.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "student_init.json").write_text(json.dumps(meta, indent=2) + "\n")
-
-    return _atomic_save(save, Path(out_dir))
+    return Path(out_dir)
 
 
 def random_student(
@@ -190,14 +163,12 @@ def random_student(
         raise ValueError(f"config vocab_size {cfg.vocab_size} != tokenizer size {len(tok)}")
     torch.manual_seed(seed)
     model = DistilBertModel(cfg)
-
-    def save(tmp: Path) -> None:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        meta = {"recipe": "random", "seed": seed, "config": cfg.to_dict()}
+        meta = {"recipe": "random", "seed": seed, "config": cfg.to_dict()}  # after the save
         (tmp / "student_init.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-
-    return _atomic_save(save, Path(out_dir))
+    return Path(out_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -24,11 +24,9 @@ Command line (used by the Snakemake rule ``teacher_cache``)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,38 +34,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distilface.core.logs import log_event
+from distilface.core.io import sha256_file, write_json_atomic, write_with_atomic
+from distilface.core.logs import log_event, setup_logging
+from distilface.data.models import model_fingerprint
+from distilface.data.readers import read_corpus
+from distilface.evaluate.encoders import Encoder
 
 logger = logging.getLogger(__name__)
-
-
-def _default_mode(mode: int) -> int:
-    """``mode`` minus the process umask (mkstemp/mkdtemp create 0600/0700 entries)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return mode & ~umask
-
-
-def sha256_of(path: str | Path) -> str:
-    """sha256 hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def cache_key(
     teacher: str, corpus_path: str | Path, max_length: int | None, pooling: str = "avg"
 ) -> dict:
     """The identity of a cache entry (without loading the teacher's weights)."""
-    from distilface.data.models import model_fingerprint
-
     return {
         "teacher": teacher,
         "teacher_fingerprint": model_fingerprint(teacher),
         "corpus": str(corpus_path),
-        "corpus_sha256": sha256_of(corpus_path),
+        "corpus_sha256": sha256_file(corpus_path),
         "max_length": max_length,
         "pooling": pooling,
     }
@@ -86,9 +70,6 @@ def build_teacher_cache(
     """Encode the corpus sentences (the first ``limit`` when given) with ``teacher`` and
     ``pooling`` (raw, un-normalised); write ``out_npy`` + ``.json`` atomically. Row i is
     sentence i of :func:`data.read_corpus`."""
-    from distilface.data.readers import read_corpus
-    from distilface.evaluate.encoders import Encoder
-
     out_npy = Path(out_npy)
     key = cache_key(teacher, corpus_path, max_length, pooling)
     sentences = read_corpus(corpus_path)[:limit]
@@ -112,29 +93,10 @@ def build_teacher_cache(
         "encode_seconds": round(seconds, 2),
         "sentences_per_s": round(len(sentences) / seconds, 1),
     }
-    out_npy.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_npy.name}.", suffix=".npy", dir=out_npy.parent)
-    os.close(fd)
-    try:
-        np.save(tmp, emb)
-        os.chmod(tmp, _default_mode(0o666))
-        os.replace(tmp, out_npy)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _write_json_atomic(out_npy.with_suffix(".json"), meta)
+    write_with_atomic(out_npy, lambda tmp: np.save(tmp, emb))
+    write_json_atomic(out_npy.with_suffix(".json"), meta)
     log_event(logger, "teacher cache written", path=str(out_npy), **meta)
     return out_npy
-
-
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    """Write ``obj`` as JSON to ``path`` via a temp file and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, _default_mode(0o666))
-    os.replace(tmp, path)
 
 
 def load_teacher_cache(npy_path: str | Path, corpus_path: str | Path | None = None) -> np.ndarray:
@@ -148,7 +110,7 @@ def load_teacher_cache(npy_path: str | Path, corpus_path: str | Path | None = No
     if emb.shape != (meta["n"], meta["dim"]):
         raise ValueError(f"{npy_path}: shape {emb.shape} != meta {(meta['n'], meta['dim'])}")
     if corpus_path is not None:
-        actual = sha256_of(corpus_path)
+        actual = sha256_file(corpus_path)
         if actual != meta["corpus_sha256"]:
             raise ValueError(
                 f"{npy_path} was built on corpus sha256 {meta['corpus_sha256']} "
@@ -157,33 +119,8 @@ def load_teacher_cache(npy_path: str | Path, corpus_path: str | Path | None = No
     return emb
 
 
-def teacher_embeddings(
-    teacher: str,
-    corpus_path: str | Path,
-    cache_dir: str | Path,
-    max_length: int | None = 128,
-    batch_size: int = 128,
-    device: str | None = None,
-) -> torch.Tensor:
-    """Teacher embeddings of the corpus, from ``cache_dir`` or computed once and stored there.
-
-    The file name is a hash of the key (teacher fingerprint, corpus sha256, max_length); the
-    pooling is the teacher's own sentence-transformers pipeline.
-    """
-    key = cache_key(teacher, corpus_path, max_length)
-    digest = hashlib.sha256(
-        json.dumps([key["teacher_fingerprint"], key["corpus_sha256"], max_length]).encode()
-    ).hexdigest()[:16]
-    npy = Path(cache_dir) / f"{digest}.npy"
-    if not npy.is_file():
-        build_teacher_cache(teacher, corpus_path, npy, max_length, batch_size, device)
-    return torch.from_numpy(np.array(load_teacher_cache(npy, corpus_path)))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """CLI: build one teacher cache file (see module docstring)."""
-    from distilface.core.logs import setup_logging
-
     ap = argparse.ArgumentParser(description="Encode a corpus with a teacher, once.")
     ap.add_argument("--teacher", required=True)
     ap.add_argument("--corpus", required=True, type=Path)
