@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from distilface.core.io import write_with_atomic
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -213,10 +215,7 @@ def plot(enc: list[dict], tr: list[dict], path_stem: Path, title: str) -> list[P
     written = []
     for ext in ("png", "pdf"):
         out = path_stem.with_suffix(f".{ext}")
-        tmp = out.with_name(f".{out.name}.tmp.{ext}")
-        fig.savefig(tmp, dpi=150)
-        os.replace(tmp, out)
-        written.append(out)
+        written.append(write_with_atomic(out, lambda tmp: fig.savefig(tmp, dpi=150)))
     plt.close(fig)
     return written
 

@@ -27,6 +27,7 @@ import yaml
 
 from distilface.core import paths
 from distilface.core.config import validate_config, with_defaults
+from distilface.core.io import write_json_atomic
 from distilface.core.logs import setup_logging
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.data.download import materialize_output
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     steps = run_config(config, sources, args.deadline_s)
     rows = summary_rows(config)
     args.summary.parent.mkdir(parents=True, exist_ok=True)
-    args.summary.write_text(json.dumps({"steps": steps, "rows": rows}, indent=2) + "\n")
+    write_json_atomic(args.summary, {"steps": steps, "rows": rows})
     for row in rows:
         print(json.dumps(row))
     failed = [f"{s['kind']} {s['name']}: {s['status']}" for s in steps if "failed" in s["status"]]

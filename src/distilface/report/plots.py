@@ -150,6 +150,27 @@ def _tick(axis: str, value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _ablation_panel(ax, table: pd.DataFrame, col: str, xs, colour, categorical: bool) -> list[str]:
+    """One panel of :func:`plot_ablation`: means of ``col`` with s.d. bars (several seeds), a
+    bootstrap CI (one seed, test average) or a hollow marker (no interval); returns the kinds."""
+    many = table["n_seeds"] > 1
+    mean = table[f"{col}_mean"].to_numpy(dtype=float)
+    err = np.zeros((2, len(table)))
+    err[:, many] = table.loc[many, f"{col}_std"].to_numpy(dtype=float)
+    has_ci = np.zeros(len(table), dtype=bool)
+    if col == "avg" and "avg_ci_low" in table:
+        has_ci = (~many & table["avg_ci_low"].notna()).to_numpy()
+        err[0, has_ci] = np.clip(mean[has_ci] - table["avg_ci_low"][has_ci], 0, None)
+        err[1, has_ci] = np.clip(table["avg_ci_high"][has_ci] - mean[has_ci], 0, None)
+    exact = ~many.to_numpy() & ~has_ci
+    kinds = ["std"] * int(many.sum()) + ["ci"] * int(has_ci.sum()) + ["none"] * int(exact.sum())
+    if not categorical:
+        ax.plot(xs, mean, color=colour, lw=1.0, alpha=0.6)
+    ax.errorbar(xs[~exact], mean[~exact], yerr=err[:, ~exact], fmt="o", capsize=3, color=colour)
+    ax.plot(xs[exact], mean[exact], "o", mfc="white", color=colour)
+    return kinds
+
+
 def plot_ablation(
     table: pd.DataFrame, axis: str, colour, stem: str | Path, name: str | None = None
 ) -> list[Path]:
@@ -172,30 +193,13 @@ def plot_ablation(
     categorical = _categorical(values) or axis == "seeds"
     xs = np.arange(len(values)) if categorical else np.asarray(values, dtype=float)
     log_x = not categorical and (xs > 0).all() and xs.max() / xs.min() >= 20
-    many = table["n_seeds"] > 1
-    kinds = []
+    kinds: list[str] = []
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.5), layout="constrained", sharex=True)
         for ax, col, title in zip(
             axes, ("avg", "stsb_dev"), ("7-task average (test)", "STS-B dev"), strict=True
         ):
-            mean = table[f"{col}_mean"].to_numpy(dtype=float)
-            err = np.zeros((2, len(table)))
-            err[:, many] = table.loc[many, f"{col}_std"].to_numpy(dtype=float)
-            has_ci = np.zeros(len(table), dtype=bool)
-            if col == "avg" and "avg_ci_low" in table:
-                has_ci = (~many & table["avg_ci_low"].notna()).to_numpy()
-                err[0, has_ci] = np.clip(mean[has_ci] - table["avg_ci_low"][has_ci], 0, None)
-                err[1, has_ci] = np.clip(table["avg_ci_high"][has_ci] - mean[has_ci], 0, None)
-            exact = ~many.to_numpy() & ~has_ci
-            kinds += ["std"] * int(many.sum()) + ["ci"] * int(has_ci.sum())
-            kinds += ["none"] * int(exact.sum())
-            if not categorical:
-                ax.plot(xs, mean, color=colour, lw=1.0, alpha=0.6)
-            ax.errorbar(
-                xs[~exact], mean[~exact], yerr=err[:, ~exact], fmt="o", capsize=3, color=colour
-            )
-            ax.plot(xs[exact], mean[exact], "o", mfc="white", color=colour)
+            kinds += _ablation_panel(ax, table, col, xs, colour, categorical)
             ax.set_title(title)
             ax.set_xlabel(axis_label(axis))
             ax.set_ylabel(SCORE_LABEL)
@@ -214,6 +218,51 @@ def plot_ablation(
         note = _error_caption(kinds) + " Hollow marker: one seed, no interval."
         fig.supxlabel("\n".join(textwrap.wrap(note, 120)), fontsize=8)
         return save_figure(fig, stem)
+
+
+def _dev_curves(dev_ax, curves: pd.DataFrame, palette: dict, reference) -> None:
+    """Top panel of :func:`plot_training_curves`: STS-B dev per seed, the untrained line."""
+    dev = curves[curves["metric"] == "stsb_dev"]
+    seen = set()
+    for (label, _model), run in dev.groupby(["label", "model"], sort=True):
+        run = run.sort_values("step")
+        name = run["name"].iloc[0]
+        dev_ax.plot(
+            run["step"],
+            run["value"],
+            color=palette[label],
+            lw=1.2,
+            marker="o",
+            ms=3,
+            label=name if label not in seen else None,
+            alpha=0.85,
+        )
+        seen.add(label)
+    if reference is not None and np.isfinite(reference[1]):
+        dev_ax.axhline(reference[1], color="0.3", ls="--", lw=1.0, label=reference[0])
+    if dev.empty:
+        dev_ax.text(0.5, 0.5, "no STS-B dev logged", ha="center", transform=dev_ax.transAxes)
+    dev_ax.set_xlabel("training step")
+    dev_ax.set_ylabel("STS-B dev " + SCORE_LABEL)
+    dev_ax.grid(alpha=0.3)
+    dev_ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+
+
+def _loss_curves(ax, curves: pd.DataFrame, label: str, colour, ylabel: bool) -> None:
+    """One loss panel of :func:`plot_training_curves` (one variant, one line per seed)."""
+    loss = curves[curves["metric"] == "loss"]
+    sub = loss[loss["label"] == label]
+    for _model, run in sub.groupby("model", sort=True):
+        run = run.sort_values("step")
+        ax.plot(run["step"], run["value"], color=colour, lw=1.0, marker=".", ms=3)
+    names = curves.loc[curves["label"] == label, "name"]
+    ax.set_title(names.iloc[0] if len(names) else label, fontsize=9)
+    ax.set_xlabel("step")
+    if ylabel:
+        ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    if sub.empty:
+        ax.text(0.5, 0.5, "no loss logged", ha="center", transform=ax.transAxes)
 
 
 def plot_training_curves(
@@ -239,46 +288,10 @@ def plot_training_curves(
     with plt.rc_context(STYLE):
         fig = plt.figure(figsize=(2.3 * ncols + 1.5, 3.2 + 2.0 * nrows_loss), layout="constrained")
         grid = fig.add_gridspec(1 + nrows_loss, ncols, height_ratios=[1.6] + [1] * nrows_loss)
-        dev_ax = fig.add_subplot(grid[0, :])
-        dev = curves[curves["metric"] == "stsb_dev"]
-        seen = set()
-        for (label, _model), run in dev.groupby(["label", "model"], sort=True):
-            run = run.sort_values("step")
-            name = run["name"].iloc[0]
-            dev_ax.plot(
-                run["step"],
-                run["value"],
-                color=palette[label],
-                lw=1.2,
-                marker="o",
-                ms=3,
-                label=name if label not in seen else None,
-                alpha=0.85,
-            )
-            seen.add(label)
-        if reference is not None and np.isfinite(reference[1]):
-            dev_ax.axhline(reference[1], color="0.3", ls="--", lw=1.0, label=reference[0])
-        if dev.empty:
-            dev_ax.text(0.5, 0.5, "no STS-B dev logged", ha="center", transform=dev_ax.transAxes)
-        dev_ax.set_xlabel("training step")
-        dev_ax.set_ylabel("STS-B dev " + SCORE_LABEL)
-        dev_ax.grid(alpha=0.3)
-        dev_ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-        loss = curves[curves["metric"] == "loss"]
+        _dev_curves(fig.add_subplot(grid[0, :]), curves, palette, reference)
         for i, label in enumerate(variants):
             ax = fig.add_subplot(grid[1 + i // ncols, i % ncols])
-            sub = loss[loss["label"] == label]
-            for _model, run in sub.groupby("model", sort=True):
-                run = run.sort_values("step")
-                ax.plot(run["step"], run["value"], color=palette[label], lw=1.0, marker=".", ms=3)
-            names = curves.loc[curves["label"] == label, "name"]
-            ax.set_title(names.iloc[0] if len(names) else label, fontsize=9)
-            ax.set_xlabel("step")
-            if i % ncols == 0:
-                ax.set_ylabel("training loss")
-            ax.grid(alpha=0.3)
-            if sub.empty:
-                ax.text(0.5, 0.5, "no loss logged", ha="center", transform=ax.transAxes)
+            _loss_curves(ax, curves, label, palette[label], ylabel=i % ncols == 0)
         return save_figure(fig, stem)
 
 
@@ -303,8 +316,8 @@ def _minor_log_label(value: float, _pos: int) -> str:
     return f"{value:g}" if round(mantissa) in (2, 5) else ""
 
 
-def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, ...] = ()):
-    """The size-vs-quality figure (returned, not saved; see :func:`plot_size_quality`)."""
+def _size_quality_points(main: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the size-vs-quality figure with their x position (``x``, millions)."""
     data = main.dropna(subset=["params", "avg"]).copy()
     encoders = data["hparams"].isna()
     if encoders.any():  # one point per untrained encoder: its pooling best on STS-B dev
@@ -318,6 +331,12 @@ def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, 
         if len(same) > 1:
             factors = 1.0 + 0.025 * (np.arange(len(same)) - (len(same) - 1) / 2)
             data.loc[same.sort_values("avg").index, "x"] = same["millions"].iloc[0] * factors
+    return data
+
+
+def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, ...] = ()):
+    """The size-vs-quality figure (returned, not saved; see :func:`plot_size_quality`)."""
+    data = _size_quality_points(main)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
         for _, row in data.iterrows():
