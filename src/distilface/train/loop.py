@@ -753,7 +753,8 @@ def train(
     optimiser step (and after that step's checkpoint). With ``patience`` set, training stops at
     the start of an epoch that is more than ``patience`` epochs after the best dev score's
     (DistilCSE's ``epoch - pre_epoch > early_stop``, ``ckd_contrastive.py`` l. 260); the best
-    weights are what is saved either way.
+    weights are what is saved either way. (Over 60 lines on purpose: the whole loop reads top to
+    bottom in one place, as nanoGPT's; each part is a helper call.)
     """
     out_dir = Path(cfg.out_dir)
     work = Path(cfg.work_dir) if cfg.work_dir else out_dir.with_name(out_dir.name + ".partial")
