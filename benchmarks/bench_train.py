@@ -16,12 +16,26 @@ seed; no evaluation and no checkpoints in either (ours: ``senteval_root=None``,
   passes). On CUDA it runs twice: ``st_bf16`` (``bf16=True``, autocast, as ours on CUDA) and
   ``st`` (float32).
 
+- ``ours_*``: our loop with one of its throughput switches on (:data:`SWITCH_ARMS`), reported
+  as a ratio to the plain ``ours`` of the same run: ``ours_pad8`` (pad to a multiple of 8),
+  ``ours_bucket`` (length bucketing over 16-batch windows + pad-to-8), ``ours_compile``
+  (``torch.compile``, static shapes: pad to ``--max-length``), and on CUDA only ``ours_fused``
+  (fused AdamW), ``ours_cudagraphs`` (``torch.compile(mode="reduce-overhead")``) and
+  ``ours_all`` (fused AdamW + compile). ``--arms`` picks a subset.
+
+Achieved TFLOP/s (our arms) = 6 x N x tokens per step x steps/s / 1e12, with N = the
+backbone's parameters minus its token / position / type embeddings (the ``6N`` per-token cost
+of a forward + backward of the matmuls; attention scores and the loss are left out) and tokens =
+the padded tokens the model runs on (2 x batch x padded length for unsup SimCSE, counted on the
+loop's own batches). Students: ``l3`` (3 layers of ``--model``), ``full`` (``--model`` itself),
+``distilbert`` (random weights of the real ``DistilBertModel``, 6 layers x 768, 66 M params).
+
 Only optimiser steps are timed: a per-step callback stamps ``perf_counter`` (after a CUDA
 synchronize), the first ``--warmup-steps`` are dropped, and steps/s = timed steps / time between
 the stamps. Model loading, saving and start-up are excluded. Each arm runs in its own process
 (peak RSS = its ``VmHWM``), repeats interleaved.
 
-    python benchmarks/bench_train.py --repeats 3 --steps 20
+    python benchmarks/bench_train.py --repeats 3 --steps 20 [--student distilbert] [--arms ours,st]
 """
 
 from __future__ import annotations
@@ -40,6 +54,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 TEMPERATURE = 0.05
 LEARNING_RATE = 3e-5
+#: our loop's throughput switches: arm -> TrainConfig settings on top of the plain ``ours``
+SWITCH_ARMS: dict[str, dict[str, Any]] = {
+    "ours_pad8": {"pad_to_multiple_of": 8},
+    "ours_bucket": {"bucket_window": 16, "pad_to_multiple_of": 8},
+    "ours_fused": {"fused_adamw": True},
+    "ours_compile": {"torch_compile": "default", "pad_to_max_length": True},
+    "ours_cudagraphs": {"torch_compile": "reduce-overhead", "pad_to_max_length": True},
+    "ours_all": {"fused_adamw": True, "torch_compile": "default", "pad_to_max_length": True},
+}
+CUDA_ONLY = ("ours_fused", "ours_cudagraphs", "ours_all", "st_bf16")
+ALL_ARMS = ("ours", "st_bf16", "st", *SWITCH_ARMS)
 
 
 def default_corpus() -> Path:
@@ -64,17 +89,33 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def arm_ours(args: argparse.Namespace, out_dir: Path) -> list[float]:
-    """Our loop; returns the ``perf_counter`` stamp after every optimiser step."""
-    from distilface.train.loop import TrainConfig, train
+def arm_ours(
+    args: argparse.Namespace, out_dir: Path, switches: dict[str, Any]
+) -> tuple[list[float], dict[str, Any]]:
+    """Our loop with ``switches``; returns the ``perf_counter`` stamp after every optimiser step
+    and the mean padded tokens per timed step (and, compiled, the dynamo graphs compiled during
+    the timed steps: 0 in steady state)."""
+    from distilface.train import loop
 
     stamps: list[float] = []
+    tokens: list[int] = []  # padded tokens of each batch, in step order
+    graphs: list[int] = []
 
     def stamp(_step: int) -> None:
         _sync(args.device)
         stamps.append(time.perf_counter())
+        if switches.get("torch_compile"):
+            graphs.append(loop.compiled_graphs())
 
-    cfg = TrainConfig(
+    make_batch = loop.make_batch
+
+    def counting_make_batch(*a: Any, **k: Any):  # the loop's own batches, their size noted
+        batch, target, n = make_batch(*a, **k)
+        tokens.append(int(batch["input_ids"].numel()))
+        return batch, target, n
+
+    loop.make_batch = counting_make_batch  # this child process only
+    cfg = loop.TrainConfig(
         objective="simcse_unsup",
         student=args.student_dir,
         out_dir=out_dir / "ours",
@@ -95,9 +136,15 @@ def arm_ours(args: argparse.Namespace, out_dir: Path) -> list[float]:
         seed=args.seed,
         device=args.device,
         progress=False,
+        **switches,
     )
-    train(cfg, step_callback=stamp)
-    return stamps
+    loop.train(cfg, step_callback=stamp)
+    timed = tokens[args.warmup_steps :]
+    info: dict[str, Any] = {"tokens_per_step": sum(timed) / len(timed)}
+    if graphs:
+        info["compiled_graphs"] = graphs[-1]
+        info["recompiles_timed"] = graphs[-1] - graphs[args.warmup_steps - 1]
+    return stamps, info
 
 
 def arm_st(args: argparse.Namespace, out_dir: Path, bf16: bool) -> list[float]:
@@ -178,9 +225,10 @@ def run_arm(args: argparse.Namespace) -> None:
 
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    info: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        if args.arm == "ours":
-            stamps = arm_ours(args, Path(tmp))
+        if args.arm.startswith("ours"):
+            stamps, info = arm_ours(args, Path(tmp), SWITCH_ARMS.get(args.arm, {}))
         else:
             stamps = arm_st(args, Path(tmp), bf16=args.arm == "st_bf16")
     expected = args.warmup_steps + args.steps
@@ -198,6 +246,7 @@ def run_arm(args: argparse.Namespace) -> None:
         "step_s": [b - a for a, b in zip(stamps, stamps[1:], strict=False)],
         "torch_threads": torch.get_num_threads(),
         "self_peak_rss_mib": own_peak_rss_mib(),
+        **info,
     }
     if args.device == "cuda":
         out["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
@@ -215,9 +264,27 @@ def prepare_student(args: argparse.Namespace, tmp: Path) -> Path:
     model = Path(resolve_model(args.model))
     if args.student == "full":
         return transformer_dir(model)
+    if args.student == "distilbert":
+        from transformers import DistilBertConfig
+
+        from distilface.train.student import random_student
+
+        return random_student(DistilBertConfig(), tmp / "student-distilbert", model, seed=0)
     from distilface.train.student import student_from_teacher_layers
 
     return student_from_teacher_layers(model, (0, 2, 4), tmp / "student-l3")
+
+
+def matmul_params(student: Path) -> dict[str, int]:
+    """The student's parameters: all, and without token / position / type embeddings (the N
+    of the 6N FLOPs per token)."""
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(student))
+    embedding = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+    total = sum(p.numel() for p in model.parameters())
+    emb = sum(p.numel() for n, p in model.named_parameters() if any(e in n for e in embedding))
+    return {"params": total, "params_matmul": total - emb}
 
 
 def prepare_corpus(args: argparse.Namespace, tmp: Path) -> Path:
@@ -249,9 +316,10 @@ def orchestrate(args: argparse.Namespace) -> int:
     )
 
     record = start_record(args.device, args.wait_quiet)
-    arms = ["ours"] + (["st_bf16", "st"] if args.device == "cuda" else ["st"])
+    arms = args.arms
     with tempfile.TemporaryDirectory(prefix="bench-train-prep-") as tmp:
         student = prepare_student(args, Path(tmp))
+        params = matmul_params(student)
         corpus = prepare_corpus(args, Path(tmp))
         argv = [
             str(Path(__file__).resolve()), "--device", args.device,
@@ -273,25 +341,40 @@ def orchestrate(args: argparse.Namespace) -> int:
         if not results:
             continue
         sps = summarize([x["steps_per_s"] for x in results])
+        tokens = [x["tokens_per_step"] for x in results if "tokens_per_step" in x]
+        tokens_per_step = sum(tokens) / len(tokens) if tokens else None
         summary[arm] = {
             "steps_per_s": sps,
             "sentences_per_s": sps["median"] * args.batch_size,
+            "tokens_per_step": tokens_per_step,
+            "tflops": (
+                6 * params["params_matmul"] * tokens_per_step * sps["median"] / 1e12
+                if tokens_per_step
+                else None
+            ),
+            "recompiles_timed": max(
+                (x["recompiles_timed"] for x in results if "recompiles_timed" in x), default=None
+            ),  # compiled arms only
             "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
             "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
         }
     base = summary["ours"]["steps_per_s"]["median"]
     for arm in summary:
         summary[arm]["ours_speedup_vs_this"] = base / summary[arm]["steps_per_s"]["median"]
+        summary[arm]["ratio_to_ours"] = summary[arm]["steps_per_s"]["median"] / base
     rows = [
         {
             "arm": arm,
             "dtype": "bf16 autocast" if arm != "st" and args.device == "cuda" else "float32",
             "steps/s (median)": s["steps_per_s"]["median"],
             "min-max": f"{s['steps_per_s']['min']:.3f}-{s['steps_per_s']['max']:.3f}",
+            "x ours": s["ratio_to_ours"],
             "sentences/s": s["sentences_per_s"],
+            "tokens/step": s["tokens_per_step"],
+            "TFLOP/s": s["tflops"],
+            "recompiles": s["recompiles_timed"],
             "peak RSS MiB": s["peak_rss_mib"],
             "GPU MiB": s["gpu_peak_mib"],
-            "ours x faster": s["ours_speedup_vs_this"],
         }
         for arm, s in summary.items()
     ]
@@ -301,7 +384,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     speedup = summary[ref]["ours_speedup_vs_this"] if ref in summary else None
     if speedup is not None:
         print(f"\nours vs {ref}: {speedup:.2f}x steps/s (CPU target >= 1.2x)")
-    else:
+    elif ref in arms:
         print(f"\n{ref} failed, no comparison: {failed.get(ref, '')[-500:]}")
     out = default_out(args.out, "bench_train", args.device)
     write_json_atomic(
@@ -311,6 +394,10 @@ def orchestrate(args: argparse.Namespace) -> int:
             "settings": {
                 "model": args.model,
                 "student": args.student,
+                **params,
+                "arms": arms,
+                "switch_arms": {a: SWITCH_ARMS[a] for a in arms if a in SWITCH_ARMS},
+                "tflops": "6 x params_matmul x padded tokens per step x steps/s / 1e12",
                 "corpus": str(args.corpus),
                 "batch_size": args.batch_size,
                 "max_length": args.max_length,
@@ -340,7 +427,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, "bench_train")
-    ap.add_argument("--student", choices=("l3", "full"), default="l3")
+    ap.add_argument("--student", choices=("l3", "full", "distilbert"), default="l3")
+    ap.add_argument(
+        "--arms",
+        help="comma-separated arms (default: all that run on the device; ours always runs)",
+    )
     ap.add_argument("--corpus", type=Path, default=default_corpus())
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20, help="timed optimiser steps")
@@ -348,13 +439,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--max-length", type=int, default=32)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--arm", choices=("ours", "st", "st_bf16"), help=argparse.SUPPRESS)
+    ap.add_argument("--arm", choices=ALL_ARMS, help=argparse.SUPPRESS)
     ap.add_argument("--student-dir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.device = resolve_device(args.device)
     if args.repeats < 1 or args.steps < 1 or args.warmup_steps < 1:
         ap.error("--repeats, --steps and --warmup-steps must be >= 1")
+    runnable = [a for a in ALL_ARMS if args.device == "cuda" or a not in CUDA_ONLY]
+    chosen = args.arms.split(",") if args.arms else runnable
+    unknown = sorted(set(chosen) - set(runnable))
+    if unknown:
+        ap.error(f"--arms {unknown}: not arms on {args.device}; choose from {runnable}")
+    args.arms = ["ours", *[a for a in runnable if a in chosen and a != "ours"]]
     return args
 
 

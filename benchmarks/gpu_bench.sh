@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Run the evaluation and training benchmarks (1-2) and the matmul roofline on a CUDA machine.
+# Training: every GPU row in this one call (3-layer and DistilBERT-size students, our loop,
+# sentence-transformers, each throughput switch of the loop as a ratio to the plain loop).
 #
 #   PYTHONPATH=src bash benchmarks/gpu_bench.sh --model /path/all-MiniLM-L6-v2 \
 #       --senteval-root /path/senteval [--corpus /path/wiki1m.txt] [--repeats 3]
@@ -32,10 +34,19 @@ python -c "import torch, transformers, sentence_transformers as s; print('torch'
 python benchmarks/bench_eval.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
   --repeats "$REPEATS" --out "$DEST/bench_eval_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
   || echo "bench_eval failed or disagreed (exit $?); continuing" | tee -a "$LOG"
+# every GPU training row: the 3-layer student (vs sentence-transformers, and each throughput
+# switch) and a DistilBERT-size random student (our loop and its switches), batch 64 x 32 tokens
 python benchmarks/bench_train.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
   ${CORPUS:+--corpus "$CORPUS"} --repeats "$REPEATS" --steps "$STEPS" --warmup-steps 5 \
+  --batch-size 64 --max-length 32 \
   --out "$DEST/bench_train_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
   || echo "bench_train failed (exit $?)" | tee -a "$LOG"
+python benchmarks/bench_train.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
+  ${CORPUS:+--corpus "$CORPUS"} --repeats "$REPEATS" --steps "$STEPS" --warmup-steps 5 \
+  --batch-size 64 --max-length 32 --student distilbert \
+  --arms ours_pad8,ours_bucket,ours_fused,ours_compile,ours_cudagraphs,ours_all \
+  --out "$DEST/bench_train_distilbert_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
+  || echo "bench_train (distilbert) failed (exit $?)" | tee -a "$LOG"
 python benchmarks/bench_roofline.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
   ${CORPUS:+--corpus "$CORPUS"} --out "$DEST/bench_roofline_cuda.json" 2>&1 \
   | grep -v -i "warn" | tee -a "$LOG" || echo "bench_roofline failed (exit $?)" | tee -a "$LOG"

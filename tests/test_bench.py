@@ -138,14 +138,24 @@ def test_bench_train_smoke(tiny_model: Path, shared_data: Path, tmp_path: Path) 
         ["--device", "cpu", "--model", str(tiny_model), "--student", "full",
          "--senteval-root", str(shared_data / "senteval"), "--corpus", str(tmp_path / "none"),
          "--repeats", "1", "--steps", "2", "--warmup-steps", "1", "--batch-size", "4",
-         "--max-length", "16", "--out", str(out)]
+         "--max-length", "16", "--out", str(out), "--arms", "st,ours_pad8,ours_bucket"]
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert code == 0
-    for arm in ("ours", "st"):
+    assert list(result["summary"]) == ["ours", "st", "ours_pad8", "ours_bucket"]
+    for arm in ("ours", "st", "ours_pad8", "ours_bucket"):
         run = result["runs"][arm][0]
         assert run["timed_steps"] == 2 and len(run["step_s"]) == 2
         assert run["steps_per_s"] > 0
+    settings = result["settings"]
+    assert 0 < settings["params_matmul"] < settings["params"]
+    for arm in ("ours", "ours_pad8", "ours_bucket"):
+        s = result["summary"][arm]
+        assert 8 <= s["tokens_per_step"] <= 2 * 4 * 16  # 2 views x batch 4 x <= 16 tokens
+        assert s["tflops"] > 0 and s["ratio_to_ours"] > 0
+    assert result["summary"]["ours_pad8"]["tokens_per_step"] % 8 == 0
+    assert result["summary"]["st"]["tflops"] is None
+    assert result["summary"]["ours"]["ratio_to_ours"] == 1.0
 
 
 def test_roofline_counts_the_step_flops_of_a_transformer(

@@ -117,6 +117,8 @@ def test_a_few_steps_lower_the_loss(student, corpus, tmp_path):
         "stsb_dev",
         "temperature",
         "sentences_per_s",
+        "steps_per_s",
+        "tokens_per_s",
         "elapsed_s",
     }
     assert log[-1]["lr"] == 0.0  # linear decay to zero
@@ -331,3 +333,107 @@ def test_early_stopping_keeps_the_best_dev_weights(student, corpus, dev, tmp_pat
     best = snapshots[12]
     assert all(torch.equal(saved[k], best[k]) for k in saved)
     assert not all(torch.equal(saved[k], snapshots[24][k]) for k in saved)
+
+
+# --- checkpoints of the old loop, throughput switches -----------------------------------------
+
+
+def test_old_checkpoint_is_refused_by_name(student, corpus, tmp_path):
+    """A state.pt of the loop before the rewrite (no ``format`` key) fails clearly, untouched."""
+    cfg = _cfg(student, corpus, tmp_path / "old")
+    state = tmp_path / "old.partial" / "checkpoint" / "state.pt"
+    state.parent.mkdir(parents=True)
+    torch.save({"model": {}, "state": {"step": 4}, "config": {}}, state)
+    with pytest.raises(ValueError, match=r"state\.pt: checkpoint format 1.*delete it"):
+        train(cfg, dev=None)
+    assert state.is_file()
+
+
+def _losses(out: Path) -> list[float]:
+    return [r["loss"] for r in _log(out)]
+
+
+def test_pad_to_multiple_of_8_keeps_the_first_loss(student, corpus, tmp_path):
+    """Padding is masked: without dropout (whose masks follow the padded shape) the first
+    step's loss equals the plain loop's, and the padded run still learns."""
+    kw = dict(max_steps=12, pooling="avg", dropout=0.0, checkpoint_every=None)
+    plain = train(_cfg(student, corpus, tmp_path / "plain", **kw), dev=None)
+    pad8 = train(_cfg(student, corpus, tmp_path / "pad8", pad_to_multiple_of=8, **kw), dev=None)
+    a, b = _losses(plain), _losses(pad8)
+    assert a[0] == pytest.approx(b[0], rel=1e-5, abs=1e-6)
+    assert all(np.isfinite(b)) and np.mean(b[-3:]) < np.mean(b[:3])
+
+
+def test_bucketing_batches_cover_the_epoch_with_less_padding(student, corpus):
+    from distilface.train.loop import BatchOrder, batches_per_epoch, load_backbone, load_train_data
+
+    tokenizer = load_backbone(str(student), 0.1)[1]
+    cfg = _cfg(student, corpus, "unused", batch_size=8, bucket_window=4)
+    data = load_train_data(cfg)
+    per_epoch = batches_per_epoch(len(data), cfg.batch_size)
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(3))
+    plain = BatchOrder(_cfg(student, corpus, "unused", batch_size=8), data, tokenizer, per_epoch)
+    bucketed = BatchOrder(cfg, data, tokenizer, per_epoch)
+    rows_plain = [plain.rows(perm, 0, pos) for pos in range(per_epoch)]
+    rows_bucket = [bucketed.rows(perm, 0, pos) for pos in range(per_epoch)]
+    assert sorted(torch.cat(rows_bucket).tolist()) == sorted(torch.cat(rows_plain).tolist())
+    assert [len(r) for r in rows_bucket] == [8] * per_epoch
+
+    def padded(rows: list[torch.Tensor]) -> int:
+        lengths = bucketed._token_lengths(torch.cat(rows))
+        return sum(int(lengths[i : i + 8].max()) * 8 for i in range(0, len(lengths), 8))
+
+    assert padded(rows_bucket) < padded(rows_plain)
+    # a pure function of (permutation, epoch, pos): a resumed run meets the same batches
+    fresh = BatchOrder(cfg, data, tokenizer, per_epoch)
+    assert torch.equal(fresh.rows(perm, 0, 6), rows_bucket[6])
+    window = [fresh.rows(perm, 1, pos).tolist() for pos in range(4, 8)]
+    assert window != [r.tolist() for r in rows_bucket[4:8]]  # a new epoch shuffles anew
+    assert sorted(window) == sorted(r.tolist() for r in rows_bucket[4:8])
+
+
+def test_bucketed_run_learns_and_resumes_bit_identically(student, corpus, tmp_path):
+    kw = dict(bucket_window=3, pad_to_multiple_of=8, pooling="avg", max_steps=16)
+    kw.update(checkpoint_every=5, eval_every=100)
+    ref = train(_cfg(student, corpus, tmp_path / "ref", **kw), dev=None)
+    losses_ref = _losses(ref)
+    assert all(np.isfinite(losses_ref)) and np.mean(losses_ref[-3:]) < np.mean(losses_ref[:3])
+
+    def boom(step: int) -> None:
+        if step == 13:  # epoch 1 (12 batches an epoch), after the checkpoint at step 10
+            raise RuntimeError("killed")
+
+    cfg = _cfg(student, corpus, tmp_path / "res", **kw)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, dev=None, step_callback=boom)
+    res = train(cfg, dev=None)
+    a, b = load_file(ref / "model.safetensors"), load_file(res / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _losses(res) == losses_ref
+
+
+def test_fused_adamw_falls_back_on_cpu_with_a_notice(student, corpus, tmp_path, caplog):
+    kw = dict(max_steps=6, checkpoint_every=None, pooling="avg")
+    plain = train(_cfg(student, corpus, tmp_path / "plain", **kw), dev=None)
+    with caplog.at_level("INFO", logger="distilface.train.loop"):
+        fused = train(_cfg(student, corpus, tmp_path / "fused", fused_adamw=True, **kw), dev=None)
+    assert "fused_adamw needs CUDA" in caplog.text
+    assert json.loads((fused / "train_summary.json").read_text())["fused_adamw"] is False
+    assert _losses(fused) == _losses(plain)
+
+
+@pytest.mark.slow  # inductor's C++ compile: ~1-3 min on 2 CPU cores
+def test_torch_compile_needs_static_shapes_and_learns(student, corpus, tmp_path):
+    with pytest.raises(ValueError, match="pad_to_multiple_of"):
+        _cfg(student, corpus, tmp_path / "x", torch_compile="default")
+    with pytest.raises(ValueError, match="torch_compile"):
+        _cfg(student, corpus, tmp_path / "x", torch_compile="max", pad_to_multiple_of=8)
+    kw = dict(max_steps=10, checkpoint_every=None, pooling="avg", pad_to_multiple_of=16)
+    kw.update(dropout=0.0, max_seq_length=16)  # one padded length: one graph
+    plain = _losses(train(_cfg(student, corpus, tmp_path / "plain", **kw), dev=None))
+    out = train(_cfg(student, corpus, tmp_path / "compiled", torch_compile="default", **kw))
+    compiled = _losses(out)
+    assert compiled[0] == pytest.approx(plain[0], rel=1e-4)
+    assert all(np.isfinite(compiled)) and np.mean(compiled[-3:]) < np.mean(compiled[:3])
+    graphs = [r["compiled_graphs"] for r in _log(out)]
+    assert graphs[2] >= 1 and graphs[-1] == graphs[2]  # no recompiles in steady state

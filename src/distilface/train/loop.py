@@ -25,6 +25,14 @@ steps the STS-B dev Spearman is measured and the best backbone kept (SimCSE's
 ``--load_best_model_at_end --metric_for_best_model stsb_spearman``). A checkpoint (weights,
 optimiser, scheduler, RNG states, data position) is written atomically every
 ``checkpoint_every`` steps; a restarted run resumes from it and ends with bit-identical weights.
+
+Throughput switches (all off by default; off, the loop is the plain one above):
+``bucket_window`` (sort each window of that many batches by token length, then shuffle the
+window's batches), ``pad_to_multiple_of`` (e.g. 8, for tensor cores; padding is masked, so the
+embeddings do not change), ``fused_adamw`` (CUDA's fused AdamW kernel; on another device the
+default AdamW, with a logged notice) and ``torch_compile`` (the training forward compiled with
+static shapes, ``"default"`` or ``"reduce-overhead"`` = CUDA graphs; needs ``pad_to_multiple_of``
+or ``pad_to_max_length`` so the shapes are few; the dynamo graph count is logged).
 """
 
 from __future__ import annotations
@@ -34,9 +42,7 @@ import inspect
 import json
 import logging
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -44,19 +50,25 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 from torch import nn
 from tqdm.auto import tqdm
 
 from distilface.core.devices import resolve_device
+from distilface.core.io import atomic_dir, write_json_atomic, write_text_atomic, write_with_atomic
 from distilface.core.logs import log_event
 from distilface.core.names import TRAIN_OBJECTIVES, TRAIN_POOLINGS, TRAIN_TO_EVAL_POOLING
+from distilface.data.models import load_pretrained, resolve_model, transformer_dir
+from distilface.data.readers import load_task, read_corpus, read_nli
 from distilface.evaluate.pooling import pool
+from distilface.evaluate.sts import correlations, cosine_scores
 from distilface.train import losses
+from distilface.train.teacher_cache import load_teacher_cache
 
 logger = logging.getLogger(__name__)
 
 ST_POOLING_MODE = {"cls_before_pooler": "cls", "avg": "mean"}
+#: ``torch_compile`` values: off, or a ``torch.compile`` mode
+COMPILE_MODES = (None, "default", "reduce-overhead")
 
 
 @dataclass
@@ -91,6 +103,10 @@ class TrainConfig:
     patience: int | None = None  # stop after this many epochs without a new best dev score
     eval_at_start: bool = False  # score the untouched model at step 0 (a candidate best)
     pad_to_max_length: bool = False  # pad every batch to max_seq_length (static shapes)
+    pad_to_multiple_of: int | None = None  # pad each batch's length up to a multiple (8: TF32/bf16)
+    bucket_window: int | None = None  # sort each window of this many batches by token length
+    fused_adamw: bool = False  # torch's fused AdamW kernel (CUDA; elsewhere: default + notice)
+    torch_compile: str | None = None  # None | "default" | "reduce-overhead" (CUDA graphs)
     eval_every: int = 125
     eval_batch_size: int = 128
     eval_max_length: int = 512  # SimCSE's in-training evaluation pads without truncation
@@ -133,6 +149,16 @@ class TrainConfig:
             )
         if self.patience is not None and self.patience < 0:
             raise ValueError(f"patience must be >= 0 or null, got {self.patience}")
+        for name in ("pad_to_multiple_of", "bucket_window"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 or null, got {getattr(self, name)}")
+        if self.torch_compile not in COMPILE_MODES:
+            raise ValueError(f"torch_compile {self.torch_compile!r}: choose one of {COMPILE_MODES}")
+        if self.torch_compile and not (self.pad_to_multiple_of or self.pad_to_max_length):
+            raise ValueError(
+                "torch_compile compiles one graph per batch shape: set pad_to_multiple_of "
+                "(e.g. 8) or pad_to_max_length so the shapes are few"
+            )
 
     @classmethod
     def from_dict(cls, values: dict, **overrides) -> TrainConfig:
@@ -198,8 +224,6 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     """AutoModel + tokenizer from ``path`` (ST folders unwrapped), dropout set to ``dropout``."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from distilface.data.models import load_pretrained, resolve_model, transformer_dir
-
     path = resolve_model(path)
     local = Path(path)
     model_dir = str(transformer_dir(local)) if local.is_dir() else path
@@ -233,17 +257,13 @@ class TrainData:
 
 def load_train_data(cfg: TrainConfig) -> TrainData:
     """Read the corpus / NLI file (and teacher cache), cut to ``corpus_limit``."""
-    from distilface.data import readers as data
-
     if cfg.objective == "simcse_sup":
-        examples: list = data.read_nli(cfg.data)
+        examples: list = read_nli(cfg.data)
     else:
-        examples = data.read_corpus(cfg.data)
+        examples = read_corpus(cfg.data)
     teacher = None
     examples = examples[: cfg.corpus_limit]
     if cfg.objective.startswith("disco"):
-        from distilface.train.teacher_cache import load_teacher_cache
-
         arr = load_teacher_cache(cfg.teacher_cache, cfg.data)  # rows = a prefix of the corpus
         if len(arr) < len(examples):
             raise ValueError(
@@ -259,6 +279,53 @@ def load_train_data(cfg: TrainConfig) -> TrainData:
 def batches_per_epoch(n: int, batch_size: int) -> int:
     """Full batches plus the remainder when it has >= 2 examples (1 cannot be contrasted)."""
     return n // batch_size + (1 if n % batch_size >= 2 else 0)
+
+
+class BatchOrder:
+    """The corpus rows of batch ``pos`` of an epoch, from that epoch's permutation.
+
+    Plain: consecutive slices of the permutation. With ``bucket_window`` W: the rows of each W
+    consecutive batches are sorted by token length (stable), cut into W batches, and those
+    batches shuffled by a generator seeded with (seed, epoch, window): less padding, the same
+    rows per epoch, and a pure function of (permutation, epoch, pos), so a resumed run gets the
+    same batches. Token lengths are measured once per row, when its window is first met.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, tokenizer, per_epoch: int):
+        self.cfg, self.data, self.tokenizer = cfg, data, tokenizer
+        self.used = min(per_epoch * cfg.batch_size, len(data))  # a lone last row is skipped
+        self.lengths = np.full(len(data), -1, dtype=np.int64)
+        self._key: tuple[int, int] | None = None
+        self._batches: list[torch.Tensor] = []
+
+    def rows(self, perm: torch.Tensor, epoch: int, pos: int) -> torch.Tensor:
+        """Corpus row indices of batch ``pos`` (0-based) of epoch ``epoch``."""
+        size, window = self.cfg.batch_size, self.cfg.bucket_window
+        if not window:
+            return perm[pos * size : (pos + 1) * size]
+        w, k = divmod(pos, window)
+        if self._key != (epoch, w):
+            chunk = perm[w * window * size : min((w + 1) * window * size, self.used)]
+            ranked = chunk[np.argsort(self._token_lengths(chunk), kind="stable")]
+            batches = list(ranked.split(size))
+            shuffle = np.random.default_rng([self.cfg.seed, epoch, w]).permutation(len(batches))
+            self._key, self._batches = (epoch, w), [batches[i] for i in shuffle]
+        return self._batches[k]
+
+    def _token_lengths(self, rows: torch.Tensor) -> np.ndarray:
+        """Truncated token counts of ``rows`` (a triplet: its longest sentence)."""
+        idx = rows.numpy()
+        todo = idx[self.lengths[idx] < 0]
+        if len(todo):
+            examples = [self.data.examples[i] for i in todo]
+            triplets = self.cfg.objective == "simcse_sup"
+            texts = [t for ex in examples for t in ex] if triplets else examples
+            enc = self.tokenizer(
+                texts, truncation=True, max_length=self.cfg.max_seq_length, return_length=True
+            )
+            counts = np.asarray(enc["length"], dtype=np.int64)
+            self.lengths[todo] = counts.reshape(len(todo), -1).max(axis=1)
+        return self.lengths[idx]
 
 
 def make_batch(
@@ -279,6 +346,7 @@ def make_batch(
         padding="max_length" if cfg.pad_to_max_length else True,
         truncation=True,
         max_length=cfg.max_seq_length,
+        pad_to_multiple_of=cfg.pad_to_multiple_of,
         return_tensors="pt",
     )
     batch = {k: v.to(device) for k, v in enc.items()}
@@ -348,12 +416,11 @@ def embed(
 
 
 def stsb_dev_spearman(model, tokenizer, dev, cfg: TrainConfig, device: torch.device) -> float:
-    """STS-B dev Spearman x 100 of cosine similarity (SimCSE's ``stsb_spearman``)."""
+    """STS-B dev Spearman x 100 of cosine similarity (SimCSE's ``stsb_spearman``), scored by
+    the evaluator's own functions."""
     e1 = embed(model, tokenizer, dev.sent1, cfg.eval_batch_size, cfg.eval_max_length, device)
     e2 = embed(model, tokenizer, dev.sent2, cfg.eval_batch_size, cfg.eval_max_length, device)
-    norms = np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1)
-    cos = (e1 * e2).sum(1) / np.maximum(norms, 1e-8)
-    return float(spearmanr(cos, dev.gold).statistic * 100.0)
+    return correlations(cosine_scores(e1, e2), np.asarray(dev.gold))[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,44 +434,6 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def _default_mode(mode: int) -> int:
-    """``mode`` minus the process umask (mkstemp/mkdtemp create 0600/0700 entries)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return mode & ~umask
-
-
-def _replace_dir(build: Callable[[Path], None], dest: Path) -> None:
-    """Build a folder in a sibling temp dir, then rename it onto ``dest`` (replacing it)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        build(tmp)
-        os.chmod(tmp, _default_mode(0o777))
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old.{os.getpid()}")
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _save_torch_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_sentence_transformer(hf_dir: Path, out_dir: Path, eval_pooling: str, max_len: int) -> None:
     """Wrap a HF folder as a sentence-transformers folder whose pooling equals ``eval_pooling``."""
     from sentence_transformers import SentenceTransformer
@@ -415,20 +444,28 @@ def save_sentence_transformer(hf_dir: Path, out_dir: Path, eval_pooling: str, ma
     SentenceTransformer(modules=[tr, pl], device="cpu").save(str(out_dir))
 
 
+def save_hf(model: SentenceModel, tokenizer, dest: Path) -> None:
+    """The backbone and tokenizer as a HF folder at ``dest``, replaced atomically (the best and
+    the final model are both saved by this)."""
+    with atomic_dir(dest) as tmp:
+        model.backbone.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+
 class JsonlLog:
     """Append-only JSON-lines training log that can be cut back to a resumed step."""
 
     def __init__(self, path: Path, resume_step: int | None):
         self.path = path
         if resume_step is None:
-            path.write_text("")
+            write_text_atomic(path, "")
         elif path.exists():
             kept = [
                 line
                 for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line)["step"] <= resume_step
             ]
-            path.write_text("".join(line + "\n" for line in kept))
+            write_text_atomic(path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
@@ -436,14 +473,71 @@ class JsonlLog:
 
 
 # ---------------------------------------------------------------------------------------------
-# the loop
+# the loop's state: progress, throughput, checkpoint
 
 
-def _rng_state(gen_epoch_start: torch.Tensor) -> dict:
-    state = {"torch": torch.get_rng_state(), "data_epoch_start": gen_epoch_start}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+@dataclass
+class Progress:
+    """Where the loop is: optimiser steps, epoch, batch within the epoch, best dev score."""
+
+    step: int = 0
+    epoch: int = 0
+    pos: int = 0
+    best_dev: float | None = None
+    best_step: int | None = None
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+class Meter:
+    """Training throughput: the mean loss, sentences/s, steps/s and tokens/s (padded, what the
+    model computes on) of the logging window, and the run's totals. Only the time between
+    :meth:`start` and :meth:`stop` counts: evaluation, checkpoints and logging are excluded."""
+
+    KEYS = ("elapsed", "sentences", "win_loss", "win_steps", "win_sents", "win_tokens", "win_time")
+
+    def __init__(self) -> None:
+        self.elapsed, self.sentences = 0.0, 0
+        self.reset_window()
+        self._t0 = 0.0
+
+    def reset_window(self) -> None:
+        self.win_loss, self.win_steps, self.win_sents, self.win_tokens, self.win_time = (
+            0.0, 0, 0, 0, 0.0
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def stop(self, loss: float, sentences: int, tokens: int) -> None:
+        """Count one optimiser step that began at :meth:`start`."""
+        seconds = time.perf_counter() - self._t0
+        self.elapsed += seconds
+        self.sentences += sentences
+        self.win_time += seconds
+        self.win_loss += loss
+        self.win_steps += 1
+        self.win_sents += sentences
+        self.win_tokens += tokens
+
+    def window(self) -> dict:
+        """The window's mean loss and rates (all None when it has no step, e.g. at step 0)."""
+        steps, secs = self.win_steps, max(self.win_time, 1e-9)
+        if not steps:
+            return dict.fromkeys(("loss", "sentences_per_s", "steps_per_s", "tokens_per_s"))
+        return {
+            "loss": self.win_loss / steps,
+            "sentences_per_s": round(self.win_sents / secs, 2),
+            "steps_per_s": round(steps / secs, 4),
+            "tokens_per_s": round(self.win_tokens / secs, 1),
+        }
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.KEYS}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self.KEYS:
+            setattr(self, k, state[k])
 
 
 #: settings that may differ between an interrupted run and its resumption
@@ -465,13 +559,89 @@ def _check_same_run(saved: dict, cfg: TrainConfig, path: Path) -> None:
         )
 
 
-def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int):
-    """AdamW (no decay on biases / LayerNorm / the logit scale) and the LR schedule."""
+class Checkpoint:
+    """Everything a resumed run needs to end bit-identical: the live ``parts`` (model,
+    optimiser, scheduler, teacher queue: anything with ``state_dict``), the loop's
+    :class:`Progress` and :class:`Meter`, the torch (and CUDA) RNG and the data order (the
+    data generator's state at the epoch's start; the position is ``progress.pos``)."""
+
+    FORMAT = 2  # 1: the 11-key ``state`` dict of distilface before the loop's rewrite
+
+    def __init__(self, path: Path, cfg: TrainConfig, n_examples: int, **parts) -> None:
+        self.path, self.cfg, self.n, self.parts = path, cfg, n_examples, parts
+        self.progress, self.meter = Progress(), Meter()
+        self.data_rng = torch.Generator().manual_seed(cfg.seed)
+        self.epoch_start = self.data_rng.get_state()
+        self.perm = torch.randperm(n_examples, generator=self.data_rng)
+
+    def next_epoch(self) -> None:
+        """Move to the next epoch's first batch, with a fresh data order."""
+        self.progress.epoch += 1
+        self.progress.pos = 0
+        self.epoch_start = self.data_rng.get_state()
+        self.perm = torch.randperm(self.n, generator=self.data_rng)
+
+    def save(self) -> None:
+        """Write the checkpoint atomically (a kill leaves the previous one whole)."""
+        state = {name: part.state_dict() for name, part in self.parts.items()}
+        rng = {"torch": torch.get_rng_state(), "data_epoch_start": self.epoch_start}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        state.update(
+            format=self.FORMAT,
+            progress=asdict(self.progress),
+            meter=self.meter.state_dict(),
+            rng=rng,
+            config=asdict(self.cfg),
+        )
+        write_with_atomic(self.path, lambda tmp: torch.save(state, tmp))
+
+    def restore(self) -> int | None:
+        """Load the checkpoint at ``path`` if there is one (the same run's, else an error);
+        returns the step it resumes from, None when there is none."""
+        if not self.path.is_file():
+            return None
+        ck = torch.load(self.path, map_location="cpu", weights_only=False)
+        if not isinstance(ck, dict) or ck.get("format") != self.FORMAT:
+            found = ck.get("format", 1) if isinstance(ck, dict) else "unknown"
+            raise ValueError(
+                f"{self.path}: checkpoint format {found}, this distilface reads format "
+                f"{self.FORMAT} (written before the training loop's rewrite?); delete it to "
+                "start the run afresh"
+            )
+        _check_same_run(ck["config"], self.cfg, self.path)
+        for name, part in self.parts.items():
+            part.load_state_dict(ck[name])
+        self.progress = Progress(**ck["progress"])
+        self.meter.load_state_dict(ck["meter"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        if "cuda" in ck["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        self.epoch_start = ck["rng"]["data_epoch_start"]
+        self.data_rng.set_state(self.epoch_start)
+        self.perm = torch.randperm(self.n, generator=self.data_rng)
+        return self.progress.step
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int, device):
+    """AdamW (no decay on biases / LayerNorm / the logit scale) and the LR schedule.
+
+    ``fused_adamw`` uses torch's fused kernel on CUDA; on another device it logs a notice and
+    uses the default AdamW (so one config runs on a laptop and on a GPU)."""
     from transformers import get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    fused = {}
+    if cfg.fused_adamw and device.type == "cuda":
+        fused = {"fused": True}
+    elif cfg.fused_adamw:
+        log_event(logger, "fused_adamw needs CUDA: using the default AdamW", device=str(device))
     optim = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": cfg.weight_decay},
@@ -480,6 +650,7 @@ def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int):
         lr=cfg.learning_rate,
         betas=(0.9, cfg.adam_beta2),
         eps=1e-8,
+        **fused,
     )
     warmup = math.ceil(cfg.warmup_ratio * (per_epoch if cfg.warmup_of == "epoch" else total))
     schedule = (
@@ -490,72 +661,75 @@ def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int):
     return optim, schedule(optim, warmup, total)
 
 
-def _new_state() -> dict:
-    """The loop's counters: position, best dev score, timing and the logging window."""
-    return {
-        "step": 0,
-        "epoch": 0,
-        "pos": 0,
-        "best_dev": None,
-        "best_step": None,
-        "best_epoch": 0,
-        "stopped_early": False,
-        "elapsed": 0.0,
-        "win_loss": 0.0,
-        "win_steps": 0,
-        "win_sents": 0,
-        "win_time": 0.0,
-        "sents": 0,
-    }
+def compiled_graphs() -> int:
+    """Graphs ``torch._dynamo`` has compiled in this process (flat in steady state: no
+    recompiles)."""
+    from torch._dynamo.utils import counters  # dynamo only when torch_compile is on
+
+    return int(counters["stats"]["unique_graphs"])
 
 
-def _count_step(st: dict, loss: float, sentences: int, seconds: float) -> None:
-    """Advance the counters by one optimiser step (and its logging window)."""
-    st["step"] += 1
-    st["pos"] += 1
-    st["elapsed"] += seconds
-    st["win_time"] += seconds
-    st["win_loss"] += loss
-    st["win_steps"] += 1
-    st["win_sents"] += sentences
-    st["sents"] += sentences
+def _training_forward(cfg: TrainConfig, model: SentenceModel) -> nn.Module:
+    """The module the training steps call: ``model``, or with ``torch_compile`` its compiled
+    twin (static shapes, one graph per padded length and batch size; evaluation and the saved
+    weights use ``model`` itself)."""
+    if not cfg.torch_compile:
+        return model
+    import torch._dynamo  # only when compiling (import cost)
+
+    lengths = 1 if cfg.pad_to_max_length else math.ceil(cfg.max_seq_length / cfg.pad_to_multiple_of)
+    limit = 2 * lengths + 2  # x (full batch, last short batch), + margin
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+    return torch.compile(model, mode=cfg.torch_compile, dynamic=False)
 
 
-def _log_record(step: int, per_epoch: int, st: dict, sched, model, dev_score) -> dict:
+def _step(cfg, forward, optim, sched, batch, target, idx, queue, where: str) -> float:
+    """One optimiser step on one batch; its loss (a non-finite loss raises, naming ``where``)."""
+    with _autocast(idx.device):
+        loss = compute_loss(cfg, forward, batch, target, idx, queue)
+    value = float(loss.item())
+    if not math.isfinite(value):
+        raise FloatingPointError(f"non-finite loss {value} at {where}; no model written")
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        nn.utils.clip_grad_norm_(forward.parameters(), cfg.grad_clip)
+    optim.step()
+    sched.step()
+    return value
+
+
+def _log_record(cfg, p: Progress, per_epoch: int, meter: Meter, sched, model, dev_score) -> dict:
     """One ``train_log.jsonl`` line: the logging window's mean loss and speed (None at step 0)."""
-    steps = st["win_steps"]
-    return {
-        "step": step,
-        "epoch": round(step / per_epoch, 4),
-        "loss": st["win_loss"] / steps if steps else None,
+    window = meter.window()
+    record = {
+        "step": p.step,
+        "epoch": round(p.step / per_epoch, 4),
+        "loss": window["loss"],
         "lr": sched.get_last_lr()[0],
         "stsb_dev": dev_score,
         "temperature": float(model.logit_scale().detach()),
-        "sentences_per_s": round(st["win_sents"] / max(st["win_time"], 1e-9), 2) if steps else None,
-        "elapsed_s": round(st["elapsed"], 3),
+        "sentences_per_s": window["sentences_per_s"],
+        "steps_per_s": window["steps_per_s"],
+        "tokens_per_s": window["tokens_per_s"],
+        "elapsed_s": round(meter.elapsed, 3),
     }
+    if cfg.torch_compile:
+        record["compiled_graphs"] = compiled_graphs()
+    return record
 
 
-def _save_checkpoint(
-    path: Path, cfg: TrainConfig, parts: dict, st: dict, gen_epoch_start: torch.Tensor
-) -> None:
-    """Everything a resumed run needs to end bit-identical, written atomically."""
-    state = {name: part.state_dict() for name, part in parts.items()}
-    state.update(state=dict(st), rng=_rng_state(gen_epoch_start), config=asdict(cfg))
-    _save_torch_atomic(state, path)
-
-
-def _restore(path: Path, cfg: TrainConfig, parts: dict):
-    """Load a checkpoint of the same run into the live ``parts`` (what :func:`_save_checkpoint`
-    saved); returns (loop state, data RNG state at the epoch's start)."""
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    _check_same_run(ck["config"], cfg, path)
-    for name, part in parts.items():
-        part.load_state_dict(ck[name])
-    torch.set_rng_state(ck["rng"]["torch"])
-    if "cuda" in ck["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-    return ck["state"], ck["rng"]["data_epoch_start"]
+def _setup(cfg: TrainConfig, device: torch.device):
+    """Data, model (on ``device``, in training mode), tokenizer and teacher queue."""
+    torch.manual_seed(cfg.seed)
+    data = load_train_data(cfg)
+    backbone, tokenizer = load_backbone(str(cfg.student), cfg.dropout)
+    teacher_dim = int(data.teacher.shape[1]) if data.teacher is not None else None
+    model = SentenceModel(
+        backbone, cfg.pooling, teacher_dim, cfg.temperature, cfg.learn_temperature
+    ).to(device)
+    model.train()
+    return data, model, tokenizer, losses.TeacherQueue(cfg.queue_size, device)
 
 
 def train(
@@ -571,181 +745,132 @@ def train(
     optimiser step (and after that step's checkpoint). With ``patience`` set, training stops at
     the start of an epoch that is more than ``patience`` epochs after the best dev score's
     (DistilCSE's ``epoch - pre_epoch > early_stop``, ``ckd_contrastive.py`` l. 260); the best
-    weights are what is saved either way.
+    weights are what is saved either way. (Over 60 lines on purpose: the whole loop reads top to
+    bottom in one place, as nanoGPT's; each part is a helper call.)
     """
     out_dir = Path(cfg.out_dir)
     work = Path(cfg.work_dir) if cfg.work_dir else out_dir.with_name(out_dir.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
-    ckpt_path = work / "checkpoint" / "state.pt"
     device = torch.device(resolve_device(cfg.device))
     if dev is None and cfg.senteval_root is not None:
-        from distilface.data.readers import load_task
-
         dev = load_task("STSBenchmark", cfg.senteval_root, split="dev")
-
-    torch.manual_seed(cfg.seed)
-    data = load_train_data(cfg)
-    backbone, tokenizer = load_backbone(str(cfg.student), cfg.dropout)
-    teacher_dim = int(data.teacher.shape[1]) if data.teacher is not None else None
-    model = SentenceModel(
-        backbone, cfg.pooling, teacher_dim, cfg.temperature, cfg.learn_temperature
-    ).to(device)
-    model.train()
-    queue = losses.TeacherQueue(cfg.queue_size, device)
-
+    data, model, tokenizer, queue = _setup(cfg, device)
     per_epoch = batches_per_epoch(len(data), cfg.batch_size)
     total = cfg.max_steps if cfg.max_steps else cfg.epochs * per_epoch
-    optim, sched = _optimizer(cfg, model, total, per_epoch)
-    parts = {"model": model, "optimizer": optim, "scheduler": sched, "queue": queue}
-    gen = torch.Generator().manual_seed(cfg.seed)
-
-    st, gen_epoch_start, resumed_from = _new_state(), gen.get_state(), None
-    if ckpt_path.is_file():
-        st, gen_epoch_start = _restore(ckpt_path, cfg, parts)
-        resumed_from = st["step"]
+    optim, sched = _optimizer(cfg, model, total, per_epoch, device)
+    ck = Checkpoint(work / "checkpoint" / "state.pt", cfg, len(data), model=model,
+                    optimizer=optim, scheduler=sched, queue=queue)  # fmt: skip
+    resumed_from = ck.restore()
+    p, meter, order = ck.progress, ck.meter, BatchOrder(cfg, data, tokenizer, per_epoch)
     log = JsonlLog(work / "train_log.jsonl", resumed_from)
-    gen.set_state(gen_epoch_start)
-    perm = torch.randperm(len(data), generator=gen)
+    forward = _training_forward(cfg, model)
 
-    def save_hf(dest: Path) -> None:
-        def _build(tmp: Path) -> None:
-            model.backbone.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-
-        _replace_dir(_build, dest)
-
-    def evaluate_dev(step: int) -> float:
+    def evaluate_dev() -> float:
         """STS-B dev now; keeps the best weights in ``work/best``."""
         score = stsb_dev_spearman(model, tokenizer, dev, cfg, device)
-        if st["best_dev"] is None or score > st["best_dev"]:
-            st["best_dev"], st["best_step"], st["best_epoch"] = score, step, st["epoch"]
-            save_hf(work / "best")
+        if p.best_dev is None or score > p.best_dev:
+            p.best_dev, p.best_step, p.best_epoch = score, p.step, p.epoch
+            save_hf(model, tokenizer, work / "best")
         return score
 
-    dtype = "bfloat16 autocast" if device.type == "cuda" else "float32"
+    _log_start(cfg, device, model, len(data), total, per_epoch, resumed_from)
+    if dev is not None and cfg.eval_at_start and resumed_from is None:
+        log.write(_log_record(cfg, p, per_epoch, meter, sched, model, evaluate_dev()))
+    bar = tqdm(
+        total=total, initial=p.step, desc=cfg.objective, unit="step", disable=not cfg.progress
+    )
+    while p.step < total:
+        if p.pos >= per_epoch:  # next epoch: a fresh data order (or an early stop)
+            if cfg.patience is not None and p.epoch + 1 - p.best_epoch > cfg.patience:
+                p.stopped_early = True
+                break
+            ck.next_epoch()
+        meter.start()
+        idx = order.rows(ck.perm, p.epoch, p.pos)
+        batch, target, n = make_batch(cfg, data, idx, tokenizer, device)
+        where = f"step {p.step + 1} (epoch {p.epoch}, batch {p.pos})"
+        loss = _step(cfg, forward, optim, sched, batch, target, idx.to(device), queue, where)
+        p.step, p.pos = p.step + 1, p.pos + 1
+        meter.stop(loss, n, int(batch["input_ids"].numel()))
+        bar.update(1)
+        dev_score = None
+        if dev is not None and (p.step % cfg.eval_every == 0 or p.step == total):
+            dev_score = evaluate_dev()
+        if p.step % cfg.log_every == 0 or dev_score is not None or p.step == total:
+            log.write(_log_record(cfg, p, per_epoch, meter, sched, model, dev_score))
+            bar.set_postfix(loss=f"{meter.window()['loss']:.4f}", dev=dev_score)
+            meter.reset_window()
+        if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0 and p.step < total:
+            ck.save()
+        if step_callback is not None:
+            step_callback(p.step)
+    bar.close()
+    if p.best_step is None:
+        save_hf(model, tokenizer, work / "final_hf")
+    extra = {"queue_masked_entries": queue.masked, "fused_adamw": bool(optim.defaults.get("fused"))}
+    return _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, extra)
+
+
+def _dtype(device: torch.device) -> str:
+    return "bfloat16 autocast" if device.type == "cuda" else "float32"
+
+
+def _log_start(cfg, device, model, examples: int, total: int, per_epoch: int, resumed_from):
+    """The ``train start`` event: what runs where, and the throughput switches."""
     log_event(
         logger,
         "train start",
         objective=cfg.objective,
         student=str(cfg.student),
         device=str(device),
-        dtype=dtype,
+        dtype=_dtype(device),
         threads=torch.get_num_threads(),
-        examples=len(data),
+        examples=examples,
         steps=total,
         steps_per_epoch=per_epoch,
         resumed_from=resumed_from,
-        params=sum(p.numel() for p in backbone.parameters()),
+        params=sum(w.numel() for w in model.backbone.parameters()),
+        **{
+            k: getattr(cfg, k)
+            for k in ("bucket_window", "pad_to_multiple_of", "fused_adamw", "torch_compile")
+            if getattr(cfg, k)
+        },
     )
-    if dev is not None and cfg.eval_at_start and resumed_from is None:
-        log.write(_log_record(0, per_epoch, st, sched, model, evaluate_dev(0)))
-
-    bar = tqdm(
-        total=total, initial=st["step"], desc=cfg.objective, unit="step", disable=not cfg.progress
-    )
-    t_last = time.perf_counter()
-    while st["step"] < total:
-        if st["pos"] >= per_epoch:  # next epoch: a fresh data order (or an early stop)
-            if cfg.patience is not None and st["epoch"] + 1 - st["best_epoch"] > cfg.patience:
-                st["stopped_early"] = True
-                break
-            st["epoch"] += 1
-            st["pos"] = 0
-            gen_epoch_start = gen.get_state()
-            perm = torch.randperm(len(data), generator=gen)
-        idx = perm[st["pos"] * cfg.batch_size : (st["pos"] + 1) * cfg.batch_size]
-        batch, target, n = make_batch(cfg, data, idx, tokenizer, device)
-        with _autocast(device):
-            loss = compute_loss(cfg, model, batch, target, idx.to(device), queue)
-        loss_value = float(loss.item())
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"non-finite loss {loss_value} at step {st['step'] + 1} "
-                f"(epoch {st['epoch']}, batch {st['pos']}); no model written"
-            )
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optim.step()
-        sched.step()
-        now = time.perf_counter()
-        _count_step(st, loss_value, n, now - t_last)
-        step, t_last = st["step"], now
-        bar.update(1)
-
-        dev_score = None
-        if dev is not None and (step % cfg.eval_every == 0 or step == total):
-            dev_score = evaluate_dev(step)
-            t_last = time.perf_counter()  # evaluation time is not training time
-        if step % cfg.log_every == 0 or dev_score is not None or step == total:
-            record = _log_record(step, per_epoch, st, sched, model, dev_score)
-            log.write(record)
-            bar.set_postfix(loss=f"{record['loss']:.4f}", dev=dev_score)
-            st.update(win_loss=0.0, win_steps=0, win_sents=0, win_time=0.0)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
-            _save_checkpoint(ckpt_path, cfg, parts, st, gen_epoch_start)
-            t_last = time.perf_counter()
-        if step_callback is not None:
-            step_callback(step)
-    bar.close()
-    if st["best_step"] is None:
-        save_hf(work / "final_hf")
-    extra = {
-        "stopped_early": st["stopped_early"],
-        "final_temperature": float(model.logit_scale().detach()),
-        "queue_masked_entries": queue.masked,
-    }
-    return _finish(cfg, model, work, out_dir, st, device, dtype, resumed_from, total, extra)
 
 
-def _finish(cfg, model, work, out_dir, st, device, dtype, resumed_from, total, extra) -> Path:
+def _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, extra) -> Path:
     """Assemble the sentence-transformers folder (best or final weights) and the summary."""
-    source = work / "best" if st["best_step"] is not None else work / "final_hf"
+    source = work / "best" if p.best_step is not None else work / "final_hf"
     max_len = min(cfg.eval_max_length, int(model.backbone.config.max_position_embeddings))
     summary = {
         "objective": cfg.objective,
         "student": str(cfg.student),
-        "saved": "best" if st["best_step"] is not None else "final",
-        "best_step": st["best_step"],
-        "best_stsb_dev": st["best_dev"],
-        "final_step": st["step"],
+        "saved": "best" if p.best_step is not None else "final",
+        "best_step": p.best_step,
+        "best_stsb_dev": p.best_dev,
+        "final_step": p.step,
         "total_steps": total,
         "eval_pooling": cfg.eval_pooling,
-        "wall_s": round(st["elapsed"], 2),
-        "sentences_per_s": round(st["sents"] / max(st["elapsed"], 1e-9), 2),
+        "wall_s": round(meter.elapsed, 2),
+        "sentences_per_s": round(meter.sentences / max(meter.elapsed, 1e-9), 2),
         "device": str(device),
-        "dtype": dtype,
+        "dtype": _dtype(device),
         "torch_threads": torch.get_num_threads(),
-        "params": sum(p.numel() for p in model.backbone.parameters()),
+        "params": sum(w.numel() for w in model.backbone.parameters()),
         "resumed_from_step": resumed_from,
+        "stopped_early": p.stopped_early,
+        "final_temperature": float(model.logit_scale().detach()),
         **extra,
+        **({"compiled_graphs": compiled_graphs()} if cfg.torch_compile else {}),
         "versions": {"torch": torch.__version__},
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
-
-    def _build(tmp: Path) -> None:
+    with atomic_dir(out_dir) as tmp:
         save_sentence_transformer(source, tmp, cfg.eval_pooling, max_len)
         shutil.copy2(work / "train_log.jsonl", tmp / "train_log.jsonl")
-        (tmp / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-
-    _replace_dir(_build, out_dir)
-    log_event(
-        logger,
-        "train done",
-        out_dir=str(out_dir),
-        **{
-            k: summary[k]
-            for k in (
-                "best_step",
-                "best_stsb_dev",
-                "final_step",
-                "wall_s",
-                "sentences_per_s",
-                "device",
-            )
-        },
-    )
+        write_json_atomic(tmp / "train_summary.json", summary)
+    keys = ("best_step", "best_stsb_dev", "final_step", "wall_s", "sentences_per_s", "device")
+    log_event(logger, "train done", out_dir=str(out_dir), **{k: summary[k] for k in keys})
     if not cfg.keep_work_dir:
         shutil.rmtree(work, ignore_errors=True)
     return out_dir
