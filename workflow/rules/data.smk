@@ -11,6 +11,8 @@ rule senteval:
         mirror=MIRROR,
     log:
         "results/logs/data/senteval.jsonl",
+    benchmark:
+        "results/benchmarks/senteval/senteval.tsv",
     resources:
         runtime=30,
         mem_mb=2000,
@@ -29,6 +31,8 @@ rule corpus:
         mirror=MIRROR,
     log:
         "results/logs/data/wiki1m.jsonl",
+    benchmark:
+        "results/benchmarks/corpus/wiki1m.tsv",
     resources:
         runtime=30,
         mem_mb=2000,
@@ -47,6 +51,8 @@ rule nli:
         mirror=MIRROR,
     log:
         "results/logs/data/nli.jsonl",
+    benchmark:
+        "results/benchmarks/nli/nli.tsv",
     resources:
         runtime=30,
         mem_mb=2000,
@@ -71,6 +77,8 @@ rule derived_data:
         kind=lambda wc: DERIVED_FILES[wc.derived],
     log:
         "results/logs/data/{derived}.jsonl",
+    benchmark:
+        "results/benchmarks/derived_data/{derived}.tsv",
     resources:
         runtime=5,
         mem_mb=1000,

@@ -12,6 +12,8 @@ rule model_card:
         directory("results/release/{variant}/{hparams}/seed{seed}"),
     log:
         "results/logs/release/{variant}/{hparams}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/model_card/{variant}/{hparams}/seed{seed}.tsv",
     conda:
         "../../envs/report.yaml"
     script:

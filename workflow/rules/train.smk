@@ -22,6 +22,8 @@ rule student_init:
         layers=lambda wc: TRAINING["students"][wc.student]["from_layers"]["layers"],
     log:
         "results/logs/student_init/{student}.jsonl",
+    benchmark:
+        "results/benchmarks/student_init/{student}.tsv",
     threads: 1
     resources:
         mem_mb=4000,
@@ -47,6 +49,8 @@ rule teacher_cache:
         limit=lambda wc: data_spec(config, wc.corpus)[1],
     log:
         "results/logs/teacher_cache/{teacher}/{corpus}.jsonl",
+    benchmark:
+        "results/benchmarks/teacher_cache/{teacher}/{corpus}.tsv",
     threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),
@@ -72,6 +76,8 @@ rule train:
         work_dir="results/checkpoints/{variant}/{hparams}/seed{seed}",
     log:
         "results/logs/train/{variant}/{hparams}/seed{seed}.jsonl",
+    benchmark:
+        "results/benchmarks/train/{variant}/{hparams}/seed{seed}.tsv",
     threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),
