@@ -30,7 +30,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,21 +172,7 @@ def embed_unique(
     def key(pooling: str) -> tuple[str | int, ...]:
         return (str(fingerprint), pooling, data_id, limit, *stamp)
 
-    found: dict[str, np.ndarray] = {}
-    if cache is not None:
-        for p in poolings:
-            arr = cache.get(key(p))
-            if arr is not None and arr.shape == expected and arr.dtype == np.float32:
-                found[p] = arr
-            elif arr is not None:
-                log_event(
-                    logger,
-                    "cache entry has wrong shape, re-encoding",
-                    pooling=p,
-                    shape=list(arr.shape),
-                    dtype=str(arr.dtype),
-                    expected=list(expected),
-                )
+    found = _cached(cache, key, poolings, expected) if cache is not None else {}
     missing = [p for p in poolings if p not in found]
     seconds = 0.0
     if missing:
@@ -210,6 +196,31 @@ def embed_unique(
         sentences_per_s=(len(sentences) / seconds if seconds else None),
     )
     return {p: found[p] for p in poolings}, info
+
+
+def _cached(
+    cache: EmbeddingCache,
+    key: Callable[[str], tuple[str | int, ...]],
+    poolings: Sequence[str],
+    expected: tuple[int, int],
+) -> dict[str, np.ndarray]:
+    """The poolings whose cached array has the expected shape and dtype (others are logged and
+    re-encoded)."""
+    found: dict[str, np.ndarray] = {}
+    for p in poolings:
+        arr = cache.get(key(p))
+        if arr is not None and arr.shape == expected and arr.dtype == np.float32:
+            found[p] = arr
+        elif arr is not None:
+            log_event(
+                logger,
+                "cache entry has wrong shape, re-encoding",
+                pooling=p,
+                shape=list(arr.shape),
+                dtype=str(arr.dtype),
+                expected=list(expected),
+            )
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +253,8 @@ class StsData:
     sets: dict[str, StsPairs]
     unique: list[str]
     index: dict[str, tuple[np.ndarray, np.ndarray]]
+    gold: dict[str, np.ndarray]  # float64
+    subsets: dict[str, np.ndarray]  # str
 
 
 def load_sts_data(senteval_root: str | Path) -> StsData:
@@ -258,7 +271,9 @@ def load_sts_data(senteval_root: str | Path) -> StsData:
         )
         for name, pairs in sets.items()
     }
-    return StsData(sets, unique, index)
+    gold = {name: np.asarray(pairs.gold, dtype=np.float64) for name, pairs in sets.items()}
+    subsets = {name: np.asarray(pairs.subsets, dtype=str) for name, pairs in sets.items()}
+    return StsData(sets, unique, index, gold, subsets)
 
 
 def evaluate_model(
@@ -439,14 +454,19 @@ def _normalised(pairs: StsPairs, normalise: Any) -> StsPairs:
 
 
 def _score_all(data: StsData, emb: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Per-task scores (JSON part) and per-pair arrays (npz part) for one pooling."""
+    """Per-task scores (JSON part) and per-pair arrays (npz part) for one pooling.
+
+    The float64 cast, ``nan_to_num`` and row norms of :func:`cosine_scores` are done once for
+    all distinct sentences (element- and row-wise, so each pair's cosine is the same number as
+    :func:`cosine_scores` of the pair's two rows), then every task gathers its pairs.
+    """
+    rows, norms = _rows_and_norms(emb)
     tasks: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     for task in STS_TASKS:
-        pairs = data.sets[task]
-        idx1, idx2 = data.index[task]
-        cos = cosine_scores(emb[idx1], emb[idx2])
-        scores = score_similarities(cos, pairs.gold, pairs.subsets, task in YEAR_TASKS)
+        cos = _pair_cosines(rows, norms, *data.index[task])
+        gold, subsets = data.gold[task], data.subsets[task]
+        scores = score_similarities(cos, gold, subsets, task in YEAR_TASKS)
         if task not in YEAR_TASKS:
             scores = {
                 "n": scores["n"],
@@ -455,12 +475,30 @@ def _score_all(data: StsData, emb: np.ndarray) -> tuple[dict[str, Any], dict[str
             }
         tasks[task] = scores
         arrays[f"{task}__cos"] = cos
-        arrays[f"{task}__gold"] = np.asarray(pairs.gold, dtype=np.float64)
-        arrays[f"{task}__subset"] = np.asarray(pairs.subsets, dtype=str)
-    dev = data.sets["stsb_dev"]
-    idx1, idx2 = data.index["stsb_dev"]
-    dev_spearman, _ = correlations(cosine_scores(emb[idx1], emb[idx2]), dev.gold)
-    return {"tasks": tasks, "stsb_dev": {"n": len(dev), "spearman": dev_spearman}}, arrays
+        arrays[f"{task}__gold"] = gold
+        arrays[f"{task}__subset"] = subsets
+    dev_cos = _pair_cosines(rows, norms, *data.index["stsb_dev"])
+    dev_spearman, _ = correlations(dev_cos, data.gold["stsb_dev"])
+    dev = {"n": len(data.sets["stsb_dev"]), "spearman": dev_spearman}
+    return {"tasks": tasks, "stsb_dev": dev}, arrays
+
+
+def _rows_and_norms(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``nan_to_num(float64(emb))`` and its row norms (the per-row part of cosine_scores)."""
+    rows = np.asarray(emb, dtype=np.float64)
+    if not np.isfinite(rows).all():  # nan_to_num is the identity on finite values: skip it then
+        rows = np.nan_to_num(rows)
+    return rows, np.linalg.norm(rows, axis=1)
+
+
+def _pair_cosines(
+    rows: np.ndarray, norms: np.ndarray, idx1: np.ndarray, idx2: np.ndarray
+) -> np.ndarray:
+    """:func:`cosine_scores` of the pairs ``(rows[idx1], rows[idx2])`` from precomputed norms."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dots = np.einsum("ij,ij->i", rows[idx1], rows[idx2])
+        cos = dots / (norms[idx1] * norms[idx2])
+    return np.nan_to_num(cos)
 
 
 def _meta(
