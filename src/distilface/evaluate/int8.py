@@ -1,6 +1,11 @@
 """The int8 experiment: STS scores and CPU encode speed of a model in float32 and dynamic int8
 (Snakemake rule ``evaluate_int8``; ``python -m distilface.evaluate.int8`` exports and compares
 one model). The transform itself lives in :mod:`distilface.evaluate.quantize`.
+
+No work is repeated: the float32 scores come from the ``evaluate`` rule's JSON (an input of
+the rule) when that run was float32; the int8 model is scored on every pair; the speed of
+both is measured on the same fixed sample (:func:`speed_sample`, 2,048 distinct sentences),
+not on a second encode of all 26,755.
 """
 
 from __future__ import annotations
