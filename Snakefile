@@ -33,6 +33,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/release.smk"
+include: "workflow/rules/timings.smk"  # after report/release: it collects their times
 include: "workflow/rules/bench.smk"  # `snakemake bench`: not part of `all`
 
 
@@ -41,4 +42,5 @@ rule all:
         all_eval_jsons(),
         report_targets(config),
         release_targets(config),
+        "results/tables/timings.csv",
     default_target: True

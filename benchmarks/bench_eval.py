@@ -14,12 +14,18 @@ model class in both; ``process_wall_s`` adds interpreter start and all imports):
 - ``st``: MTEB-style ``SentenceTransformer(path).encode`` per task, ``sentences1`` and
   ``sentences2`` encoded separately (no dedup), ``normalize_embeddings=True`` (mean pooling +
   normalize = our ``avg``), cosine + ``scipy.stats.spearmanr`` per task.
-- ``st_bf16`` (CUDA only): ``st`` under ``torch.autocast("cuda", bfloat16)`` — ours always runs
-  bf16 autocast on CUDA, so both ST variants are reported.
+- ``st_bf16`` (CUDA only): ``st`` under ``torch.autocast("cuda", bfloat16)``.
+- ``ours_fp32``, ``ours_bf16`` (CUDA only): ``ours`` with ``precision`` forced, the measurement
+  behind ``precision="auto"`` (:data:`distilface.evaluate.encoders.AUTO_BF16_MIN_PARAMS`: on
+  CUDA float32 below that size, bf16 autocast above; ``ours`` runs ``auto``).
+
+``fixed_s`` = wall - encode: what the evaluator spends besides the forward passes (data, model
+load, scoring, writes); ``ours`` also reports its ``meta.phase_seconds``.
 
 Both see identical text (SentEval's whitespace-normalised sentences) and the same batch size;
-repeats are interleaved (ours, st, [st_bf16,] ours_cached, ours, st, ...). The two average
-Spearman values must agree within 0.05 (x100 scale) or the script exits 1 after writing.
+repeats are interleaved (ours, st, [ours_fp32, ours_bf16, st_bf16,] ours_cached, ours, ...).
+The two average Spearman values must agree within 0.05 (x100 scale) or the script exits 1
+after writing.
 
     python benchmarks/bench_eval.py --repeats 3
     python benchmarks/bench_eval.py --device cuda --model /path/all-MiniLM-L6-v2 \\
@@ -48,8 +54,8 @@ SPEARMAN_TOLERANCE = 0.05
 
 
 def _precision(arm: str) -> str:
-    """``ours_fp32`` (CUDA only) runs our evaluator without bf16 autocast."""
-    return "fp32" if arm == "ours_fp32" else "auto"
+    """``ours_fp32`` / ``ours_bf16`` (CUDA only) force the precision; ``ours`` is ``auto``."""
+    return {"ours_fp32": "fp32", "ours_bf16": "bf16"}.get(arm, "auto")
 
 
 def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -89,6 +95,7 @@ def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
             "unique_sentences_encoded": meta["sentences_encoded"],
             "from_cache": meta["from_cache"],
             "dtype": meta["dtype"],
+            "phase_seconds": meta.get("phase_seconds"),
         }
     return _ours_subset(args, start)
 
@@ -177,7 +184,7 @@ def run_arm(args: argparse.Namespace) -> None:
 
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    if args.arm in ("ours", "ours_fp32", "ours_cached"):
+    if args.arm in ("ours", "ours_fp32", "ours_bf16", "ours_cached"):
         out = arm_ours(args)
     else:
         out = arm_st(args, bf16=args.arm == "st_bf16")
@@ -230,13 +237,13 @@ def orchestrate(args: argparse.Namespace) -> int:
 
     record = start_record(args.device, args.wait_quiet)
     pair_sentences = sum(2 * len(load_task(t, args.senteval_root, "test")) for t in args.tasks)
-    cuda_only = ["ours_fp32", "st_bf16"] if args.device == "cuda" else []
+    cuda_only = ["ours_fp32", "ours_bf16", "st_bf16"] if args.device == "cuda" else []
     arms = ["ours", "st", *cuda_only, "ours_cached"]
 
     def check(r: int, arm: str, res: dict[str, Any]) -> None:
         if arm == "ours_cached" and res["from_cache"] != ["avg"]:
             raise RuntimeError(f"repeat {r}: cached re-run re-encoded ({res})")
-        if arm in ("ours", "ours_fp32") and res["from_cache"]:
+        if arm in ("ours", "ours_fp32", "ours_bf16") and res["from_cache"]:
             raise RuntimeError(f"repeat {r}: 'uncached' run hit the cache ({res})")
 
     with tempfile.TemporaryDirectory(prefix="bench-eval-cache-") as tmp:
@@ -260,6 +267,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             "wall_s": wall,
             "process_wall_s": summarize([x["process_wall_s"] for x in results]),
             "encode_s": summarize([x["encode_s"] for x in results]),
+            "fixed_s": summarize([x["wall_s"] - x["encode_s"] for x in results]),
+            "phase_seconds": results[-1].get("phase_seconds"),
             "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
             "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
             "pair_sentences_per_s": pair_sentences / wall["median"],
@@ -280,6 +289,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             "wall_s (median)": s["wall_s"]["median"],
             "min-max": f"{s['wall_s']['min']:.2f}-{s['wall_s']['max']:.2f}",
             "encode_s": s["encode_s"]["median"],
+            "fixed_s": s["fixed_s"]["median"],
             "pair-sent/s": s["pair_sentences_per_s"],
             "peak RSS MiB": s["peak_rss_mib"],
             "GPU MiB": s["gpu_peak_mib"],
@@ -317,6 +327,9 @@ def orchestrate(args: argparse.Namespace) -> int:
             "load_average_after": load_average(),
             "summary": summary,
             "speedup_ours_vs_st": summary["st"]["wall_s"]["median"] / base,
+            "speedup_ours_vs_st_bf16": (
+                summary["st_bf16"]["wall_s"]["median"] / base if "st_bf16" in summary else None
+            ),
             "spearman_abs_diff": diff,
             "spearman_agree": agree,
             "failed_arms": failed,
@@ -341,7 +354,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument(
         "--arm",
-        choices=("ours", "ours_fp32", "ours_cached", "st", "st_bf16"),
+        choices=("ours", "ours_fp32", "ours_bf16", "ours_cached", "st", "st_bf16"),
         help=argparse.SUPPRESS,
     )
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)

@@ -4,7 +4,13 @@
 # sentence-transformers, each throughput switch of the loop as a ratio to the plain loop).
 #
 #   PYTHONPATH=src bash benchmarks/gpu_bench.sh --model /path/all-MiniLM-L6-v2 \
-#       --senteval-root /path/senteval [--corpus /path/wiki1m.txt] [--repeats 3]
+#       --senteval-root /path/senteval [--corpus /path/wiki1m.txt] [--repeats 3] \
+#       [--big-model /path/bert-base-size-model]
+#
+# Evaluation rows (bench_eval.py, all 7 sets): ours (precision auto), ours_fp32, ours_bf16, st,
+# st_bf16, ours_cached for --model; with --big-model (>= 100 M params) the same for it, which
+# re-measures precision "auto"'s switch (AUTO_BF16_MIN_PARAMS in evaluate/encoders.py: float32
+# below, bf16 autocast above). The evaluation rows run first and alone (EVAL_ONLY=1 stops there).
 #
 # Needs torch + transformers + sentence-transformers + scipy + datasets; not snakemake and not
 # the bundled-model wheel. Results: $OUT/bench/*.json when $OUT is set, else results/bench/;
@@ -12,7 +18,7 @@
 # benchmark uses the STS-B train sentences as its corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="" SENTEVAL="" CORPUS="" REPEATS=3 STEPS=50
+MODEL="" SENTEVAL="" CORPUS="" REPEATS=3 STEPS=50 BIG_MODEL=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) MODEL="$2"; shift 2 ;;
@@ -20,6 +26,7 @@ while [[ $# -gt 0 ]]; do
     --corpus) CORPUS="$2"; shift 2 ;;
     --repeats) REPEATS="$2"; shift 2 ;;
     --steps) STEPS="$2"; shift 2 ;;
+    --big-model) BIG_MODEL="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +41,12 @@ python -c "import torch, transformers, sentence_transformers as s; print('torch'
 python benchmarks/bench_eval.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \
   --repeats "$REPEATS" --out "$DEST/bench_eval_cuda.json" 2>&1 | grep -v -i "warn" | tee -a "$LOG" \
   || echo "bench_eval failed or disagreed (exit $?); continuing" | tee -a "$LOG"
+if [[ -n "$BIG_MODEL" ]]; then
+  python benchmarks/bench_eval.py --device cuda --model "$BIG_MODEL" --senteval-root "$SENTEVAL" \
+    --repeats "$REPEATS" --out "$DEST/bench_eval_cuda_big.json" 2>&1 | grep -v -i "warn" \
+    | tee -a "$LOG" || echo "bench_eval (big model) failed (exit $?); continuing" | tee -a "$LOG"
+fi
+if [[ "${EVAL_ONLY:-0}" == 1 ]]; then echo "results in $DEST" | tee -a "$LOG"; exit 0; fi
 # every GPU training row: the 3-layer student (vs sentence-transformers, and each throughput
 # switch) and a DistilBERT-size random student (our loop and its switches), batch 64 x 32 tokens
 python benchmarks/bench_train.py --device cuda --model "$MODEL" --senteval-root "$SENTEVAL" \

@@ -12,7 +12,13 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel, DistilBertConfig, DistilBertModel
 
 from distilface.data.models import transformer_dir
-from distilface.evaluate.encoders import Encoder, _check_vocab
+from distilface.evaluate.encoders import (
+    AUTO_BF16_MIN_PARAMS,
+    Encoder,
+    _check_vocab,
+    _pad_batch,
+    auto_compute_dtype,
+)
 
 NON_CLS = ("cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 SENTENCES = [
@@ -218,3 +224,26 @@ def test_precision_switch_picks_the_compute_dtype(tmp_path) -> None:
     assert dataclasses.replace(enc, precision="fp32").compute_dtype == "float32"
     with pytest.raises(ValueError, match="fp16"):
         _ = dataclasses.replace(enc, precision="fp16").compute_dtype
+
+
+def test_auto_precision_is_fp32_on_cpu_and_for_small_models_on_cuda() -> None:
+    """auto: float32 on the CPU at any size; on CUDA float32 below AUTO_BF16_MIN_PARAMS (a
+    22.7 M MiniLM encodes faster in float32 there), bf16 autocast from that size on."""
+    assert auto_compute_dtype("cpu", 10 * AUTO_BF16_MIN_PARAMS) == "float32"
+    assert auto_compute_dtype("cuda", 22_713_216) == "float32"
+    assert auto_compute_dtype("cuda", AUTO_BF16_MIN_PARAMS - 1) == "float32"
+    assert auto_compute_dtype("cuda", AUTO_BF16_MIN_PARAMS) == "bfloat16"
+
+
+def test_batches_tokenize_once_and_pad_like_the_tokenizer() -> None:
+    """The per-batch padding of pre-tokenized rows equals tokenizing the batch's texts with
+    padding=True (what the evaluator did before tokenizing once)."""
+    enc = Encoder.load(minilm_path(), device="cpu")
+    texts = ["A man plays a guitar.", "Hi", "A much longer sentence with quite a few tokens."]
+    encoded = enc.tokenizer(texts, truncation=True, max_length=8)
+    features = {k: list(encoded[k]) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    padded = _pad_batch(enc.tokenizer, features)
+    direct = enc.tokenizer(texts, padding=True, truncation=True, max_length=8, return_tensors="pt")
+    assert set(padded) == set(direct)
+    for key in direct:
+        assert torch.equal(padded[key], direct[key]), key

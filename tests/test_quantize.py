@@ -204,3 +204,73 @@ def test_int8_targets_resolve_variants_and_models() -> None:
         with pytest.raises(ValueError, match=match):
             int8_targets({**config, "efficiency": {"int8": [bad]}})
     assert int8_targets({"models": {}}) == []
+
+
+def test_speed_sample_is_a_fixed_spread_of_the_sentences() -> None:
+    from distilface.evaluate.int8 import speed_sample
+
+    unique = [f"s{i}" for i in range(10_000)]
+    sample = speed_sample(unique, 2048)
+    assert sample == unique[::5] and len(sample) == 2000  # every 5th: ceil(10000 / 2048)
+    assert speed_sample(unique[:100], 2048) == unique[:100]  # fewer: all of them
+    with pytest.raises(ValueError, match=">= 1"):
+        speed_sample(unique, 0)
+
+
+def test_evaluate_int8_reuses_the_evaluate_rules_fp32_scores(
+    tiny_model: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    """Given the evaluate rule's JSON, float32 is not re-scored: its scores are the JSON's
+    (a bf16 JSON is not float32: then the float32 model is scored here); speeds come from the
+    same fixed sample in both arms."""
+    from distilface.evaluate.int8 import evaluate_int8
+    from distilface.evaluate.sts import evaluate_model
+
+    senteval = shared_data / "senteval"
+    evaluate_model("tiny", tiny_model, ["avg"], senteval, tmp_path / "eval", progress=False)
+    eval_json = tmp_path / "eval" / "avg.json"
+    fp32 = json.loads(eval_json.read_text())
+    out8 = quantize_dynamic_int8(tiny_model, tmp_path / "int8")
+    report = evaluate_int8(
+        "tiny",
+        tiny_model,
+        out8,
+        senteval,
+        tmp_path / "r.json",
+        tasks=["STS16", "SICKRelatedness"],
+        fp32_eval_json=eval_json,
+        speed_sentences=300,
+    )
+    assert report["fp32"]["scores_from"] == str(eval_json)
+    assert report["fp32"]["tasks"] == {
+        t: fp32["tasks"][t]["spearman"]["all"] for t in ("STS16", "SICKRelatedness")
+    }
+    assert report["speed_sample"]["sentences"] == report["fp32"]["sentences"] <= 300
+    assert report["int8"]["sentences"] == report["fp32"]["sentences"]
+    bf16 = {**fp32, "meta": {**fp32["meta"], "dtype": "bfloat16"}}
+    (tmp_path / "bf16.json").write_text(json.dumps(bf16))
+    again = evaluate_int8(
+        "tiny",
+        tiny_model,
+        out8,
+        senteval,
+        tmp_path / "r2.json",
+        tasks=["STS16"],
+        fp32_eval_json=tmp_path / "bf16.json",
+        speed_sentences=100,
+    )
+    assert again["fp32"]["scores_from"] == "scored here"
+    assert again["fp32"]["tasks"]["STS16"] == pytest.approx(
+        fp32["tasks"]["STS16"]["spearman"]["all"], abs=1e-3
+    )
+    with pytest.raises(ValueError, match="pooling"):
+        evaluate_int8(
+            "tiny",
+            tiny_model,
+            out8,
+            senteval,
+            tmp_path / "r3.json",
+            pooling="avg_top2",
+            tasks=["STS16"],
+            fp32_eval_json=eval_json,
+        )

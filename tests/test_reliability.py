@@ -326,18 +326,24 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
     from distilface.evaluate import sts
 
     class Full(io.RawIOBase):
-        def __init__(self, path, mode):
-            self.path = Path(path)
-            self.path.write_bytes(b"")  # the temporary file exists when the write fails
+        """The temporary file exists (core.io created it with os.open) when the write fails."""
+
+        def __init__(self, fd: int):
+            self.fd = fd
 
         def write(self, data):
-            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(self.path))
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+        def close(self):
+            os.close(self.fd)
+            super().close()
 
     target = tmp_path / "eval" / "avg.json"
     real_open = open
 
     def fake_open(path, mode="r", *args, **kwargs):
-        return Full(path, mode) if "x" in mode else real_open(path, mode, *args, **kwargs)
+        writing = isinstance(path, int) and "w" in mode
+        return Full(path) if writing else real_open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", fake_open)
     with pytest.raises(OSError) as info:

@@ -104,7 +104,7 @@ def _train(kwargs: dict, out: str, work: str) -> None:
     train(TrainConfig.from_dict(dict(kwargs), out_dir=out, work_dir=work, progress=False))
 
 
-def _evaluate(model_id: str, encoder: str, senteval: str, settings: dict) -> None:
+def _evaluate(model_id: str, encoder: str, senteval: str, settings: dict, cache_dir: str) -> None:
     from distilface.evaluate.sts import evaluate_model  # torch
 
     evaluate_model(
@@ -116,7 +116,7 @@ def _evaluate(model_id: str, encoder: str, senteval: str, settings: dict) -> Non
         aggregation=settings["aggregation"],
         batch_size=settings["batch_size"],
         max_length=settings["max_length"],
-        cache_dir=paths.EMBEDDING_CACHE,
+        cache_dir=cache_dir or None,
         device=None if settings["device"] == "auto" else settings["device"],
         progress=False,
         precision=settings["precision"],
@@ -175,7 +175,8 @@ def teacher_cache_steps(config: dict) -> list[Step]:
 def eval_step(config: dict, model_id: str, encoder: str) -> Step:
     """Rule ``evaluate``: every pooling in one pass (the last pooling's JSON marks it done)."""
     senteval = paths.data_file(config["data"]["root"], "senteval")
-    run = partial(_evaluate, model_id, encoder, senteval, config["evaluation"])
+    cache = grid.eval_cache_dir(config, model_id)
+    run = partial(_evaluate, model_id, encoder, senteval, config["evaluation"], cache)
     built = encoder.startswith(f"{paths.MODELS_ROOT}/")  # a folder an earlier step builds
     output = paths.eval_json(model_id, EVAL_POOLINGS[-1])
     return Step("eval", model_id, output, run, needs=encoder if built else None, why="not trained")

@@ -11,6 +11,8 @@ rule senteval:
         mirror=MIRROR,
     log:
         paths.job_log("data", "senteval"),
+    benchmark:
+        paths.benchmark("senteval", "senteval"),
     resources:
         runtime=30,
         mem_mb=2000,
@@ -29,6 +31,8 @@ rule corpus:
         mirror=MIRROR,
     log:
         paths.job_log("data", "wiki1m"),
+    benchmark:
+        paths.benchmark("corpus", "wiki1m"),
     resources:
         runtime=30,
         mem_mb=2000,
@@ -47,6 +51,8 @@ rule nli:
         mirror=MIRROR,
     log:
         paths.job_log("data", "nli"),
+    benchmark:
+        paths.benchmark("nli", "nli"),
     resources:
         runtime=30,
         mem_mb=2000,
@@ -71,6 +77,8 @@ rule derived_data:
         kind=lambda wc: DERIVED_FILES[wc.derived],
     log:
         paths.job_log("data", "{derived}"),
+    benchmark:
+        paths.benchmark("derived_data", "{derived}"),
     resources:
         runtime=5,
         mem_mb=1000,

@@ -12,6 +12,8 @@ rule model_card:
         directory(paths.release_dir(RUN_ID)),
     log:
         paths.job_log("release", RUN_ID, ext="log"),
+    benchmark:
+        paths.benchmark("model_card", "{variant}/{hparams}/seed{seed}"),
     conda:
         "../../envs/report.yaml"
     script:

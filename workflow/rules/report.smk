@@ -31,6 +31,8 @@ rule report_tidy:
         logs=lambda wc: all_train_logs(),
     log:
         "results/logs/report/tidy.log",
+    benchmark:
+        paths.benchmark("report_tidy", "tidy"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -54,6 +56,8 @@ rule report_main:
         headline="results/tables/headline.html",
     log:
         "results/logs/report/main.log",
+    benchmark:
+        paths.benchmark("report_main", "main"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -74,6 +78,8 @@ rule report_baselines:
         md="results/tables/baselines.md",
     log:
         "results/logs/report/baselines.log",
+    benchmark:
+        paths.benchmark("report_baselines", "baselines"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -94,6 +100,8 @@ rule report_seeds:
         ),
     log:
         "results/logs/report/seeds.log",
+    benchmark:
+        paths.benchmark("report_seeds", "seeds"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -114,6 +122,8 @@ rule report_comparisons:
         ),
     log:
         "results/logs/report/comparisons.log",
+    benchmark:
+        paths.benchmark("report_comparisons", "comparisons"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -138,6 +148,8 @@ rule report_efficiency:
         models_root="results/models",
     log:
         "results/logs/report/efficiency.log",
+    benchmark:
+        paths.benchmark("report_efficiency", "efficiency"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -166,6 +178,8 @@ rule report_ablation:
         pdf="results/figures/ablation_{axis}.pdf",
     log:
         "results/logs/report/ablation_{axis}.log",
+    benchmark:
+        paths.benchmark("report_ablation", "ablation_{axis}"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -199,6 +213,8 @@ rule report_figures:
         pdfs=[f"results/figures/{name}.pdf" for name in REPORT_FIGURES],
     log:
         "results/logs/report/figures.log",
+    benchmark:
+        paths.benchmark("report_figures", "figures"),
     conda:
         "../../envs/report.yaml"
     script:

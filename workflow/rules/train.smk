@@ -22,6 +22,8 @@ rule student_init:
         layers=lambda wc: TRAINING["students"][wc.student]["from_layers"]["layers"],
     log:
         paths.job_log("student_init", "{student}"),
+    benchmark:
+        paths.benchmark("student_init", "{student}"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -47,6 +49,8 @@ rule teacher_cache:
         limit=lambda wc: data_spec(config, wc.corpus)[1],
     log:
         paths.job_log("teacher_cache", "{teacher}/{corpus}"),
+    benchmark:
+        paths.benchmark("teacher_cache", "{teacher}/{corpus}"),
     threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),
@@ -72,6 +76,8 @@ rule train:
         work_dir=paths.checkpoint_dir(RUN_ID),
     log:
         paths.job_log("train", RUN_ID),
+    benchmark:
+        paths.benchmark("train", "{variant}/{hparams}/seed{seed}"),
     threads: TRAIN_RES.get("threads", 2)
     resources:
         gpu=TRAIN_RES.get("gpu", 0),

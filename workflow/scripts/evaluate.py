@@ -24,7 +24,7 @@ with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.mo
         aggregation=settings["aggregation"],
         batch_size=settings["batch_size"],
         max_length=settings["max_length"],
-        cache_dir=snakemake.params.cache_dir,
+        cache_dir=snakemake.params.cache_dir or None,  # "": a trained model, not cached
         device=None if settings["device"] == "auto" else settings["device"],
         precision=settings.get("precision", "auto"),
     )

@@ -15,6 +15,7 @@ with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.mo
         snakemake.output[0],
         pooling=snakemake.wildcards.pooling,
         tasks=snakemake.params.tasks,
+        fp32_eval_json=snakemake.input.fp32_eval,
         batch_size=settings.get("batch_size", 128),
         max_length=settings.get("max_length", 512),
         aggregation=settings.get("aggregation", "all"),

@@ -21,10 +21,11 @@ INT8_MODELS_ROOT = f"{RESULTS}/models_int8"
 INT8_EVAL_ROOT = f"{RESULTS}/eval_int8"
 RELEASE_ROOT = f"{RESULTS}/release"
 LOGS_ROOT = f"{RESULTS}/logs"
-EMBEDDING_CACHE = f"{RESULTS}/cache/embeddings"
 TABLES_ROOT = f"{RESULTS}/tables"
 FIGURES_ROOT = f"{RESULTS}/figures"
 BENCH_ROOT = f"{RESULTS}/bench"
+#: Snakemake `benchmark:` files, one per job (rule timings gathers them)
+JOB_TIMES_ROOT = f"{RESULTS}/benchmarks"
 REPRODUCE_LOG = f"{RESULTS}/reproduce_log.jsonl"
 REPRODUCE_SUMMARY = f"{RESULTS}/reproduce_summary.json"
 
@@ -122,3 +123,8 @@ def table(name: str, ext: str) -> str:
 def figure(name: str, ext: str) -> str:
     """A report figure, ``results/figures/{name}.{ext}``."""
     return f"{FIGURES_ROOT}/{name}.{ext}"
+
+
+def benchmark(rule: str, job: str) -> str:
+    """Snakemake's `benchmark:` file of one job: ``results/benchmarks/{rule}/{job}.tsv``."""
+    return f"{JOB_TIMES_ROOT}/{rule}/{job}.tsv"

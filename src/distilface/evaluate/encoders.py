@@ -11,9 +11,11 @@ forward pass with ``output_hidden_states=True``, then one of the five poolings o
 - :meth:`Encoder.encode_multi` pools one forward pass in several ways, so evaluating all five
   poolings costs one pass over the data.
 
-On CUDA the forward runs under bf16 autocast by default (``precision``); on CPU it is float32,
-or int8 matmuls for a folder exported by :mod:`distilface.evaluate.quantize`. Pooling is
-always done in float32 and embeddings are returned as float32.
+Precision ``auto`` (:func:`auto_compute_dtype`): float32 on the CPU; on CUDA float32 below
+:data:`AUTO_BF16_MIN_PARAMS` parameters and bf16 autocast from there on (measured: see that
+constant); int8 matmuls for a folder exported by :mod:`distilface.evaluate.quantize`. Pooling
+is always done in float32 and embeddings are returned as float32. Each batch is tokenized once
+(lengths and ids from one call, padded per batch) and its poolings leave the device in one copy.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import contextlib
 import inspect
 import json
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from transformers.utils import logging as transformers_logging
 
 from distilface.core.logs import log_event
 from distilface.core.names import EVAL_POOLINGS
@@ -129,6 +134,23 @@ def _length_order(lengths: Sequence[int]) -> np.ndarray:
 
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+#: ``precision="auto"`` on CUDA: bf16 autocast only from this many parameters on. Measured
+#: (bench_eval, all 7 sets, all-MiniLM-L6-v2, 22.7 M params, batch 128): bf16 autocast is
+#: slower than float32 for a model this small, the forward being launch-bound on short STS
+#: sentences — H100: our evaluator 18.7 s with bf16 vs sentence-transformers 4.6 s; H200 with
+#: float32: 11.4 s vs 3.8 s (results/reference/gpu-h100/bench/). No model between 22.7 M and
+#: 110 M has been timed, so the switch sits at BERT-base size, where bf16 matmuls pay off;
+#: ``benchmarks/gpu_bench.sh`` re-measures both precisions (arms ours_fp32 / ours_bf16).
+AUTO_BF16_MIN_PARAMS = 100_000_000
+
+
+def auto_compute_dtype(device_type: str, n_params: int) -> str:
+    """``precision="auto"``: ``"bfloat16"`` on CUDA for models of at least
+    :data:`AUTO_BF16_MIN_PARAMS` parameters, else ``"float32"`` (always on the CPU, where bf16
+    matmuls are emulated without AVX512-BF16/AMX: 0.16x, benchmarks/README.md)."""
+    if device_type == "cuda" and n_params >= AUTO_BF16_MIN_PARAMS:
+        return "bfloat16"
+    return "float32"
 
 
 @dataclass
@@ -141,9 +163,9 @@ class Encoder:
     tokenizer: object
     device: torch.device
     cls_skip_reason: str | None
-    # "auto": bf16 autocast on CUDA, fp32 elsewhere; "fp32": never autocast; "bf16": autocast
-    # wherever torch supports it. Measured on an H100 (results/reference/gpu-h100): for a
-    # MiniLM-size model fp32 encodes faster than bf16 autocast (launch-bound), so it is a knob.
+    # "auto": auto_compute_dtype (float32 on the CPU and for small models on CUDA, bf16
+    # autocast for large ones on CUDA); "fp32": never autocast; "bf16": autocast wherever
+    # torch supports it.
     precision: str = "auto"
     # "dynamic_int8" when the folder carries quantization.json (distilface.evaluate.quantize): every
     # Linear then runs as a CPU int8 matmul, and compute_dtype says "int8".
@@ -228,7 +250,7 @@ class Encoder:
         if self.quantization is not None:
             return "int8"
         if self.precision == "auto":
-            return "bfloat16" if self.device.type == "cuda" else "float32"
+            return auto_compute_dtype(self.device.type, self.n_params)
         return "bfloat16" if self.precision == "bf16" else "float32"
 
     def available_poolings(self) -> dict[str, str | None]:
@@ -293,12 +315,10 @@ class Encoder:
     ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """Yield (row indices into ``unique``, pooled float32 arrays) per length-sorted batch."""
         limit = self.effective_max_length(max_length)
-        lengths = [
-            len(ids)
-            for ids in self.tokenizer(unique, truncation=True, max_length=limit)["input_ids"]
-        ]
-        order = _length_order(lengths)
+        encoded = self.tokenizer(unique, truncation=True, max_length=limit)
         accepted = set(inspect.signature(self.model.forward).parameters)
+        keys = [k for k in encoded.keys() if k in accepted]
+        order = _length_order([len(ids) for ids in encoded["input_ids"]])
         autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16)
             if self.compute_dtype == "bfloat16"
@@ -306,30 +326,13 @@ class Encoder:
         )
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            batch = self.tokenizer(
-                [unique[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=limit,
-                return_tensors="pt",
-            )
-            inputs = {k: v.to(self.device) for k, v in batch.items() if k in accepted}
-            with torch.inference_mode(), autocast:
-                outputs = self.model(**inputs, output_hidden_states=True, return_dict=True)
-            hidden = tuple(h.float() for h in outputs.hidden_states)
-            pooler = getattr(outputs, "pooler_output", None)
-            pooled = {
-                p: pool(
-                    p,
-                    inputs["attention_mask"],
-                    hidden,
-                    pooler.float() if pooler is not None else None,
-                )
-                .cpu()
-                .numpy()
-                for p in poolings
-            }
-            yield rows, pooled
+            batch = _pad_batch(self.tokenizer, {k: [encoded[k][i] for i in rows] for k in keys})
+            inputs = {k: v.to(self.device) for k, v in batch.items()}
+            with torch.inference_mode():
+                with autocast:
+                    outputs = self.model(**inputs, output_hidden_states=True, return_dict=True)
+                pooled = _pool_all(poolings, inputs["attention_mask"], outputs)  # float32
+            yield rows, dict(zip(poolings, pooled.cpu().numpy(), strict=True))
 
     def effective_max_length(self, max_length: int) -> int:
         """``max_length`` capped by the tokenizer's own limit when that limit is a real one."""
@@ -337,6 +340,31 @@ class Encoder:
         if isinstance(own, int) and 0 < own < 100_000:
             return min(max_length, own)
         return max_length
+
+
+def _pad_batch(tokenizer: Any, features: dict[str, list[list[int]]]) -> dict[str, torch.Tensor]:
+    """Pad one batch of already-tokenized rows to its longest row, exactly as
+    ``tokenizer(texts, padding=True, truncation=True, ...)`` pads (the tokenizer's own ``pad``;
+    its advice to call the tokenizer on text instead is silenced: the ids are already made)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()
+        try:
+            return tokenizer.pad(features, padding=True, return_tensors="pt")
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+
+
+def _pool_all(poolings: Sequence[str], attention_mask: torch.Tensor, outputs: Any) -> torch.Tensor:
+    """``(len(poolings), batch, hidden)`` float32: every pooling of one forward pass; only the
+    layers a pooling reads (embeddings, last two) are cast to float32."""
+    states = outputs.hidden_states
+    used = {0, len(states) - 2, len(states) - 1}
+    hidden = tuple(h.float() if i in used else h for i, h in enumerate(states))
+    pooler = getattr(outputs, "pooler_output", None)
+    pooler = pooler.float() if pooler is not None else None
+    return torch.stack([pool(p, attention_mask, hidden, pooler) for p in poolings])
 
 
 def _check_vocab(model_dir: str, tokenizer_len: int, vocab_size: int) -> None:

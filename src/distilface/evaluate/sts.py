@@ -16,9 +16,12 @@ What is reproduced, and from where (SimCSE's fork of SentEval, ``senteval/sts.py
   per-entailment-label correlations are kept for information only.
 - ``avg`` = mean over the seven tasks of the chosen aggregation (SimCSE: ``"all"``).
 
-Speed: the sentences of all seven test sets plus STS-B dev are deduplicated and encoded once,
-one forward pass serving every requested pooling (:meth:`Encoder.encode_multi`), with an
-optional :class:`~distilface.cache.EmbeddingCache` so re-runs re-encode nothing.
+Speed: the test sets are read once per job; the sentences of all seven test sets plus STS-B
+dev are deduplicated and encoded once, one forward pass serving every requested pooling
+(:meth:`Encoder.encode_multi`), with an optional :class:`~distilface.cache.EmbeddingCache` so
+re-runs re-encode nothing; each pair's rows are looked up once and shared by every pooling.
+The time of each phase (data, model load, encode, scoring) is in the JSON's
+``meta.phase_seconds``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import io
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ from distilface.core.logs import log_event
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.core.provenance import git_commit, package_versions
 from distilface.core.types import StsPairs
+from distilface.data.models import model_fingerprint
 from distilface.data.readers import load_task, senteval_text
 from distilface.evaluate.cache import EmbeddingCache, dataset_id
 from distilface.evaluate.encoders import Encoder
@@ -158,24 +163,15 @@ def embed_unique(
     data_id = dataset_id(sentences)
     expected = (len(sentences), encoder.embedding_dim)
 
-    def key(pooling: str) -> tuple[str | int, ...]:
-        return (str(fingerprint), pooling, data_id, limit, encoder.compute_dtype)
+    versions = package_versions(("torch", "transformers"))
+    # what the vectors depend on beyond the weights: also the device kind and the library
+    # versions, since a named encoder's entries live across runs (workflow/rules/evaluate.smk)
+    stamp = (encoder.compute_dtype, encoder.device.type, *(f"{k}={v}" for k, v in versions.items()))
 
-    found: dict[str, np.ndarray] = {}
-    if cache is not None:
-        for p in poolings:
-            arr = cache.get(key(p))
-            if arr is not None and arr.shape == expected and arr.dtype == np.float32:
-                found[p] = arr
-            elif arr is not None:
-                log_event(
-                    logger,
-                    "cache entry has wrong shape, re-encoding",
-                    pooling=p,
-                    shape=list(arr.shape),
-                    dtype=str(arr.dtype),
-                    expected=list(expected),
-                )
+    def key(pooling: str) -> tuple[str | int, ...]:
+        return (str(fingerprint), pooling, data_id, limit, *stamp)
+
+    found = _cached(cache, key, poolings, expected) if cache is not None else {}
     missing = [p for p in poolings if p not in found]
     seconds = 0.0
     if missing:
@@ -201,8 +197,82 @@ def embed_unique(
     return {p: found[p] for p in poolings}, info
 
 
+def _cached(
+    cache: EmbeddingCache,
+    key: Callable[[str], tuple[str | int, ...]],
+    poolings: Sequence[str],
+    expected: tuple[int, int],
+) -> dict[str, np.ndarray]:
+    """The poolings whose cached array has the expected shape and dtype (others are logged and
+    re-encoded)."""
+    found: dict[str, np.ndarray] = {}
+    for p in poolings:
+        arr = cache.get(key(p))
+        if arr is not None and arr.shape == expected and arr.dtype == np.float32:
+            found[p] = arr
+        elif arr is not None:
+            log_event(
+                logger,
+                "cache entry has wrong shape, re-encoding",
+                pooling=p,
+                shape=list(arr.shape),
+                dtype=str(arr.dtype),
+                expected=list(expected),
+            )
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # end to end
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How :func:`evaluate_model` runs (none of these changes which sentences are scored).
+
+    ``aggregation``: ``all`` (SimCSE) or ``wmean`` for the ``avg``; ``batch_size``,
+    ``max_length``: of the encoder; ``cache_dir``: an :class:`EmbeddingCache` folder or ``None``;
+    ``device``: ``None`` = CUDA when available; ``precision``: see :class:`Encoder`.
+    """
+
+    aggregation: str = "all"
+    batch_size: int = 128
+    max_length: int = 512
+    cache_dir: str | Path | None = None
+    device: str | None = None
+    progress: bool = True
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class StsData:
+    """The seven test sets and STS-B dev, normalised, with each pair's rows in ``unique``
+    (the distinct sentences, first-seen order): read once per job, shared by every pooling."""
+
+    sets: dict[str, StsPairs]
+    unique: list[str]
+    index: dict[str, tuple[np.ndarray, np.ndarray]]
+    gold: dict[str, np.ndarray]  # float64
+    subsets: dict[str, np.ndarray]  # str
+
+
+def load_sts_data(senteval_root: str | Path) -> StsData:
+    """Read and normalise the seven test sets + STS-B dev; index every pair into ``unique``."""
+    sets = {t: load_task(t, senteval_root, "test") for t in STS_TASKS}
+    sets["stsb_dev"] = load_task("STSBenchmark", senteval_root, "dev")
+    sets = {name: _normalised(pairs, senteval_text) for name, pairs in sets.items()}
+    unique = list(dict.fromkeys(s for pairs in sets.values() for s in pairs.sent1 + pairs.sent2))
+    row = {s: i for i, s in enumerate(unique)}
+    index = {
+        name: (
+            np.fromiter((row[s] for s in pairs.sent1), np.int64, len(pairs)),
+            np.fromiter((row[s] for s in pairs.sent2), np.int64, len(pairs)),
+        )
+        for name, pairs in sets.items()
+    }
+    gold = {name: np.asarray(pairs.gold, dtype=np.float64) for name, pairs in sets.items()}
+    subsets = {name: np.asarray(pairs.subsets, dtype=str) for name, pairs in sets.items()}
+    return StsData(sets, unique, index, gold, subsets)
 
 
 def evaluate_model(
@@ -211,93 +281,136 @@ def evaluate_model(
     poolings: Sequence[str],
     senteval_root: str | Path,
     out_dir: str | Path,
-    aggregation: str = "all",
-    batch_size: int = 128,
-    max_length: int = 512,
-    cache_dir: str | Path | None = None,
-    device: str | None = None,
-    progress: bool = True,
-    precision: str = "auto",
+    settings: EvalSettings | None = None,
+    **options: Any,
 ) -> dict[str, Path]:
     """Evaluate one encoder on the 7 STS tasks (+ STS-B dev) for each pooling.
 
+    ``settings`` or its fields as keywords (``batch_size=64``, ...; :class:`EvalSettings`).
     Writes ``out_dir/{pooling}.json`` (format in DESIGN.md) and ``out_dir/{pooling}.scores.npz``
     (``{task}__cos``, ``{task}__gold``, ``{task}__subset``) per usable pooling; a pooling the
     model cannot serve (e.g. ``cls`` without a trained pooler) gets a JSON with ``"skipped"``
     and an npz holding only ``skipped`` (the reason), so every declared output exists and no
     score can be read from it. Returns ``{pooling: json path}``.
     """
-    poolings = list(dict.fromkeys(poolings))
-    for p in poolings:
-        if p not in EVAL_POOLINGS:
-            raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(EVAL_POOLINGS)}")
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
-    started = time.perf_counter()
-    out = Path(out_dir)
-    sets = {t: load_task(t, senteval_root, "test") for t in STS_TASKS}
-    sets["stsb_dev"] = load_task("STSBenchmark", senteval_root, "dev")
-    sets = {name: _normalised(pairs, senteval_text) for name, pairs in sets.items()}
-    unique = list(dict.fromkeys(s for pairs in sets.values() for s in pairs.sent1 + pairs.sent2))
+    if settings is not None and options:
+        raise TypeError(f"pass settings or keyword options, not both ({sorted(options)})")
+    cfg = settings or EvalSettings(**options)
+    poolings = _checked_request(poolings, cfg.aggregation)
+    clock = _PhaseClock()
+    data = load_sts_data(senteval_root)
+    clock.lap("load_data")
     log_event(
         logger,
         "sts sets loaded",
         model=model_id,
         senteval_root=str(senteval_root),
-        pairs={k: len(v) for k, v in sets.items()},
-        unique_sentences=len(unique),
+        pairs={k: len(v) for k, v in data.sets.items()},
+        unique_sentences=len(data.unique),
     )
-
-    encoder = Encoder.load(encoder_path, device=device, precision=precision)
+    encoder = Encoder.load(encoder_path, device=cfg.device, precision=cfg.precision)
+    clock.lap("load_model")
     available = encoder.available_poolings()
     usable = [p for p in poolings if available[p] is None]
-    embeddings: dict[str, np.ndarray] = {}
-    info: dict[str, Any] = {"encode_seconds": 0.0, "from_cache": [], "encoded": []}
-    fingerprint = None
-    if usable:
-        cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
-        if cache is not None:
-            from distilface.data.models import model_fingerprint
-
-            fingerprint = model_fingerprint(encoder.model_dir)
-        embeddings, info = embed_unique(
-            encoder, unique, usable, cache, fingerprint, batch_size, max_length, progress
-        )
-    row = {s: i for i, s in enumerate(unique)}
-    meta = _meta(encoder, info, len(unique), batch_size, max_length, senteval_root, fingerprint)
+    embeddings, info, fingerprint = _embed_usable(encoder, data.unique, usable, cfg)
+    clock.lap("encode")
+    meta = _meta(encoder, info, len(data.unique), cfg, senteval_root, fingerprint)
+    meta["phase_seconds"] = clock.laps  # the same dict: "score" is in it before any write
+    head = {"model": model_id, "encoder": str(encoder_path), "aggregation": cfg.aggregation}
     # Score every pooling first, write afterwards: a refused score leaves no file behind.
-    outputs: dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}
-    for p in poolings:
-        head = {
-            "model": model_id,
-            "encoder": str(encoder_path),
-            "pooling": p,
-            "aggregation": aggregation,
-        }
-        if available[p] is not None:
-            log_event(logger, "pooling skipped", model=model_id, pooling=p, reason=available[p])
-            skipped = {**head, "skipped": available[p], "meta": meta}
-            outputs[p] = (skipped, {"skipped": np.array(available[p])})
-            continue
-        result, arrays = _score_all(sets, embeddings[p], row)
-        avg = average(result["tasks"], aggregation)
-        check_finite(result, avg, f"{model_id} ({encoder_path}), pooling {p}")
-        meta_p = {**meta, "eval_seconds": time.perf_counter() - started}
-        outputs[p] = ({**head, **result, "avg": avg, "meta": meta_p}, arrays)
+    outputs = {
+        p: _score_pooling(data, embeddings.get(p), available[p], head, p, meta, clock)
+        for p in poolings
+    }
+    clock.lap("score")
+    return _write_outputs(Path(out_dir), outputs)
+
+
+def _score_pooling(
+    data: StsData,
+    emb: np.ndarray | None,
+    skip_reason: str | None,
+    head: dict[str, Any],
+    pooling: str,
+    meta: dict[str, Any],
+    clock: _PhaseClock,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON object and npz arrays of one pooling (or of its skip, with the reason)."""
+    obj = {"model": head["model"], "encoder": head["encoder"], "pooling": pooling}
+    obj["aggregation"] = head["aggregation"]
+    what = f"{head['model']} ({head['encoder']}), pooling {pooling}"
+    if skip_reason is not None or emb is None:
         log_event(
-            logger,
-            "pooling scored",
-            model=model_id,
-            pooling=p,
-            avg=avg,
-            stsb_dev=result["stsb_dev"]["spearman"],
+            logger, "pooling skipped", model=head["model"], pooling=pooling, reason=skip_reason
         )
+        return {**obj, "skipped": skip_reason, "meta": meta}, {"skipped": np.array(skip_reason)}
+    result, arrays = _score_all(data, emb)
+    avg = average(result["tasks"], head["aggregation"])
+    check_finite(result, avg, what)
+    log_event(
+        logger,
+        "pooling scored",
+        model=head["model"],
+        pooling=pooling,
+        avg=avg,
+        stsb_dev=result["stsb_dev"]["spearman"],
+    )
+    meta_p = {**meta, "eval_seconds": clock.total()}
+    return {**obj, **result, "avg": avg, "meta": meta_p}, arrays
+
+
+def _checked_request(poolings: Sequence[str], aggregation: str) -> list[str]:
+    """The distinct requested poolings; an unknown pooling or aggregation is an error."""
+    out = list(dict.fromkeys(poolings))
+    for p in out:
+        if p not in EVAL_POOLINGS:
+            raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(EVAL_POOLINGS)}")
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
+    return out
+
+
+def _embed_usable(
+    encoder: Encoder, unique: list[str], usable: list[str], cfg: EvalSettings
+) -> tuple[dict[str, np.ndarray], dict[str, Any], str | None]:
+    """Embeddings of ``unique`` for the usable poolings (one pass, through the cache when
+    ``cfg.cache_dir`` is set), the :func:`embed_unique` info, and the model fingerprint."""
+    if not usable:
+        return {}, {"encode_seconds": 0.0, "from_cache": [], "encoded": []}, None
+    cache = EmbeddingCache(cfg.cache_dir) if cfg.cache_dir is not None else None
+    fingerprint = model_fingerprint(encoder.model_dir) if cache is not None else None
+    embeddings, info = embed_unique(
+        encoder, unique, usable, cache, fingerprint, cfg.batch_size, cfg.max_length, cfg.progress
+    )
+    return embeddings, info, fingerprint
+
+
+def _write_outputs(
+    out: Path, outputs: dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]]
+) -> dict[str, Path]:
+    """Write each pooling's npz then JSON (atomically); ``{pooling: json path}``."""
     written: dict[str, Path] = {}
     for p, (obj, arrays) in outputs.items():
         _write_npz(out / f"{p}.scores.npz", arrays)
         _write_json(out / f"{p}.json", obj)
         written[p] = out / f"{p}.json"
     return written
+
+
+class _PhaseClock:
+    """Seconds spent per phase of one evaluation (``laps``) and since it started."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self.started
 
 
 class ScoreError(ValueError):
@@ -339,16 +452,20 @@ def _normalised(pairs: StsPairs, normalise: Any) -> StsPairs:
     )
 
 
-def _score_all(
-    sets: dict[str, StsPairs], emb: np.ndarray, row: dict[str, int]
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Per-task scores (JSON part) and per-pair arrays (npz part) for one pooling."""
+def _score_all(data: StsData, emb: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Per-task scores (JSON part) and per-pair arrays (npz part) for one pooling.
+
+    The float64 cast, ``nan_to_num`` and row norms of :func:`cosine_scores` are done once for
+    all distinct sentences (element- and row-wise, so each pair's cosine is the same number as
+    :func:`cosine_scores` of the pair's two rows), then every task gathers its pairs.
+    """
+    rows, norms = _rows_and_norms(emb)
     tasks: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     for task in STS_TASKS:
-        pairs = sets[task]
-        cos = _pair_cosines(pairs, emb, row)
-        scores = score_similarities(cos, pairs.gold, pairs.subsets, task in YEAR_TASKS)
+        cos = _pair_cosines(rows, norms, *data.index[task])
+        gold, subsets = data.gold[task], data.subsets[task]
+        scores = score_similarities(cos, gold, subsets, task in YEAR_TASKS)
         if task not in YEAR_TASKS:
             scores = {
                 "n": scores["n"],
@@ -357,25 +474,37 @@ def _score_all(
             }
         tasks[task] = scores
         arrays[f"{task}__cos"] = cos
-        arrays[f"{task}__gold"] = np.asarray(pairs.gold, dtype=np.float64)
-        arrays[f"{task}__subset"] = np.asarray(pairs.subsets, dtype=str)
-    dev = sets["stsb_dev"]
-    dev_spearman, _ = correlations(_pair_cosines(dev, emb, row), dev.gold)
-    return {"tasks": tasks, "stsb_dev": {"n": len(dev), "spearman": dev_spearman}}, arrays
+        arrays[f"{task}__gold"] = gold
+        arrays[f"{task}__subset"] = subsets
+    dev_cos = _pair_cosines(rows, norms, *data.index["stsb_dev"])
+    dev_spearman, _ = correlations(dev_cos, data.gold["stsb_dev"])
+    dev = {"n": len(data.sets["stsb_dev"]), "spearman": dev_spearman}
+    return {"tasks": tasks, "stsb_dev": dev}, arrays
 
 
-def _pair_cosines(pairs: StsPairs, emb: np.ndarray, row: dict[str, int]) -> np.ndarray:
-    idx1 = np.fromiter((row[s] for s in pairs.sent1), np.int64, len(pairs))
-    idx2 = np.fromiter((row[s] for s in pairs.sent2), np.int64, len(pairs))
-    return cosine_scores(emb[idx1], emb[idx2])
+def _rows_and_norms(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``nan_to_num(float64(emb))`` and its row norms (the per-row part of cosine_scores)."""
+    rows = np.asarray(emb, dtype=np.float64)
+    if not np.isfinite(rows).all():  # nan_to_num is the identity on finite values: skip it then
+        rows = np.nan_to_num(rows)
+    return rows, np.linalg.norm(rows, axis=1)
+
+
+def _pair_cosines(
+    rows: np.ndarray, norms: np.ndarray, idx1: np.ndarray, idx2: np.ndarray
+) -> np.ndarray:
+    """:func:`cosine_scores` of the pairs ``(rows[idx1], rows[idx2])`` from precomputed norms."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dots = np.einsum("ij,ij->i", rows[idx1], rows[idx2])
+        cos = dots / (norms[idx1] * norms[idx2])
+    return np.nan_to_num(cos)
 
 
 def _meta(
     encoder: Encoder,
     info: dict[str, Any],
     n_unique: int,
-    batch_size: int,
-    max_length: int,
+    cfg: EvalSettings,
     senteval_root: str | Path,
     fingerprint: str | None,
 ) -> dict[str, Any]:
@@ -388,8 +517,8 @@ def _meta(
         "encode_seconds": info["encode_seconds"],
         "sentences_encoded": n_unique,
         "from_cache": info["from_cache"],
-        "batch_size": batch_size,
-        "max_length": encoder.effective_max_length(max_length),
+        "batch_size": cfg.batch_size,
+        "max_length": encoder.effective_max_length(cfg.max_length),
         "model_dir": encoder.model_dir,
         "model_fingerprint": fingerprint,
         "senteval_root": str(senteval_root),
@@ -429,14 +558,26 @@ def score_encoder(
     aggregation: str = "all",
 ) -> dict[str, Any]:
     """Spearman x 100 (``aggregation``: ``all`` or ``wmean``) of ``encoder`` on ``tasks``
-    (test splits).
-
-    Same text normalisation, deduplicated single encode and scoring functions as
-    :func:`distilface.sts.evaluate_model`; no files are written. Returns
-    ``{"tasks": {task: spearman}, "avg_spearman", "n_unique", "n_pair_sentences",
-    "encode_s"}``.
-    """
+    (test splits): :func:`normalised_test_sets` then :func:`score_sets`."""
     sets = normalised_test_sets(tasks, senteval_root)
+    return score_sets(encoder, sets, pooling, batch_size, max_length, progress, aggregation)
+
+
+def score_sets(
+    encoder: Any,
+    sets: dict[str, tuple[list[str], list[str], Any]],
+    pooling: str = "avg",
+    batch_size: int = 128,
+    max_length: int = 512,
+    progress: bool = False,
+    aggregation: str = "all",
+) -> dict[str, Any]:
+    """Spearman x 100 of ``encoder`` on already-read ``sets`` (:func:`normalised_test_sets`).
+
+    Same deduplicated single encode and scoring functions as :func:`evaluate_model`; no files
+    are written. Returns ``{"tasks": {task: spearman}, "avg_spearman", "n_unique",
+    "n_pair_sentences", "encode_s"}``.
+    """
     unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
     start = time.perf_counter()
     emb = encoder.encode(unique, pooling, batch_size, max_length, progress=progress)

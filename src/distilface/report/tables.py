@@ -506,7 +506,8 @@ def efficiency_table(
             "Params (M)": float(sel["params"]) / 1e6,
             "Disk (MiB)": float(np.nanmean(disk)) / MIB if np.isfinite(disk).any() else np.nan,
         }
-        speed = runs["sentences_encoded"] / runs["encode_seconds"]
+        # an evaluation served from the embedding cache encoded nothing: no speed (not inf)
+        speed = runs["sentences_encoded"] / runs["encode_seconds"].where(runs["encode_seconds"] > 0)
         dtype = runs.get("dtype", pd.Series("float32", index=runs.index)).fillna("float32")
         for (device, prec), sub in speed.groupby([runs["device"].fillna("cpu"), dtype]):
             row[_speed_column(device, prec)] = float(sub.mean())

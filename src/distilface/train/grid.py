@@ -40,6 +40,7 @@ from typing import Any
 
 from distilface.core import paths
 from distilface.core.names import OBJECTIVES, TRAIN_POOLINGS, TRAIN_TO_EVAL_POOLING
+from distilface.data.models import cache_root
 
 #: hparams every training objective reads (each run declares them).
 HPARAMS = ("pooling", "batch_size", "learning_rate", "dropout", "max_seq_length")
@@ -275,6 +276,17 @@ def encoder_path(config: dict, model_id: str) -> str:
     if model_id in models:
         return str(models[model_id]["path"])
     return model_dir_for(config, model_id)
+
+
+def eval_cache_dir(config: dict, model_id: str) -> str:
+    """Where the evaluator caches ``model_id``'s STS embeddings: a named encoder (baseline,
+    teacher: weights that never change) in the user cache (``$DISTILFACE_CACHE/embeddings``,
+    keyed by weights, data, length, dtype, device and library versions), so later runs reuse
+    them; a model this workflow trains is scored once per training and not cached (``""``),
+    which keeps the cache at the baselines' size (quick config: MiniLM + mpnet, about 0.5 GB)."""
+    if encoder_path(config, model_id).startswith(f"{paths.RESULTS}/"):
+        return ""
+    return str(cache_root() / "embeddings")
 
 
 def run_for(config: dict, model_id: str) -> Run:
