@@ -30,14 +30,12 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from snake import job_counts, snakemake
 from tinydata import ARCHITECTURES, architecture_of, sources_for, write_mirror
 
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
@@ -48,7 +46,6 @@ from distilface.train.grid import all_model_ids, trained_model_ids
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "config.yaml"
 HUB_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 pytestmark = pytest.mark.slow
 
@@ -144,23 +141,6 @@ def merged(config: dict, override: dict) -> dict:
     return out
 
 
-def snakemake(args: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table (rule -> jobs) Snakemake prints first, dry run or not."""
-    table = output.split("Job stats:", 1)[1].split("\ntotal", 1)[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
 def test_hub_references_are_derived_from_the_config() -> None:
     config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     refs = hub_references(config)
@@ -191,11 +171,13 @@ def test_papers_dag_rehearsal(tmp_path: Path) -> None:
     override, stand_ins = write_override(config, tmp_path)
     (work / "override.yaml").write_text(yaml.safe_dump(override), encoding="utf-8")
 
-    real = snakemake(["-n", "--configfile", str(CONFIG)], work)
+    real = snakemake(["-n", "--configfile", str(CONFIG)], work, timeout=900)
     assert real.returncode == 0, real.stderr[-3000:]
     real_rules = set(job_counts(real.stdout + real.stderr))
 
-    proc = snakemake(["--cores", "2", "--configfile", str(CONFIG), "override.yaml"], work)
+    proc = snakemake(
+        ["--cores", "2", "--configfile", str(CONFIG), "override.yaml"], work, timeout=900
+    )
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
     check_rehearsal(work, config, override, job_counts(proc.stdout + proc.stderr), real_rules)
     assert set(stand_ins) == set(hub_references(config).values())

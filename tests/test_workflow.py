@@ -6,44 +6,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from snake import job_counts, snakemake
 
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS, TASK_LABELS
 from distilface.report.targets import int8_targets
 from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def load(name: str) -> dict:
     return yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8"))
-
-
-def snakemake(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    return subprocess.run(
-        [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def job_counts(stdout: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = stdout.split("Job stats:")[1].split("Reasons:")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"])
@@ -51,7 +29,7 @@ def test_dry_run_lists_every_job(name: str, tmp_path: Path) -> None:
     """`snakemake -n` resolves the whole DAG with no network: one evaluate job per model, one
     train job per trained grid point (full config: the papers' runs and every ablation)."""
     cfg = load(name)
-    proc = snakemake("-n", "--configfile", str(REPO / "config" / name), cwd=tmp_path)
+    proc = snakemake(["-n", "--configfile", str(REPO / "config" / name)], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
     n_models = len(cfg["baselines"]["models"]) + len(all_model_ids(cfg))
@@ -70,7 +48,7 @@ def test_unknown_baseline_model_is_a_clear_error(tmp_path: Path) -> None:
     cfg["baselines"]["models"] = ["no-such-model"]
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    proc = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    proc = snakemake(["-n", "--configfile", str(path)], cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "baselines.models" in out and "no-such-model" in out
@@ -81,7 +59,7 @@ def test_schema_rejects_bad_pooling(tmp_path: Path) -> None:
     cfg["baselines"]["poolings"] = ["max"]
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    proc = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    proc = snakemake(["-n", "--configfile", str(path)], cwd=tmp_path)
     assert proc.returncode != 0 and "'max' is not one of" in proc.stdout + proc.stderr
 
 
@@ -93,7 +71,7 @@ def ci_run(tmp_path_factory, shared_data: Path) -> Path:
     cfg = load("ci.yaml")
     cfg["data"]["mirror"] = str(shared_data)
     (work / "ci.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake("--cores", "2", "--configfile", "ci.yaml", cwd=work, timeout=3000)
+    proc = snakemake(["--cores", "2", "--configfile", "ci.yaml"], cwd=work, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return work
 
@@ -137,14 +115,14 @@ def test_ci_config_end_to_end(ci_run: Path) -> None:
 
 @pytest.mark.slow
 def test_rerun_does_nothing(ci_run: Path) -> None:
-    proc = snakemake("-n", "--configfile", "ci.yaml", cwd=ci_run)
+    proc = snakemake(["-n", "--configfile", "ci.yaml"], cwd=ci_run)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_html_report(ci_run: Path) -> None:
-    proc = snakemake("--report", "results/report.html", "--configfile", "ci.yaml", cwd=ci_run)
+    proc = snakemake(["--report", "results/report.html", "--configfile", "ci.yaml"], cwd=ci_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = ci_run / "results/report.html"
     assert html.stat().st_size > 10_000
