@@ -306,7 +306,7 @@ def test_early_stopping_keeps_the_best_dev_weights(student, corpus, dev, tmp_pat
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     calls: list[int] = []
 
-    def scripted(model, tokenizer, dev_pairs, cfg, device):
+    def scripted(model, dev_set):
         step = len(calls) * 6
         calls.append(step)
         snapshots[step] = {k: v.clone() for k, v in model.backbone.state_dict().items()}
@@ -437,3 +437,39 @@ def test_torch_compile_needs_static_shapes_and_learns(student, corpus, tmp_path)
     assert all(np.isfinite(compiled)) and np.mean(compiled[-3:]) < np.mean(compiled[:3])
     graphs = [r["compiled_graphs"] for r in _log(out)]
     assert graphs[2] >= 1 and graphs[-1] == graphs[2]  # no recompiles in steady state
+
+
+def test_dev_set_scores_as_each_sentence_alone(student, dev):
+    """The loop's prepared dev set (distinct sentences, longest first, padded batches) gives the
+    Spearman of embedding every sentence on its own (no padding at all), and leaves the model in
+    the mode it found it in."""
+    from scipy.stats import spearmanr
+
+    from distilface.train.loop import DevSet, SentenceModel, load_backbone, stsb_dev_spearman
+
+    backbone, tokenizer = load_backbone(str(student), 0.1)
+    model = SentenceModel(backbone, "avg")
+    repeated = StsPairs(  # a sentence on both sides and twice: deduplicated, yet scored per pair
+        "STSBenchmark", [*dev.sent1, dev.sent2[0]], [*dev.sent2, dev.sent1[3]],
+        np.append(dev.gold, 1.0), ["dev"] * 41,
+    )  # fmt: skip
+    dev_set = DevSet(repeated, tokenizer, batch_size=8, max_length=64, device=torch.device("cpu"))
+    assert dev_set.n_unique == len(set(repeated.sent1) | set(repeated.sent2)) < 82
+    assert model.training
+    got = stsb_dev_spearman(model, dev_set)
+    assert model.training
+
+    model.eval()
+    with torch.no_grad():
+
+        def alone(s: str) -> np.ndarray:
+            return model(tokenizer([s], return_tensors="pt"), head=False)[0].numpy()
+
+        pairs = zip(repeated.sent1, repeated.sent2, strict=True)
+        cos = [
+            float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+            for a, b in ((alone(x), alone(y)) for x, y in pairs)
+        ]
+    want = 100 * spearmanr(cos, repeated.gold).statistic
+    assert got == pytest.approx(want, abs=1e-6)
+    assert abs(got) > 1.0  # a real correlation, not a degenerate zero

@@ -25,7 +25,7 @@ import inspect
 import json
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,36 @@ def pooler_skip_reason(model_dir: str, model: torch.nn.Module) -> str | None:
 def _length_order(lengths: Sequence[int]) -> np.ndarray:
     """Indices sorting ``lengths`` longest first (stable, so ties keep their input order)."""
     return np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+
+
+def distinct(sentences: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct sentences in first-seen order and, per input row, its index among them."""
+    position: dict[str, int] = {}
+    for i, s in enumerate(sentences):
+        if not isinstance(s, str):
+            raise TypeError(f"sentences[{i}] is {type(s).__name__}, not str")
+        position.setdefault(s, len(position))
+    inverse = np.fromiter((position[s] for s in sentences), np.int64, len(sentences))
+    return list(position), inverse
+
+
+def length_sorted_batches(
+    tokenizer: Any,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    keys: Collection[str] | None = None,
+) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """``texts`` tokenised in one call, then cut longest first into batches each padded to its
+    own longest row; yields (row indices into ``texts``, the batch's tensors, limited to
+    ``keys`` when given). Against batches in input order this halves the padded tokens on STS
+    (the evaluator's batching, also the training loop's STS-B dev scoring)."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    names = [k for k in encoded.keys() if keys is None or k in keys]
+    order = _length_order([len(ids) for ids in encoded["input_ids"]])
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        yield rows, _pad_batch(tokenizer, {k: [encoded[k][i] for i in rows] for k in names})
 
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
@@ -280,15 +310,7 @@ class Encoder:
         self._check_poolings(poolings)
         if batch_size < 1 or max_length < 2:
             raise ValueError(f"batch_size={batch_size}, max_length={max_length}: both too small")
-        for i, s in enumerate(sentences):
-            if not isinstance(s, str):
-                raise TypeError(f"sentences[{i}] is {type(s).__name__}, not str")
-        position: dict[str, int] = {}
-        unique: list[str] = []
-        for s in sentences:
-            if s not in position:
-                position[s] = len(unique)
-                unique.append(s)
+        unique, inverse = distinct(sentences)
         out = {p: np.zeros((len(unique), self.embedding_dim), np.float32) for p in poolings}
         if not unique:
             return out
@@ -297,7 +319,6 @@ class Encoder:
                 for p in poolings:
                     out[p][rows] = pooled[p]
                 bar.update(len(rows))
-        inverse = np.fromiter((position[s] for s in sentences), np.int64, len(sentences))
         return {p: out[p][inverse] for p in poolings}
 
     def _check_poolings(self, poolings: Sequence[str]) -> None:
@@ -315,18 +336,15 @@ class Encoder:
     ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """Yield (row indices into ``unique``, pooled float32 arrays) per length-sorted batch."""
         limit = self.effective_max_length(max_length)
-        encoded = self.tokenizer(unique, truncation=True, max_length=limit)
         accepted = set(inspect.signature(self.model.forward).parameters)
-        keys = [k for k in encoded.keys() if k in accepted]
-        order = _length_order([len(ids) for ids in encoded["input_ids"]])
         autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16)
             if self.compute_dtype == "bfloat16"
             else contextlib.nullcontext()
         )
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            batch = _pad_batch(self.tokenizer, {k: [encoded[k][i] for i in rows] for k in keys})
+        for rows, batch in length_sorted_batches(
+            self.tokenizer, unique, batch_size, limit, accepted
+        ):
             inputs = {k: v.to(self.device) for k, v in batch.items()}
             with torch.inference_mode():
                 with autocast:
