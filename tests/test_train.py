@@ -257,6 +257,12 @@ def test_disco_ckd_and_kd_with_teacher_cache(student, corpus, dev, tmp_path):
         )
         log = _log(out)
         assert np.mean([r["loss"] for r in log[-3:]]) < np.mean([r["loss"] for r in log[:3]])
+        # KD's MSE reads no temperature: its records carry none (CKD's, the one it used)
+        summary = json.loads((out / "train_summary.json").read_text())
+        reads_tau = objective == "disco_ckd"
+        assert (summary["final_temperature"] is not None) == reads_tau
+        assert (summary["config"]["temperature"] is not None) == reads_tau
+        assert all((r["temperature"] is not None) == reads_tau for r in log)
 
 
 def test_ckd_queue_learnable_temperature_and_resume(student, corpus, dev, tmp_path):

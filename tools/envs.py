@@ -1,7 +1,7 @@
 """Per-rule-kind conda environments rendered from the lock, and checks against it.
 
 `requirements/lock.txt` (a pip freeze of the tested venv) is the single source of truth.
-Each rule kind (data, train, evaluate, report) names the few packages it imports; this module
+Each rule kind (data, train, evaluate, bench, report) names the few packages it imports; this module
 expands them to their full dependency closure (read from the installed distributions'
 metadata, evaluated for CPython 3.11 on linux x86_64), pins every member exactly as in the
 lock and writes
@@ -125,6 +125,24 @@ ENV_SPECS: dict[str, EnvSpec] = {
                 "torch",
                 "transformers",
                 "sentence-transformers",
+                "numpy",
+                "pandas",
+                "scipy",
+                "PyYAML",
+                "jsonschema",
+                "tqdm",
+            ),
+            bundled_models=True,
+            gpu=True,
+        ),
+        EnvSpec(
+            "bench",
+            "the performance suite: the evaluate kind + datasets (bench_train's st arm)",
+            (
+                "torch",
+                "transformers",
+                "sentence-transformers",
+                "datasets",
                 "numpy",
                 "pandas",
                 "scipy",

@@ -27,7 +27,7 @@ rule bench_one:
         mem_mb=8000,
         runtime=60,
     conda:
-        "../../envs/evaluate.yaml"
+        "../../envs/bench.yaml"
     script:
         "../scripts/bench_run.py"
 

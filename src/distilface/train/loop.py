@@ -63,6 +63,7 @@ from distilface.evaluate.encoders import distinct, length_sorted_batches
 from distilface.evaluate.pooling import pool
 from distilface.evaluate.sts import correlations, cosine_scores
 from distilface.train import losses
+from distilface.train.grid import OBJECTIVE_HPARAMS
 from distilface.train.teacher_cache import load_teacher_cache
 
 logger = logging.getLogger(__name__)
@@ -705,6 +706,25 @@ def _step(cfg, forward, optim, sched, batch, target, idx, queue, where: str) -> 
     return value
 
 
+def _reads_temperature(cfg: TrainConfig) -> bool:
+    """Whether ``cfg.objective``'s loss reads a temperature (not disco_kd's MSE)."""
+    return cfg.objective in OBJECTIVE_HPARAMS["temperature"]
+
+
+def _temperature(cfg: TrainConfig, model: SentenceModel) -> float | None:
+    """The temperature the loss uses now (learnt or fixed); None where the loss has none."""
+    return float(model.logit_scale().detach()) if _reads_temperature(cfg) else None
+
+
+def _config_record(cfg: TrainConfig) -> dict:
+    """``cfg`` for ``train_summary.json`` (paths as strings; no temperature where the loss
+    reads none, so a KD run's summary and model card do not show the unused default)."""
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    if not _reads_temperature(cfg):
+        record["temperature"] = None
+    return record
+
+
 def _log_record(cfg, p: Progress, per_epoch: int, meter: Meter, sched, model, dev_score) -> dict:
     """One ``train_log.jsonl`` line: the logging window's mean loss and speed (None at step 0)."""
     window = meter.window()
@@ -714,7 +734,7 @@ def _log_record(cfg, p: Progress, per_epoch: int, meter: Meter, sched, model, de
         "loss": window["loss"],
         "lr": sched.get_last_lr()[0],
         "stsb_dev": dev_score,
-        "temperature": float(model.logit_scale().detach()),
+        "temperature": _temperature(cfg, model),
         "sentences_per_s": window["sentences_per_s"],
         "steps_per_s": window["steps_per_s"],
         "tokens_per_s": window["tokens_per_s"],
@@ -873,11 +893,11 @@ def _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, ex
         "params": sum(w.numel() for w in model.backbone.parameters()),
         "resumed_from_step": resumed_from,
         "stopped_early": p.stopped_early,
-        "final_temperature": float(model.logit_scale().detach()),
+        "final_temperature": _temperature(cfg, model),
         **extra,
         **({"compiled_graphs": compiled_graphs()} if cfg.torch_compile else {}),
         "versions": {"torch": torch.__version__},
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "config": _config_record(cfg),
     }
     with atomic_dir(out_dir) as tmp:
         save_sentence_transformer(source, tmp, cfg.eval_pooling, max_len)
