@@ -13,10 +13,12 @@ REPO = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-def snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``python -m snakemake -s <repo>/Snakefile *args`` in ``cwd``."""
+def snakemake(
+    args: list[str], cwd: Path, timeout: int = 600, snakefile: str = "Snakefile"
+) -> subprocess.CompletedProcess:
+    """``python -m snakemake -s <repo>/<snakefile> *args`` in ``cwd``."""
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args],
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / snakefile), *args],
         cwd=cwd,
         env=OFFLINE_ENV,
         capture_output=True,

@@ -310,7 +310,7 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
     import errno
     import io
 
-    from distilface.evaluate import sts
+    from distilface.core.io import write_json_atomic  # the eval JSON's writer (evaluate.sts)
 
     class Full(io.RawIOBase):
         """The temporary file exists (core.io created it with os.open) when the write fails."""
@@ -334,7 +334,7 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
 
     monkeypatch.setattr(builtins, "open", fake_open)
     with pytest.raises(OSError) as info:
-        sts._write_json(target, {"avg": {"spearman": 1.0}})
+        write_json_atomic(target, {"avg": {"spearman": 1.0}})
     monkeypatch.undo()
     assert info.value.errno == getattr(errno, code)
     assert list(target.parent.iterdir()) == []

@@ -10,12 +10,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from snake import snakemake
 from synthetic import write_eval, write_train_log
 
 from distilface.core.names import EVAL_POOLINGS
@@ -79,18 +79,12 @@ def test_quick_config_report_builds_and_renders_in_chromium(tmp_path):
     config = quick_config()
     write_results(tmp_path, config)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    snake = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile.report"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(tmp_path / "config.yaml"),
-    ]
-    run = subprocess.run([*snake, "--cores", "2"], capture_output=True, text=True, timeout=900)
+
+    def report_workflow(*args: str) -> subprocess.CompletedProcess:
+        configfile = ["--configfile", str(tmp_path / "config.yaml")]
+        return snakemake([*configfile, *args], tmp_path, 900, "Snakefile.report")
+
+    run = report_workflow("--cores", "2")
     assert run.returncode == 0, run.stderr[-3000:]
     main = pd.read_csv(tmp_path / "results/tables/main.csv")
     ours = main[main["group"] != "published"]
@@ -110,7 +104,7 @@ def test_quick_config_report_builds_and_renders_in_chromium(tmp_path):
         compile_table(tmp_path / "results/tables/main.tex", tmp_path / "latex")
 
     report = tmp_path / "results/report.html"
-    run = subprocess.run([*snake, "--report", str(report)], capture_output=True, text=True)
+    run = report_workflow("--report", str(report))
     assert run.returncode == 0, run.stderr[-3000:]
     text = " ".join(rendered_text(browser, report).split())
     # the landing page shows the main table: header, a trained row's label and its avg
@@ -142,25 +136,8 @@ def test_committed_gpu_reference_rebuilds_its_main_table(tmp_path):
     ref = REPO / "results/reference/gpu-h100"
     with tarfile.open(ref / "raw_results.tar.gz") as tf:
         tf.extractall(tmp_path, filter="data")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile.report"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(ref / "config.yaml"),
-            "--cores",
-            "2",
-            "results/tables/main.csv",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    args = ["--configfile", str(ref / "config.yaml"), "--cores", "2", "results/tables/main.csv"]
+    run = snakemake(args, tmp_path, 900, "Snakefile.report")
     assert run.returncode == 0, run.stderr[-3000:]
     rebuilt = pd.read_csv(tmp_path / "results/tables/main.csv").set_index("key")
     committed = pd.read_csv(ref / "tables/main.csv").set_index("key")

@@ -58,6 +58,19 @@ def student(tmp_path_factory) -> Path:
     return random_student(cfg, out, "bundled:all-MiniLM-L6-v2", seed=0)
 
 
+def _killed_then_resumed(cfg: TrainConfig, dev, kill_at: int) -> Path:
+    """Train ``cfg``, kill it after optimiser step ``kill_at``, run it again (resuming from its
+    last checkpoint) and return the resumed run's output folder."""
+
+    def boom(step: int) -> None:
+        if step == kill_at:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, dev=dev, step_callback=boom)
+    return train(cfg, dev=dev)
+
+
 def _cfg(student, corpus, out, **kw) -> TrainConfig:
     base = dict(
         objective="simcse_unsup",
@@ -288,14 +301,7 @@ def test_ckd_queue_learnable_temperature_and_resume(student, corpus, dev, tmp_pa
     assert summary["queue_masked_entries"] > 0  # epoch 2 meets epoch 1's copies in the queue
     assert all("temperature" in r for r in _log(ref))
 
-    def boom(step: int) -> None:
-        if step == 8:
-            raise RuntimeError("killed")
-
-    cfg = _cfg(student, corpus, tmp_path / "res", **kw)
-    with pytest.raises(RuntimeError, match="killed"):
-        train(cfg, dev=dev, step_callback=boom)
-    res = train(cfg, dev=dev)
+    res = _killed_then_resumed(_cfg(student, corpus, tmp_path / "res", **kw), dev, kill_at=8)
     a, b = load_file(ref / "model.safetensors"), load_file(res / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     resumed = json.loads((res / "train_summary.json").read_text())
@@ -405,14 +411,8 @@ def test_bucketed_run_learns_and_resumes_bit_identically(student, corpus, tmp_pa
     losses_ref = _losses(ref)
     assert all(np.isfinite(losses_ref)) and np.mean(losses_ref[-3:]) < np.mean(losses_ref[:3])
 
-    def boom(step: int) -> None:
-        if step == 13:  # epoch 1 (12 batches an epoch), after the checkpoint at step 10
-            raise RuntimeError("killed")
-
-    cfg = _cfg(student, corpus, tmp_path / "res", **kw)
-    with pytest.raises(RuntimeError, match="killed"):
-        train(cfg, dev=None, step_callback=boom)
-    res = train(cfg, dev=None)
+    # killed in epoch 1 (12 batches an epoch), after the checkpoint at step 10
+    res = _killed_then_resumed(_cfg(student, corpus, tmp_path / "res", **kw), None, kill_at=13)
     a, b = load_file(ref / "model.safetensors"), load_file(res / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _losses(res) == losses_ref

@@ -92,6 +92,19 @@ class EnvSpec:
 
 _TORCH_USERS = {"torch", "sentence-transformers", "accelerate"}
 
+#: what the evaluate kind imports; the bench kind runs the same code plus a Trainer arm
+EVALUATE_PACKAGES = (
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "numpy",
+    "pandas",
+    "scipy",
+    "PyYAML",
+    "jsonschema",
+    "tqdm",
+)
+
 ENV_SPECS: dict[str, EnvSpec] = {
     spec.kind: spec
     for spec in (
@@ -121,35 +134,14 @@ ENV_SPECS: dict[str, EnvSpec] = {
         EnvSpec(
             "evaluate",
             "encode the seven STS sets with every pooling and score them",
-            (
-                "torch",
-                "transformers",
-                "sentence-transformers",
-                "numpy",
-                "pandas",
-                "scipy",
-                "PyYAML",
-                "jsonschema",
-                "tqdm",
-            ),
+            EVALUATE_PACKAGES,
             bundled_models=True,
             gpu=True,
         ),
         EnvSpec(
             "bench",
             "the performance suite: the evaluate kind + datasets (bench_train's st arm)",
-            (
-                "torch",
-                "transformers",
-                "sentence-transformers",
-                "datasets",
-                "numpy",
-                "pandas",
-                "scipy",
-                "PyYAML",
-                "jsonschema",
-                "tqdm",
-            ),
+            (*EVALUATE_PACKAGES, "datasets"),
             bundled_models=True,
             gpu=True,
         ),

@@ -392,7 +392,7 @@ def _write_outputs(
     written: dict[str, Path] = {}
     for p, (obj, arrays) in outputs.items():
         _write_npz(out / f"{p}.scores.npz", arrays)
-        _write_json(out / f"{p}.json", obj)
+        write_json_atomic(out / f"{p}.json", obj)
         written[p] = out / f"{p}.json"
     return written
 
@@ -599,10 +599,6 @@ def score_sets(
 
 # ---------------------------------------------------------------------------------------------
 # atomic writers
-
-
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    write_json_atomic(path, obj)
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
