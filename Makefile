@@ -13,6 +13,11 @@ STAMP  := $(VENV)/.installed
 CORES  ?= 2
 SNAKE  := $(VENV)/bin/snakemake
 PYDIRS := src tests benchmarks tools
+# A local data mirror is used when ../shared/data exists (set DISTILFACE_MIRROR= to force the
+# upstream downloads, or DISTILFACE_MIRROR=DIR for another mirror); configs with data.mirror
+# set keep theirs.
+DISTILFACE_MIRROR ?= $(if $(wildcard ../shared/data/senteval),$(abspath ../shared/data),)
+export DISTILFACE_MIRROR
 
 .PHONY: setup test quick run report reference-report lint bench clean
 

@@ -30,7 +30,7 @@ from distilface.core.config import validate_config, with_defaults
 from distilface.core.io import write_json_atomic
 from distilface.core.logs import setup_logging
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
-from distilface.data.download import materialize_output
+from distilface.data.download import materialize_output, resolve_mirror
 from distilface.data.readers import DERIVED_FILES, build_derived
 from distilface.train import grid
 
@@ -86,10 +86,12 @@ def evaluated_models(config: dict) -> list[tuple[str, str]]:
 # when it runs, so planning (and its test against Snakemake's dry-run) stays light.
 
 
-def _build_student(teacher: str, layers: list[int], out: str) -> None:
+def _build_student(
+    teacher: str, layers: list[int], out: str, layer_init: str = "copy", seed: int = 0
+) -> None:
     from distilface.train.student import student_from_teacher_layers  # torch
 
-    student_from_teacher_layers(teacher, layers, out)
+    student_from_teacher_layers(teacher, layers, out, layer_init, seed)
 
 
 def _build_teacher_cache(teacher: str, corpus: str, out: str, **kwargs: Any) -> None:
@@ -127,7 +129,7 @@ def data_steps(config: dict, sources: dict) -> list[Step]:
     """The data rules the plan needs: senteval (always: every evaluation reads it), each
     source whose file a run trains on, and each derived file a run trains on."""
     root = config["data"]["root"]
-    mirror = config["data"]["mirror"]
+    mirror = resolve_mirror(config["data"].get("mirror"))
     used = {grid.data_spec(config, r.data)[0] for r in ordered_runs(config)}
     names = ["senteval"] + [n for n in paths.DATA_FILES if paths.data_file(root, n) in used]
     steps = []
@@ -149,7 +151,14 @@ def student_steps(config: dict) -> list[Step]:
     for sid, spec in ((config.get("training") or {}).get("students") or {}).items():
         if "from_layers" in spec:
             fl, out = spec["from_layers"], grid.student_dir(config, sid)
-            fn = partial(_build_student, fl["teacher"], fl["layers"], out)
+            fn = partial(
+                _build_student,
+                fl["teacher"],
+                fl["layers"],
+                out,
+                fl.get("layer_init", "copy"),
+                fl.get("seed", 0),
+            )
             steps.append(Step("student", sid, out, fn))
     return steps
 

@@ -9,6 +9,7 @@ import yaml
 
 from distilface.core import paths
 from distilface.core.names import EVAL_POOLINGS
+from distilface.data.download import resolve_mirror
 from distilface.data.readers import DERIVED_FILES
 from distilface.train import grid
 from distilface.train.grid import (

@@ -1,5 +1,7 @@
 # Stage 1 — data: download (or copy from `data.mirror`) and checksum every corpus.
-MIRROR = config["data"]["mirror"]
+# data.mirror, else $DISTILFACE_MIRROR (the Makefile sets it when ../shared/data exists), else
+# the upstream URLs of config/sources.yaml; a mirror named but missing stops the run here.
+MIRROR = resolve_mirror(config["data"].get("mirror"))
 
 
 rule senteval:

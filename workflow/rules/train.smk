@@ -14,12 +14,17 @@ wildcard_constraints:
 
 
 rule student_init:
-    """DistilBERT-layout student from a BERT teacher's layers (training.students.{student})."""
+    """DistilBERT-layout student from a BERT teacher's embeddings and its layers (copied) or
+    fresh BERT-initialised layers (layer_init: random) (training.students.{student})."""
     output:
         directory(paths.student_dir("{student}")),
     params:
         teacher=lambda wc: TRAINING["students"][wc.student]["from_layers"]["teacher"],
         layers=lambda wc: TRAINING["students"][wc.student]["from_layers"]["layers"],
+        layer_init=lambda wc: TRAINING["students"][wc.student]["from_layers"].get(
+            "layer_init", "copy"
+        ),
+        seed=lambda wc: TRAINING["students"][wc.student]["from_layers"].get("seed", 0),
     log:
         paths.job_log("student_init", "{student}"),
     benchmark:

@@ -46,9 +46,13 @@ SCHEMA_PATH = Path(__file__).resolve().parents[3] / "config" / "sources.schema.y
 #: What to add to the snakemake command line to use a local mirror (the README's form; the
 #: test runs exactly this). ``data`` is merged into the config file's ``data:`` section.
 MIRROR_CONFIG = """--config 'data={"mirror": "../shared/data", "root": "results/data"}'"""
+#: The environment variable that names a mirror when the config's ``data.mirror`` is null
+#: (the Makefile sets it to ``../shared/data`` when that folder exists).
+MIRROR_ENV = "DISTILFACE_MIRROR"
 MIRROR_HINT = (
     "offline? set data.mirror to a local copy laid out like ../shared/data (senteval/, corpus/,"
-    f" nli/): in the config, or add to the snakemake command {MIRROR_CONFIG}"
+    f" nli/): in the config, as {MIRROR_ENV}=DIR in the environment, or add to the snakemake "
+    f"command {MIRROR_CONFIG}"
 )
 
 
@@ -66,6 +70,34 @@ class ChecksumError(DownloadError):
 
 class MirrorError(FileNotFoundError):
     """A file the mirror should hold is missing."""
+
+
+def resolve_mirror(
+    configured: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The data mirror a run uses: the config's ``data.mirror`` when set, else
+    ``$DISTILFACE_MIRROR`` when set and non-empty, else None (download from the upstream URLs).
+
+    The result is an absolute path, resolved against the working folder; a mirror that is
+    named but is not a folder is an error naming where it was named, as given and as resolved
+    (never a silent fall-back to the network)."""
+    environ = os.environ if environ is None else environ
+    if configured is not None and str(configured).strip() in ("", "null", "None"):
+        raise MirrorError(
+            f"data.mirror = {str(configured)!r}: an empty or 'null' string; write null (YAML) "
+            "for no mirror, or a folder"
+        )
+    where, value = "data.mirror", configured
+    if value is None and environ.get(MIRROR_ENV):
+        where, value = MIRROR_ENV, environ[MIRROR_ENV]
+    if value is None:
+        return None
+    resolved = Path(value).expanduser().resolve()
+    if not resolved.is_dir():
+        raise MirrorError(
+            f"{where} = {str(value)!r} (resolved against {Path.cwd()}: {resolved}) is not a folder"
+        )
+    return str(resolved)
 
 
 class SourceConfigError(ValueError):

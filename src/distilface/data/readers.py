@@ -275,18 +275,33 @@ def load_task(task: str, senteval_root: PathLike, split: str = "test") -> StsPai
 
 
 def read_corpus(path: PathLike) -> list[str]:
-    """One sentence per line (stripped); empty lines are skipped and counted in the log."""
+    """One sentence per line (stripped), each distinct sentence once, in first-seen order.
+
+    Empty lines and exact repeats are skipped and counted in the log. Repeats are dropped
+    because a contrastive batch or queue holding a sentence twice would use it as a negative
+    of itself (100 of the first 3,200 wiki1m lines are repeats); the training loop's row ids and
+    the teacher cache's rows both index this list, so they stay aligned."""
     sentences: list[str] = []
-    skipped = 0
+    seen: set[str] = set()
+    skipped = repeats = 0
     for line in read_lines(path):
         line = line.strip()
-        if line:
-            sentences.append(line)
-        else:
+        if not line:
             skipped += 1
+        elif line in seen:
+            repeats += 1
+        else:
+            seen.add(line)
+            sentences.append(line)
     if not sentences:
         raise DataFormatError(f"{path}: no sentences")
-    _log("read_corpus", path=str(path), sentences=len(sentences), empty_lines_skipped=skipped)
+    _log(
+        "read_corpus",
+        path=str(path),
+        sentences=len(sentences),
+        empty_lines_skipped=skipped,
+        repeats_skipped=repeats,
+    )
     return sentences
 
 

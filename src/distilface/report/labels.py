@@ -63,9 +63,16 @@ def model_label(config: dict, model: str) -> str:
     if isinstance(spec, dict):
         return str(spec.get("label") or _name_from_path(str(spec.get("path", model))))
     student = ((config.get("training") or {}).get("students") or {}).get(model)
+    if isinstance(student, dict) and student.get("label"):
+        return str(student["label"])
     if isinstance(student, dict) and isinstance(student.get("from_layers"), dict):
-        layers = student["from_layers"].get("layers") or []
-        return f"{len(layers)}-layer student" if layers else model
+        spec = student["from_layers"]
+        layers = spec.get("layers") or []
+        if not layers:
+            return model
+        if spec.get("layer_init") == "random":
+            return f"{len(layers)}-layer student, random layers"
+        return f"{len(layers)}-layer student, layers {','.join(map(str, layers))} of its teacher"
     return model
 
 

@@ -12,6 +12,12 @@ BERT-base. The same recipe applied to all-MiniLM-L6-v2 (a 6-layer, 384-d BertMod
 
 BERT's pooler (dense + tanh) has no DistilBERT counterpart and is dropped.
 
+``layer_init="random"`` builds the same architecture (same width, same depth, the teacher's
+embeddings and tokenizer) but leaves the transformer layers as BERT initialises them
+(``initializer_range`` normal weights, zero biases, unit LayerNorms; seeded): a student that has
+the teacher's vocabulary but has not learnt sentence similarity, like the papers' MLM-only
+students before distillation (issue 24). Only the number of ``layers`` matters then.
+
 Command line (used by the Snakemake rule ``student_init``)::
 
     python -m distilface.train.student --teacher bundled:all-MiniLM-L6-v2 --layers 0 2 4 --out DIR
@@ -92,14 +98,26 @@ def distilbert_config_from_bert(
     )
 
 
-def distilbert_from_bert(bert: BertModel, layers: Sequence[int]) -> DistilBertModel:
-    """Copy ``bert``'s embeddings and the listed encoder layers into a new DistilBertModel."""
+LAYER_INITS = ("copy", "random")
+
+
+def distilbert_from_bert(
+    bert: BertModel, layers: Sequence[int], layer_init: str = "copy", seed: int = 0
+) -> DistilBertModel:
+    """Copy ``bert``'s embeddings and the listed encoder layers into a new DistilBertModel.
+
+    ``layer_init="random"``: copy the embeddings only; the ``len(layers)`` transformer layers
+    keep BERT's initialisation, drawn after ``torch.manual_seed(seed)``."""
+    if layer_init not in LAYER_INITS:
+        raise ValueError(f"layer_init {layer_init!r}: choose one of {LAYER_INITS}")
     n_teacher = bert.config.num_hidden_layers
     bad = [i for i in layers if not 0 <= i < n_teacher]
     if not layers or bad:
         raise ValueError(f"layers {list(layers)} invalid for a {n_teacher}-layer teacher")
     cfg = distilbert_config_from_bert(bert.config, n_layers=len(layers))
-    student = DistilBertModel(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        student = DistilBertModel(cfg)
     src = bert.state_dict()
     new: dict[str, torch.Tensor] = {
         "embeddings.word_embeddings.weight": src["embeddings.word_embeddings.weight"],
@@ -108,38 +126,49 @@ def distilbert_from_bert(bert: BertModel, layers: Sequence[int]) -> DistilBertMo
         "embeddings.LayerNorm.weight": src["embeddings.LayerNorm.weight"],
         "embeddings.LayerNorm.bias": src["embeddings.LayerNorm.bias"],
     }
-    for i, j in enumerate(layers):
+    for i, j in enumerate(layers if layer_init == "copy" else ()):
         for dst, srcname in _LAYER_MAP.items():
             for p in ("weight", "bias"):
                 new[f"transformer.layer.{i}.{dst}.{p}"] = src[f"encoder.layer.{j}.{srcname}.{p}"]
     missing, unexpected = student.load_state_dict(new, strict=False)
     # position_ids-like buffers may be absent from state_dict; weights must all be covered
     missing = [k for k in missing if not k.endswith("position_ids")]
+    if layer_init == "random":  # the layers are meant to keep their fresh initialisation
+        missing = [k for k in missing if not k.startswith("transformer.layer.")]
     if missing or unexpected:
         raise RuntimeError(f"weight mapping incomplete: missing={missing} unexpected={unexpected}")
     return student
 
 
 def student_from_teacher_layers(
-    teacher_dir: str | Path, layers: Sequence[int] = (0, 2, 4), out_dir: str | Path = "student"
+    teacher_dir: str | Path,
+    layers: Sequence[int] = (0, 2, 4),
+    out_dir: str | Path = "student",
+    layer_init: str = "copy",
+    seed: int = 0,
 ) -> Path:
     """Build a DistilBERT-layout student from ``layers`` of a BERT teacher; save it as a HF folder.
 
     ``teacher_dir`` may be a folder or a ``bundled:`` name. The folder gets ``config.json``,
     ``model.safetensors``, the teacher's tokenizer (checked to hold 30,522 tokens) and
-    ``student_init.json`` recording the recipe. Returns ``out_dir``.
+    ``student_init.json`` recording the recipe. ``layer_init="random"`` keeps the teacher's
+    embeddings and draws ``len(layers)`` fresh layers (seed ``seed``). Returns ``out_dir``.
     """
     teacher_path = resolve_model(str(teacher_dir))
     bert = load_pretrained(teacher_path, AutoModel)  # refuses a partial load
     if not isinstance(bert, BertModel):
         raise TypeError(f"{teacher_path}: expected a BertModel teacher, got {type(bert).__name__}")
-    student = distilbert_from_bert(bert, layers)
+    student = distilbert_from_bert(bert, layers, layer_init, seed)
     tok = load_vocab_tokenizer(teacher_path)
     meta = {
-        "recipe": "distilbert_from_bert_layers",
+        "recipe": "distilbert_from_bert_layers"
+        if layer_init == "copy"
+        else "bert_embeddings_random_layers",
         "teacher": str(teacher_dir),
         "teacher_path": str(teacher_path),
         "layers": list(layers),
+        "layer_init": layer_init,
+        **({"seed": seed} if layer_init == "random" else {}),
         "params": sum(p.numel() for p in student.parameters()),
     }
     with atomic_dir(out_dir) as tmp:
@@ -177,10 +206,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--teacher", required=True, help="BERT teacher folder or bundled: name")
     ap.add_argument("--layers", type=int, nargs="+", default=[0, 2, 4])
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--layer-init", choices=LAYER_INITS, default="copy")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --layer-init random")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    out = student_from_teacher_layers(args.teacher, args.layers, args.out)
+    out = student_from_teacher_layers(
+        args.teacher, args.layers, args.out, args.layer_init, args.seed
+    )
     print(json.loads((out / "student_init.json").read_text()))
 
 

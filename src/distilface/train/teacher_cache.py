@@ -12,7 +12,8 @@ normalised (``kd_distillation.py`` l. 188, l. 197); CKD normalises both sides it
 the pooling is ``cls`` (its ``pooler_output``, l. 74). The result is stored as
 
 - ``<name>.npy``: float32 array (n_sentences, teacher_dim), row i = line i of the corpus
-  (after :func:`distilface.data.read_corpus` drops empty lines);
+  (after :func:`distilface.data.read_corpus` drops empty lines and exact repeats; the JSON's
+  ``rows`` names that reading, and a cache built under another one is refused);
 - ``<name>.json``: the key above plus timing, written after the array, both via temp + rename.
 
 Command line (used by the Snakemake rule ``teacher_cache``)::
@@ -57,6 +58,10 @@ def cache_key(
     }
 
 
+#: How cache rows map to corpus lines; a cache recorded with another mapping is stale.
+ROWS = "distinct non-empty lines, first-seen order"
+
+
 def build_teacher_cache(
     teacher: str,
     corpus_path: str | Path,
@@ -86,6 +91,7 @@ def build_teacher_cache(
         "vector": f"{pooling} pooling of the teacher, raw (no Normalize)",
         "norm_mean": round(float(np.linalg.norm(emb, axis=1).mean()), 4),
         "limit": limit,
+        "rows": ROWS,
         "n": int(emb.shape[0]),
         "dim": int(emb.shape[1]),
         "device": dev,
@@ -107,6 +113,11 @@ def load_teacher_cache(npy_path: str | Path, corpus_path: str | Path | None = No
         raise FileNotFoundError(f"teacher cache {npy_path} (or its {meta_path.name}) is missing")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     emb = np.load(npy_path, mmap_mode="r")
+    if meta.get("rows") != ROWS:
+        raise ValueError(
+            f"{meta_path}: rows are {meta.get('rows', 'every non-empty line')!r}, this version "
+            f"reads {ROWS!r}; delete {npy_path} and its .json to rebuild it"
+        )
     if emb.shape != (meta["n"], meta["dim"]):
         raise ValueError(f"{npy_path}: shape {emb.shape} != meta {(meta['n'], meta['dim'])}")
     if corpus_path is not None:
