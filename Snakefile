@@ -17,9 +17,11 @@ if not workflow.overwrite_configfiles:
 
 # Strict: every violation by key path (an unknown key is an error, never an ignored section);
 # then Snakemake's own validate fills the schema's defaults.
-from distilface.core.config import validate_config
+from distilface.core.config import load_config_file, validate_config
 
 _CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
+for _file in _CONFIG_FILES:  # a duplicated key is an error (Snakemake keeps the last one)
+    load_config_file(_file)
 validate_config(config, source=", ".join(_CONFIG_FILES))
 validate(config, "config/schema.yaml")
 

@@ -14,13 +14,18 @@ OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 def snakemake(
-    args: list[str], cwd: Path, timeout: int = 600, snakefile: str = "Snakefile"
+    args: list[str],
+    cwd: Path,
+    timeout: int = 600,
+    snakefile: str = "Snakefile",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """``python -m snakemake -s <repo>/<snakefile> *args`` in ``cwd``."""
+    """``python -m snakemake -s <repo>/<snakefile> *args`` in ``cwd`` (``env``: the whole
+    environment, default this one with the model hub switched off)."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / snakefile), *args],
         cwd=cwd,
-        env=OFFLINE_ENV,
+        env=OFFLINE_ENV if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -25,7 +25,7 @@ from distilface.core.config import (
 from distilface.train import grid
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"]
+SHIPPED = ["config.yaml", "quick.yaml", "cpu.yaml", "ci.yaml", "gpu.yaml"]
 
 
 def load(name: str) -> dict:
@@ -259,3 +259,33 @@ def test_schema_defaults_still_apply() -> None:
     del cfg["evaluation"]["aggregation"]
     validate(cfg, str(REPO / "config/schema.yaml"))
     assert cfg["evaluation"]["aggregation"] == "all" and cfg["evaluation"]["precision"] == "auto"
+
+
+def test_a_duplicated_key_is_an_error_naming_file_and_lines(tmp_path):
+    """Two `simcse-unsup:` blocks: YAML would silently keep the second; the strict loader
+    (the Snakefile's and reproduce's) names the key and both lines."""
+    from distilface.core.config import ConfigError, load_config_file
+
+    path = tmp_path / "dup.yaml"
+    path.write_text("variants:\n  simcse-unsup: {seeds: [1]}\n  other: {}\n  simcse-unsup: {}\n")
+    with pytest.raises(
+        ConfigError, match=r"dup\.yaml:4: duplicated key 'simcse-unsup' \(first at line 2\)"
+    ):
+        load_config_file(path)
+    tabbed = tmp_path / "tab.yaml"
+    tabbed.write_text("data:\n\tmirror: null\n")
+    with pytest.raises(ConfigError, match=r"tab\.yaml:2:1: .*tab character"):
+        load_config_file(tabbed)
+    for name in SHIPPED:  # the shipped configs load strictly
+        assert load_config_file(REPO / "config" / name)
+
+
+def test_snakemake_refuses_a_config_with_a_duplicated_key(tmp_path):
+    from snake import snakemake
+
+    text = (REPO / "config" / "ci.yaml").read_text()
+    path = tmp_path / "dup.yaml"
+    path.write_text(text + "\nreport:\n  n_bootstrap: 60\n")
+    proc = snakemake(["-n", "--configfile", str(path)], cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "duplicated key 'report'" in proc.stdout + proc.stderr

@@ -169,6 +169,15 @@ def test_read_corpus_skips_and_counts_empty(
         D.read_corpus(_w(tmp_path / "e.txt", "\n\n"))
 
 
+def test_read_corpus_keeps_each_sentence_once(tmp_path: Path, caplog) -> None:
+    """A repeated sentence is read once (first place kept), so it can never be a contrastive
+    negative of itself in a batch or the CKD queue; the count of repeats is logged."""
+    path = _w(tmp_path / "c.txt", "a cat\nthe dog\n a cat \nthe dog\nbirds\na cat\n")
+    with caplog.at_level(logging.INFO, logger="distilface.data.readers"):
+        assert D.read_corpus(path) == ["a cat", "the dog", "birds"]
+    assert caplog.records[-1].data["repeats_skipped"] == 3
+
+
 def test_read_nli_quoted_fields(tmp_path: Path) -> None:
     body = 'sent0,sent1,hard_neg\n"A, b","He said ""no""",plain\nx,y,z\n'
     assert D.read_nli(_w(tmp_path / "n.csv", body)) == [
@@ -236,7 +245,8 @@ def test_real_all_tasks_and_training_files(real_data: Path) -> None:
         TOTALS.values()
     )
     corpus = D.read_corpus(real_data / "corpus" / "wiki1m_for_simcse.txt")
-    assert len(corpus) == 11913 and corpus[0].startswith("YMCA")
+    # 11,913 lines, 366 of them repeats of an earlier line
+    assert len(corpus) == 11547 and corpus[0].startswith("YMCA")
     nli = D.read_nli(real_data / "nli" / "nli_for_simcse.csv")
     assert len(nli) == 9 and all(len(t) == 3 and all(t) for t in nli)
     manifest = json.loads((real_data / "senteval" / "MANIFEST.json").read_text())

@@ -169,4 +169,5 @@ def test_the_cpu_switch_renders_the_cpu_wheel_everywhere() -> None:
             assert pins["torch"] == LOCK["torch"][1]
         else:
             assert text == default[f"{kind}.yaml"], kind
-    assert "render --torch cpu" in (envs.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    docs = envs.REPO_ROOT / "docs" / "cluster-and-envs.md"  # the README links it
+    assert "render --torch cpu" in docs.read_text(encoding="utf-8")

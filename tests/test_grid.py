@@ -17,7 +17,7 @@ def _load(name: str) -> dict:
     return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "cpu.yaml", "ci.yaml", "gpu.yaml"])
 def test_configs_validate_and_expand(name):
     config = _load(name)
     jsonschema.validate(config, _load("schema.yaml"))
@@ -85,19 +85,34 @@ def test_slug_ids_dirs_and_fine_tune_chain():
     )
 
 
-def test_quick_config_limits_the_corpus_for_cache_and_training():
-    config = _load("quick.yaml")
+def test_cpu_config_limits_the_generic_corpus_and_quick_is_its_seed_42_slice():
+    config = _load("cpu.yaml")
     assert grid.data_spec(config, "wiki1m-head") == (
         "results/data/corpus/wiki1m_for_simcse.txt",
         3200,
     )
     for run in grid.expand_grid(config):
-        if run.trained and run.data != "sick-triplets":  # stage 2: all 259 SICK triplets
+        if run.trained and run.data == "wiki1m-head":
             assert grid.train_config_kwargs(config, run)["corpus_limit"] == 3200
+        elif run.trained:  # the whole 15,320-sentence corpus, and all 259 SICK triplets
+            assert grid.train_config_kwargs(config, run).get("corpus_limit") is None
     assert grid.teacher_caches(config) == [
         ("mpnet-base", "stsb-sick-train"),
         ("mpnet-base", "wiki1m-head"),
     ]
+    # every quick run is the cpu study's run of the same id, with the same training kwargs
+    quick = _load("quick.yaml")
+    study = {r.model_id: r for r in grid.expand_grid(config)}
+    runs = grid.expand_grid(quick)
+    assert {r.student for r in runs if not r.trained} == {"random-l3", "minilm-l3"}
+    for run in runs:
+        assert run.model_id in study, run.model_id
+        if run.trained:
+            assert grid.train_config_kwargs(quick, run) == grid.train_config_kwargs(
+                config, study[run.model_id]
+            )
+    assert {r.seed for r in runs if r.trained} == {42}
+    assert quick["training"]["students"] == config["training"]["students"]
 
 
 def test_slug_round_trip():
@@ -132,7 +147,7 @@ def test_slug_without_temperature_round_trips():
     assert grid.parse_slug(slug) == hp
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "gpu.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "cpu.yaml", "gpu.yaml"])
 def test_disco_kd_declares_no_temperature_and_its_id_carries_none(name):
     """disco_kd's MSE loss reads no temperature: its runs neither declare one nor carry one in
     their id; every run whose loss reads it keeps ``t{temperature}_`` (ids unchanged)."""
@@ -146,21 +161,23 @@ def test_disco_kd_declares_no_temperature_and_its_id_carries_none(name):
     # a fine-tune of a KD run starts from the KD run's new folder
     ft = [r for r in runs if r.init_from and r.init_from.startswith("disco-kd/")]
     assert all(r.init_from in {k.model_id for k in kd} for r in ft)
-    assert ft or name == "quick.yaml"  # the quick run fine-tunes only its CKD students
+    assert ft or name in ("quick.yaml", "cpu.yaml")  # these fine-tune only CKD students
 
 
 def test_temperature_is_required_where_read_and_refused_where_not():
     config = _load("quick.yaml")
-    kd = config["variants"]["disco-kd"]
+    kd = config["variants"]["kd-random"]
     with_t = {**kd, "hparams": {**kd["hparams"], "temperature": 0.05}}
-    with pytest.raises(grid.GridError, match=r"variants\.disco-kd\.hparams\.temperature: disco_kd"):
-        grid.expand_grid({**config, "variants": {**config["variants"], "disco-kd": with_t}})
-    ablated = {**config, "ablations": {"disco-kd": {"temperature": [0.1]}}}
+    with pytest.raises(
+        grid.GridError, match=r"variants\.kd-random\.hparams\.temperature: disco_kd"
+    ):
+        grid.expand_grid({**config, "variants": {**config["variants"], "kd-random": with_t}})
+    ablated = {**config, "ablations": {"kd-random": {"temperature": [0.1]}}}
     with pytest.raises(grid.GridError, match="temperature: disco_kd does not read it"):
         grid.expand_grid(ablated)
-    unsup = config["variants"]["simcse-unsup"]
+    unsup = config["variants"]["simcse-random"]
     hp = {k: v for k, v in unsup["hparams"].items() if k != "temperature"}
-    without = {**config["variants"], "simcse-unsup": {**unsup, "hparams": hp}}
+    without = {**config["variants"], "simcse-random": {**unsup, "hparams": hp}}
     with pytest.raises(grid.GridError, match=r"missing \['temperature'\]"):
         grid.expand_grid({**config, "variants": without})
 

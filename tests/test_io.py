@@ -108,6 +108,25 @@ def test_package_outputs_are_world_readable(tmp_path: Path, umask022: None) -> N
     assert np.load(cached).shape == (2, 3) and corpus.read_text() == "a\nb\n"
 
 
+def test_saved_models_are_readable_by_colleagues(tmp_path: Path, umask022: None) -> None:
+    """``safetensors.save_file`` writes 0600 (mkstemp); a student, a trained model and an int8
+    export are folders built by ``atomic_dir``, which gives every file the umask's mode."""
+    import torch
+    from safetensors.torch import save_file
+
+    with cio.atomic_dir(tmp_path / "model") as build:
+        save_file({"w": torch.zeros(2)}, str(build / "model.safetensors"))
+        (build / "sub").mkdir()
+        save_file({"w": torch.zeros(2)}, str(build / "sub" / "model.safetensors"))
+    assert _mode(tmp_path / "model" / "model.safetensors") == 0o644
+    assert _mode(tmp_path / "model" / "sub" / "model.safetensors") == 0o644
+    assert _mode(tmp_path / "model" / "sub") == 0o755
+    from distilface.train.student import student_from_teacher_layers
+
+    out = student_from_teacher_layers("bundled:all-MiniLM-L6-v2", (0,), tmp_path / "student")
+    assert {_mode(p) for p in out.iterdir()} == {0o644}
+
+
 def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     target = tmp_path / "out.npy"
 

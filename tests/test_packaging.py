@@ -36,4 +36,6 @@ def test_script_entry_licence_and_citation():
     urls = {ref["url"] for ref in cff["references"]}
     assert {"https://arxiv.org/abs/2401.12472", "https://arxiv.org/abs/2112.05638"} <= urls
     readme = (REPO / "README.md").read_text()
-    assert "CC BY-NC-SA 3.0" in readme and "@misc{lim2024distilface" in readme
+    assert "CC BY-NC-SA" in readme and "docs/citing.md" in readme and "docs/data.md" in readme
+    assert "**CC BY-NC-SA 3.0**" in (REPO / "docs" / "data.md").read_text()
+    assert "@misc{lim2024distilface" in (REPO / "docs" / "citing.md").read_text()

@@ -23,7 +23,7 @@ from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 # the quick config plus one ablation axis, so the ablation rules run too
-ABLATION = {"simcse-unsup": {"temperature": [0.1]}}
+ABLATION = {"simcse-random": {"temperature": [0.1]}}
 
 
 def quick_config() -> dict:

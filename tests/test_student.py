@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, DistilBertConfig, DistilBertModel
@@ -65,3 +67,42 @@ def test_random_student(minilm, tmp_path):
     wb = AutoModel.from_pretrained(b).state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert len(AutoTokenizer.from_pretrained(a)) == 30522
+
+
+def test_random_layers_student_keeps_the_embeddings_and_draws_fresh_layers(minilm, tmp_path):
+    """layer_init random: MiniLM's tokenizer and embeddings, BERT-initialised layers that
+    differ from MiniLM's and from another seed's, and repeat for the same seed."""
+    copy = student_from_teacher_layers(minilm, (0, 2, 4), tmp_path / "copy")
+    built = {
+        name: student_from_teacher_layers(
+            minilm, (0, 2, 4), tmp_path / name, layer_init="random", seed=seed
+        )
+        for name, seed in (("r0", 0), ("r0-again", 0), ("r1", 1))
+    }
+    w = {name: AutoModel.from_pretrained(path).state_dict() for name, path in built.items()}
+    wc = AutoModel.from_pretrained(copy).state_dict()
+    teacher = AutoModel.from_pretrained(minilm).state_dict()
+    emb = [k for k in wc if k.startswith("embeddings.")]
+    layers = [k for k in wc if k.startswith("transformer.layer.")]
+    assert emb and len(layers) == 3 * 16
+    for name in built:
+        assert set(w[name]) == set(wc)
+        assert all(torch.equal(w[name][k], wc[k]) for k in emb), name
+    assert torch.equal(
+        w["r0"]["embeddings.word_embeddings.weight"],
+        teacher["embeddings.word_embeddings.weight"],
+    )
+    weights = [k for k in layers if k.endswith("lin.weight") or k.endswith("lin1.weight")]
+    assert all(not torch.equal(w["r0"][k], wc[k]) for k in weights)  # not MiniLM's layers
+    assert all(torch.equal(w["r0"][k], w["r0-again"][k]) for k in layers)  # same seed: same
+    assert all(not torch.equal(w["r0"][k], w["r1"][k]) for k in weights)  # other seed: other
+    # BERT's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorm
+    q = w["r0"]["transformer.layer.0.attention.q_lin.weight"]
+    assert abs(q.std().item() - 0.02) < 1e-3 and abs(q.mean().item()) < 1e-3
+    assert torch.equal(w["r0"]["transformer.layer.1.ffn.lin1.bias"], torch.zeros(1536))
+    assert torch.equal(w["r0"]["transformer.layer.2.output_layer_norm.weight"], torch.ones(384))
+    meta = json.loads((built["r1"] / "student_init.json").read_text())
+    assert meta["layer_init"] == "random" and meta["seed"] == 1
+    assert len(AutoTokenizer.from_pretrained(built["r0"])) == 30522
+    with pytest.raises(ValueError, match="layer_init"):
+        student_from_teacher_layers(minilm, (0, 1), tmp_path / "bad", layer_init="zeros")

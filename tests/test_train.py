@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -361,6 +362,24 @@ def test_old_checkpoint_is_refused_by_name(student, corpus, tmp_path):
     assert state.is_file()
 
 
+class _RunsCode:
+    """An object whose unpickling would call a function (what a planted checkpoint does)."""
+
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(student, corpus, tmp_path):
+    """Checkpoints load with ``weights_only=True``: a state.pt holding an arbitrary object
+    (whoever can write a shared results tree could plant one) is refused, naming the file."""
+    cfg = _cfg(student, corpus, tmp_path / "evil")
+    state = tmp_path / "evil.partial" / "checkpoint" / "state.pt"
+    state.parent.mkdir(parents=True)
+    torch.save({"format": 2, "payload": _RunsCode()}, state)
+    with pytest.raises(ValueError, match=r"state\.pt: not a plain checkpoint.*delete it"):
+        train(cfg, dev=None)
+
+
 def _losses(out: Path) -> list[float]:
     return [r["loss"] for r in _log(out)]
 
@@ -479,3 +498,111 @@ def test_dev_set_scores_as_each_sentence_alone(student, dev):
     want = 100 * spearmanr(cos, repeated.gold).statistic
     assert got == pytest.approx(want, abs=1e-6)
     assert abs(got) > 1.0  # a real correlation, not a degenerate zero
+
+
+def _mpnet_like_cache(corpus: Path, out: Path) -> Path:
+    """A teacher cache of MiniLM's vectors (384-d: wider than the tiny 32-d student, so the
+    run has a projection)."""
+    from distilface.train.teacher_cache import build_teacher_cache
+
+    return build_teacher_cache("bundled:all-MiniLM-L6-v2", corpus, out, 32, 32, device="cpu")
+
+
+def test_lstsq_projection_starts_closer_to_the_teacher(student, corpus, tmp_path):
+    """projection_init lstsq: the head is the least-squares map of the untouched student's
+    embeddings onto the teacher's, so step 1's KD loss is below the random head's."""
+    from distilface.train.loop import _setup, compute_loss, make_batch
+
+    npy = _mpnet_like_cache(corpus, tmp_path / "tc.npy")
+    first = {}
+    for init in ("random", "lstsq"):
+        cfg = _cfg(student, corpus, tmp_path / init, objective="disco_kd", pooling="avg",
+                   teacher_cache=str(npy), projection_init=init)  # fmt: skip
+        data, model, tok, queue = _setup(cfg, torch.device("cpu"))
+        assert model.projection is not None
+        model.eval()
+        idx = torch.arange(16)
+        batch, target, _ = make_batch(cfg, data, idx, tok, torch.device("cpu"))
+        with torch.no_grad():
+            first[init] = compute_loss(cfg, model, batch, target, idx, queue).item()
+    assert first["lstsq"] < 0.5 * first["random"], first
+    with pytest.raises(ValueError, match="projection_init"):
+        _cfg(student, corpus, tmp_path / "x", objective="simcse_unsup", projection_init="lstsq")
+
+
+def test_summary_and_report_give_the_kept_and_last_dev(student, corpus, dev, tmp_path):
+    """A tiny run scored at its start: train_summary's best / start / last dev, and the main
+    table's Best step, Dev (kept) and Dev (last step) read from its log, agree; a run whose best
+    is its start is named "no gain (best = start)" in the table."""
+    from synthetic import write_eval
+
+    from distilface.report import tables
+    from distilface.report.tidy import load_results
+
+    root = tmp_path / "results"
+    model = "simcse/t0.05_bs8_lr0.0005_do0.1_len16_avg/seed7"
+    out = train(
+        _cfg(
+            student,
+            corpus,
+            root / "models" / model,
+            pooling="avg",
+            max_steps=9,
+            eval_every=3,
+            eval_at_start=True,
+        ),  # fmt: skip
+        dev=dev,
+    )
+    summary = json.loads((out / "train_summary.json").read_text())
+    scored = [(r["step"], r["stsb_dev"]) for r in _log(out) if r.get("stsb_dev") is not None]
+    assert [s for s, _ in scored] == [0, 3, 6, 9]
+    best = max(scored, key=lambda sd: sd[1])
+    assert summary["best_step"] == best[0] and summary["best_stsb_dev"] == best[1]
+    assert summary["start_stsb_dev"] == scored[0][1]
+    assert (summary["last_dev_step"], summary["last_stsb_dev"]) == scored[-1]
+    assert summary["best_is_start"] == (best[0] == 0)
+
+    config = {
+        "evaluation": {"aggregation": "all"},
+        "variants": {
+            "simcse": {"objective": "simcse_unsup", "student": "tiny", "seeds": [7],
+                       "hparams": {"pooling": "avg", "temperature": 0.05, "batch_size": 8,
+                                   "learning_rate": 5e-4, "dropout": 0.1,
+                                   "max_seq_length": 16}},
+        },
+    }  # fmt: skip
+    evals = [write_eval(root / "eval", model, "avg", noise=0.3)]
+    frame = load_results(evals, [out / "train_log.jsonl"])
+    wide = tables.scores_wide(frame)
+    row = tables.attach_training(tables.select_main(wide, config), frame, config).iloc[0]
+    assert row["best_step"] == str(summary["best_step"])
+    assert row["dev_kept"] == pytest.approx(summary["best_stsb_dev"])
+    assert row["dev_last"] == pytest.approx(summary["last_stsb_dev"])
+    assert row["display"].endswith(tables.NO_GAIN) == summary["best_is_start"]
+    # the same log with every later score below the start: the row says no gain
+    log = out / "train_log.jsonl"
+    records = _log(out)
+    for r in records:
+        if r.get("stsb_dev") is not None and r["step"] > 0:
+            r["stsb_dev"] = records[0]["stsb_dev"] - 1.0
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    frame = load_results(evals, [log])
+    row = tables.attach_training(tables.select_main(wide, config), frame, config).iloc[0]
+    assert row["best_step"] == "0" and row["display"] == f"unsup. SimCSE: {tables.NO_GAIN}"
+    main = tables.main_table(pd.DataFrame([row]), {})
+    assert {"Best step", "Dev (kept)", "Dev (last step)", "Gap closed (%)"} <= set(main.columns)
+
+
+def test_a_stale_teacher_cache_is_refused(corpus, tmp_path):
+    """A cache whose JSON does not say its rows are the corpus's distinct sentences (written
+    before repeats were dropped) would misalign rows and sentences: refused, naming the file."""
+    from distilface.train.teacher_cache import ROWS, load_teacher_cache
+
+    npy = _mpnet_like_cache(corpus, tmp_path / "tc.npy")
+    meta_path = npy.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    assert meta["rows"] == ROWS
+    del meta["rows"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"tc\.json: rows are 'every non-empty line'.*delete"):
+        load_teacher_cache(npy, corpus)

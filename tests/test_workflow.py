@@ -24,7 +24,7 @@ def load(name: str) -> dict:
     return yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "ci.yaml", "gpu.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "cpu.yaml", "ci.yaml", "gpu.yaml"])
 def test_dry_run_lists_every_job(name: str, tmp_path: Path) -> None:
     """`snakemake -n` resolves the whole DAG with no network: one evaluate job per model, one
     train job per trained grid point (full config: the papers' runs and every ablation)."""
@@ -37,8 +37,10 @@ def test_dry_run_lists_every_job(name: str, tmp_path: Path) -> None:
     assert counts.get("train", 0) == len(trained_model_ids(cfg))
     assert counts["report_main"] == 1 and counts["all"] == 1
     n_int8 = len(int8_targets(cfg))
-    assert n_int8 > 0 and counts["evaluate_int8"] == n_int8  # every config reports int8
-    assert counts["export_int8"] == len({m for m, _ in int8_targets(cfg)})
+    # every config reports int8 but the two offline studies, which leave it out for time
+    assert (n_int8 > 0) == (name not in ("quick.yaml", "cpu.yaml"))
+    assert counts.get("evaluate_int8", 0) == n_int8
+    assert counts.get("export_int8", 0) == len({m for m, _ in int8_targets(cfg)})
     if name == "config.yaml":
         assert counts["train"] >= 25  # variants x seeds + the SimCSE ablation axes
 

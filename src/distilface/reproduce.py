@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from distilface.core import paths
-from distilface.core.config import validate_config, with_defaults
+from distilface.core.config import load_config_file, validate_config, with_defaults
 from distilface.core.io import write_json_atomic
 from distilface.core.logs import setup_logging
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--summary", type=Path, default=Path(paths.REPRODUCE_SUMMARY))
     args = ap.parse_args(argv)
     setup_logging()
-    raw = yaml.safe_load(args.config.read_text(encoding="utf-8"))
+    raw = load_config_file(args.config)
     config = prepare_config(raw, source=str(args.config))
     sources = yaml.safe_load(args.sources.read_text(encoding="utf-8"))
     steps = run_config(config, sources, args.deadline_s)

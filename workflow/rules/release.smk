@@ -10,6 +10,8 @@ rule model_card:
         eval=lambda wc: card_eval_json(config, paths.model_id(wc.variant, wc.hparams, wc.seed)),
     output:
         directory(paths.release_dir(RUN_ID)),
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         paths.job_log("release", RUN_ID, ext="log"),
     benchmark:

@@ -54,6 +54,8 @@ rule report_main:
         md="results/tables/main.md",
         tex="results/tables/main.tex",
         headline="results/tables/headline.html",
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         "results/logs/report/main.log",
     benchmark:
@@ -76,6 +78,8 @@ rule report_baselines:
             labels={"table": "baselines"},
         ),
         md="results/tables/baselines.md",
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         "results/logs/report/baselines.log",
     benchmark:
@@ -98,6 +102,8 @@ rule report_seeds:
             category="Tables",
             labels={"table": "seeds"},
         ),
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         "results/logs/report/seeds.log",
     benchmark:
@@ -120,6 +126,8 @@ rule report_comparisons:
             category="Tables",
             labels={"table": "comparisons"},
         ),
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         "results/logs/report/comparisons.log",
     benchmark:
@@ -145,6 +153,7 @@ rule report_efficiency:
         ),
         md="results/tables/efficiency.md",
     params:
+        config=config,  # the report reads it: a change re-runs this job
         models_root="results/models",
     log:
         "results/logs/report/efficiency.log",
@@ -176,6 +185,8 @@ rule report_ablation:
             labels={"axis": "{axis}", "kind": "figure"},
         ),
         pdf="results/figures/ablation_{axis}.pdf",
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         "results/logs/report/ablation_{axis}.log",
     benchmark:
@@ -211,6 +222,8 @@ rule report_figures:
             labels={"figure": "size vs quality"},
         ),
         pdfs=[f"results/figures/{name}.pdf" for name in REPORT_FIGURES],
+    params:
+        config=config,  # the report reads it: a change re-runs this job
     log:
         "results/logs/report/figures.log",
     benchmark:

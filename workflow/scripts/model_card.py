@@ -7,6 +7,6 @@ with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
     write_release(
         snakemake.input.model,  # noqa: F821
         snakemake.input.eval,  # noqa: F821
-        snakemake.config,  # noqa: F821
+        snakemake.params.config,  # noqa: F821
         snakemake.output[0],  # noqa: F821
     )

@@ -8,6 +8,6 @@ from distilface.report.build import build_figures
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
     build_figures(
         snakemake.input.tidy,  # noqa: F821
-        snakemake.config,  # noqa: F821
+        snakemake.params.config,  # noqa: F821
         Path(snakemake.output.per_task).parent,  # noqa: F821
     )

@@ -8,7 +8,7 @@ from distilface.report.build import build_main
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
     build_main(
         snakemake.input.tidy,  # noqa: F821
-        snakemake.config,  # noqa: F821
+        snakemake.params.config,  # noqa: F821
         snakemake.input.published,  # noqa: F821
         Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
     )

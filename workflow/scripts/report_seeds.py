@@ -4,4 +4,4 @@ from distilface.core.logs import job_log
 from distilface.report.build import build_seeds
 
 with job_log(snakemake.log[0], rule=snakemake.rule):  # noqa: F821
-    build_seeds(snakemake.input.tidy, snakemake.config, snakemake.output[0])  # noqa: F821
+    build_seeds(snakemake.input.tidy, snakemake.params.config, snakemake.output[0])  # noqa: F821

@@ -100,6 +100,60 @@ def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = 
     return [msg for error in errors for msg in _messages(error)]
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last one
+    silently: two ``simcse-unsup:`` blocks would run only the second)."""
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: explicit keys win
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(
+                f"{key_node.start_mark.name}:{line}: duplicated key {key!r} (first at line "
+                f"{seen[key]}); YAML would keep only the last one"
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
+def load_config_file(path: str | Path) -> Any:
+    """Read a YAML config strictly: a duplicated key or a syntax error (a tab in the
+    indentation, say) is a :class:`ConfigError` naming ``file:line``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read ({err})") from err
+    try:
+        return yaml.load(text, Loader=_loader_for(path))  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = err.problem or err.context or "invalid YAML"
+        if "\t" in text.splitlines()[mark.line] if mark else False:
+            what += " (a tab character: YAML indents with spaces only)"
+        raise ConfigError(f"{where}: {what}") from err
+
+
+def _loader_for(path: Path) -> type[_StrictLoader]:
+    """A strict loader class whose marks carry ``path`` as the file name."""
+
+    class Named(_StrictLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.name = str(path)
+
+    return Named
+
+
 def validate_config(
     config: Mapping[str, Any], source: str = "config", schema_path: str | Path = SCHEMA_PATH
 ) -> None:

@@ -104,10 +104,33 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        follow_umask(tmp)
         replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(root: str | Path) -> None:
+    """Give every file under ``root`` the umask's default mode (0666 minus the umask, 0777 for
+    an executable), as ``open()`` would: library writers that use ``mkstemp`` (e.g.
+    ``safetensors.save_file``) leave 0600 files, which a shared results tree cannot share."""
+    mask = current_umask()
+    for path in [Path(root), *Path(root).rglob("*")]:
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            os.chmod(path, 0o777 & ~mask)
+        elif path.is_file():
+            executable = path.stat().st_mode & 0o100
+            os.chmod(path, (0o777 if executable else 0o666) & ~mask)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

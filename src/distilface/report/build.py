@@ -74,7 +74,7 @@ def _bootstrap_settings(config: dict) -> tuple[int, int, float, str]:
 def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(wide scores, main-table rows) of a tidy frame."""
     wide = tables.scores_wide(frame, tables.eval_aggregation(config))
-    return wide, tables.select_main(wide, config)
+    return wide, tables.attach_training(tables.select_main(wide, config), frame, config)
 
 
 def main_caption(table: pd.DataFrame, aggregation: str) -> str:
@@ -250,9 +250,11 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
     wide, selected = _selection(frame, config)
     rows = []
     for pair in tqdm(cfg.get("comparisons") or [], desc="paired bootstrap", unit="pair"):
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ValueError(f"config report.comparisons: {pair!r} is not a pair [a, b]")
-        (la, pa, ma), (lb, pb, mb) = (resolve_reference(r, wide, selected) for r in pair)
+        if not isinstance(pair, (list, tuple)) or len(pair) not in (2, 3):
+            raise ValueError(
+                f"config report.comparisons: {pair!r} is not [a, b] or [a, b, claimed minimum Δ]"
+            )
+        (la, pa, ma), (lb, pb, mb) = (resolve_reference(r, wide, selected) for r in pair[:2])
         result = stats.paired_bootstrap(
             _pairs(frame, ma, pa), _pairs(frame, mb, pb), n_boot, seed, agg, level
         )
@@ -267,6 +269,7 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
                 **result,
                 ci_level=level,
                 n_bootstrap=n_boot,
+                **claim_verdict(pair[2] if len(pair) == 3 else None, result),
             )
         )
     columns = [
@@ -282,12 +285,33 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
         "p_value",
         "ci_level",
         "n_bootstrap",
+        "claim",
+        "holds",
     ]
     out = pd.DataFrame(rows, columns=columns)
     write_table(out, Path(out_csv).with_suffix(""), ("csv",))
-    caption = "Paired bootstrap: Δ = average(a) − average(b), its CI and two-sided p-value."
+    caption = (
+        "Paired bootstrap: Δ = average(a) − average(b), its CI and two-sided p-value. A row "
+        "with a claim (Δ ≥ m) holds when the whole CI is at or above m, fails when the whole "
+        "CI is below it, and is 'undecided' otherwise."
+    )
     write_view(frame_view(out), Path(out_csv).with_suffix(""), ("html",), caption)
     return out
+
+
+def claim_verdict(minimum: object, result: dict) -> dict[str, str]:
+    """``claim`` ("Δ ≥ m") and ``holds`` (yes: CI low >= m; no: CI high < m; else undecided)
+    of a comparison with a claimed minimum difference ``m`` (config ``[a, b, m]``)."""
+    if minimum is None:
+        return {"claim": "", "holds": ""}
+    m = float(minimum)
+    if result["ci_low"] >= m:
+        holds = "yes"
+    elif result["ci_high"] < m:
+        holds = "no"
+    else:
+        holds = "undecided"
+    return {"claim": f"Δ ≥ {m:g}", "holds": holds}
 
 
 SCORE_COLUMNS = [*STS_TASKS, "avg"]

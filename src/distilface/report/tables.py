@@ -15,7 +15,7 @@ from distilface.data.readers import DERIVED_FILES
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
 from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
 from distilface.report.render import TableView, drop_empty_columns, mean_std
-from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
+from distilface.report.tidy import DEV_TASK, META_TASK, TRAIN_TASK, ResultsError
 
 SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg", "avg_no_sick")
 #: the 6-set average without SICK-R: rows whose training saw SICK's training split (the offline
@@ -173,6 +173,111 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: Display suffix of a trained row whose every seed kept its start point (best = step 0).
+NO_GAIN = "no gain (best = start)"
+
+
+def training_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per trained model, from its training log's STS-B dev records: the kept (best) step and
+    score, the start score (step 0, when scored) and the last step's score.
+
+    The best step is the first step with the highest dev score, as the loop keeps it."""
+    dev = frame[(frame["task"] == TRAIN_TASK) & (frame["metric"] == "stsb_dev")]
+    rows = []
+    for model, sub in dev.groupby("model", sort=True):
+        sub = sub.sort_values("step", kind="stable")
+        best = sub.loc[sub["value"].idxmax()]
+        start = sub[sub["step"] == 0]["value"]
+        rows.append(
+            dict(
+                model=model,
+                best_step=int(best["step"]),
+                dev_kept=float(best["value"]),
+                dev_start=float(start.iloc[0]) if len(start) else np.nan,
+                last_step=int(sub["step"].iloc[-1]),
+                dev_last=float(sub["value"].iloc[-1]),
+            )
+        )
+    columns = ["model", "best_step", "dev_kept", "dev_start", "last_step", "dev_last"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _student_of(config: dict, variant: str) -> str | None:
+    """The ``training.students`` / ``models`` id a variant's weights start from (a fine-tune's
+    is its parent's)."""
+    spec = (config.get("variants") or {}).get(variant) or {}
+    if spec.get("init_from"):
+        return _student_of(config, str(spec["init_from"]))
+    return spec.get("student")
+
+
+def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Add to the main-table rows what training kept and what it would have ended with:
+    ``best_step`` (each seed's, '/'-joined), ``dev_kept`` / ``dev_last`` (means over seeds),
+    ``best_at_start`` (seeds whose kept checkpoint is the untouched start), ``student`` (the
+    start point's label) and ``gap_closed`` (% of the distance from the untrained student to
+    ``report.teacher``, same pooling; NaN without a teacher or an untrained row).
+
+    A row whose every seed kept its start is renamed "<label>: no gain (best = start)": its
+    scores are the start point's, not the method's."""
+    out = selected.copy()
+    outcomes = training_outcomes(frame).set_index("model")
+    variants = config.get("variants") or {}
+    teacher = ((config.get("report") or {}).get("teacher")) or None
+    untrained = {
+        _student_of(config, v): v for v, spec in variants.items()
+        if isinstance(spec, dict) and spec.get("objective") == "none"
+    }  # fmt: skip
+    by_label = out.set_index("label")
+    steps, kept, last, at_start, students, gaps, displays = [], [], [], [], [], [], []
+    for _, row in out.iterrows():
+        models = [m for m in str(row["models"]).split(";") if m in outcomes.index]
+        got = outcomes.loc[models] if models else outcomes.iloc[0:0]
+        trained = row["group"] == "trained" and len(got) > 0
+        steps.append("/".join(str(int(s)) for s in got["best_step"]) if trained else "")
+        kept.append(got["dev_kept"].mean() if trained else np.nan)
+        last.append(got["dev_last"].mean() if trained else np.nan)
+        n_start = int((got["best_step"] == 0).sum()) if trained else 0
+        at_start.append(n_start)
+        display = str(row["display"])
+        if variants.get(str(row["variant"]), {}).get("objective") == "none":
+            display = "untrained (start point)"
+        if trained and n_start == len(got):
+            display = f"{display}: {NO_GAIN}"
+        elif trained and n_start:
+            display = f"{display} ({n_start} of {len(got)} seeds: best = start)"
+        displays.append(display)
+        student = _student_of(config, str(row["variant"])) if pd.notna(row["hparams"]) else None
+        students.append(model_label(config, student) if student else "")
+        base = untrained.get(student)
+        gap = np.nan
+        if (
+            teacher
+            and base
+            and base in by_label.index
+            and f"{teacher}/{row['pooling']}" in (by_label.index)
+        ):
+            low = float(by_label.at[base, "avg"])
+            high = float(by_label.at[f"{teacher}/{row['pooling']}", "avg"])
+            if high != low and variants.get(str(row["variant"]), {}).get("objective") != "none":
+                gap = 100.0 * (float(row["avg"]) - low) / (high - low)
+        gaps.append(gap)
+    out["display"] = displays
+    out["student"] = students
+    out["best_step"] = steps
+    out["dev_kept"] = kept
+    out["dev_last"] = last
+    out["best_at_start"] = at_start
+    out["gap_closed"] = gaps
+    order = {name: i for i, name in enumerate(variants)}
+    out["_order"] = [
+        (0 if g == "baseline" and pd.isna(h) else 1, order.get(str(v), -1))
+        for g, h, v in zip(out["group"], out["hparams"], out["variant"], strict=True)
+    ]
+    out = out.sort_values("_order", kind="stable").drop(columns="_order")
+    return out.reset_index(drop=True)
+
+
 def published_lookup(config: dict, published: dict) -> dict[str, list[dict]]:
     """Row label -> published entries it is compared with (config ``report.published`` maps a
     main-table label to one entry name of ``config/published.yaml`` or a list of them)."""
@@ -188,6 +293,15 @@ def published_lookup(config: dict, published: dict) -> dict[str, list[dict]]:
             out.setdefault(label, []).append({"name": name, **entries[name]})
     return out
 
+
+#: attach_training's columns -> main-table headers (Dev = STS-B dev Spearman x 100).
+TRAINING_COLUMNS: dict[str, str] = {
+    "student": "Student",
+    "gap_closed": "Gap closed (%)",
+    "best_step": "Best step",
+    "dev_kept": "Dev (kept)",
+    "dev_last": "Dev (last step)",
+}
 
 #: Columns of the main table CSV (scores unrounded; ``* std`` over seeds).
 MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), *AVG_LABELS.values())
@@ -242,6 +356,7 @@ def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]
                 **{_label(c): float(sel[c]) for c in SCORE_COLUMNS},
                 **{f"{_label(c)} std": float(sel[f"{c}_std"]) for c in SCORE_COLUMNS},
                 **{"Params (M)": float(sel["params"]) / 1e6},
+                **{label: sel.get(col, np.nan) for col, label in TRAINING_COLUMNS.items()},
             )
         )
     unknown = sorted(set(published_by_label) - set(selected["label"]))
@@ -275,8 +390,10 @@ def main_table(selected: pd.DataFrame, published_by_label: dict[str, list[dict]]
                 )
             )
     table = pd.DataFrame(rows)
-    columns = ["group", "key", "Model", "Pooling", "Seeds", *MAIN_SCORE_LABELS]
-    columns += [f"{c} std" for c in MAIN_SCORE_LABELS] + ["Params (M)", "Source", "Not comparable"]
+    columns = ["group", "key", "Student", "Model", "Pooling", "Seeds", *MAIN_SCORE_LABELS]
+    columns += [f"{c} std" for c in MAIN_SCORE_LABELS] + ["Params (M)"]
+    columns += [c for c in TRAINING_COLUMNS.values() if c != "Student"]
+    columns += ["Source", "Not comparable"]
     table = table.reindex(columns=columns)
     table["Seeds"] = table["Seeds"].astype("Int64")
     return table.reset_index(drop=True)
@@ -312,6 +429,9 @@ def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
     ours = table["group"].isin(["baseline", "trained"])
     cells = pd.DataFrame(
         {
+            "Student": table.get("Student", pd.Series("", index=table.index))
+            .fillna("")
+            .astype(str),
             "Model": table["Model"].astype(str),
             "Pooling": [pooling_label(p) for p in table["Pooling"].fillna("")],
             "n": [("" if pd.isna(v) else str(int(v))) for v in table["Seeds"]],
@@ -337,12 +457,21 @@ def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
         best = table.loc[ours, col].max()
         if ours.any() and not pd.isna(best):
             bold[col] = ours & np.isclose(table[col].astype(float), best, rtol=0, atol=5e-3)
+    for header in ("Gap closed (%)", "Dev (kept)", "Dev (last step)"):
+        if header in table.columns:
+            values = pd.to_numeric(table[header], errors="coerce")
+            cells[header] = ["" if pd.isna(v) else f"{v:.1f}" for v in values]
+            bold[header] = False
+    if "Best step" in table.columns:
+        cells["Best step"] = table["Best step"].fillna("").astype(str)
+        bold["Best step"] = False
     keep = ("Model", *MAIN_SCORE_LABELS)
     if table["Seeds"].dropna().nunique() <= 1:  # one seed count for all: said in the caption
         cells = cells.drop(columns="n")
     cells = drop_empty_columns(cells, keep=keep)
     bold = bold[list(cells.columns)]
-    numeric = [c in MAIN_SCORE_LABELS or c == "n" for c in cells.columns]
+    text_columns = ("Student", "Model", "Pooling", "Best step")
+    numeric = [c not in text_columns for c in cells.columns]
     return TableView(
         cells.reset_index(drop=True), bold.reset_index(drop=True), list(table["group"]), numeric
     )

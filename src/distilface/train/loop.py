@@ -42,6 +42,7 @@ import inspect
 import json
 import logging
 import math
+import pickle
 import shutil
 import time
 from collections.abc import Callable
@@ -613,7 +614,7 @@ class Checkpoint:
             progress=asdict(self.progress),
             meter=self.meter.state_dict(),
             rng=rng,
-            config=asdict(self.cfg),
+            config=json.loads(json.dumps(asdict(self.cfg), default=str)),  # plain data only
         )
         write_with_atomic(self.path, lambda tmp: torch.save(state, tmp))
 
@@ -622,7 +623,13 @@ class Checkpoint:
         returns the step it resumes from, None when there is none."""
         if not self.path.is_file():
             return None
-        ck = torch.load(self.path, map_location="cpu", weights_only=False)
+        try:  # tensors and plain data only: a checkpoint can never run code when loaded
+            ck = torch.load(self.path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise ValueError(
+                f"{self.path}: not a plain checkpoint (it holds objects that only an unsafe "
+                f"load would build: {str(err).splitlines()[0]}); delete it to start afresh"
+            ) from err
         if not isinstance(ck, dict) or ck.get("format") != self.FORMAT:
             found = ck.get("format", 1) if isinstance(ck, dict) else "unknown"
             raise ValueError(
