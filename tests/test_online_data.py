@@ -76,7 +76,7 @@ def test_quick_config_data_rules_download_verify_and_materialise(upstream, tmp_p
         "results/data/corpus/stsb_sick_train_sentences.txt",
         "results/data/nli/sick_train_triplets.csv",
     ]
-    res = snakemake(["--cores", "2", "--configfile", "quick.yaml", *targets], work, env=env)
+    res = snakemake([*targets, "--cores", "2", "--configfile", "quick.yaml"], work, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     senteval = work / "results/data/senteval"
     manifest = json.loads((senteval / "MANIFEST.json").read_text())["files"]

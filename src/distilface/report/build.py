@@ -99,7 +99,7 @@ def main_caption(table: pd.DataFrame, aggregation: str) -> str:
             "Trained rows: one seed each (no standard deviation), hyperparameters and pooling "
             "chosen on STS-B dev."
         )
-    parts.append("Bold: best of our rows per column.")
+    parts.append("Bold: best trained row per column.")
     parts.append(POOLING_LEGEND)
     published = table[table["group"] == "published"]
     if len(published):
@@ -295,8 +295,19 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
         "with a claim (Δ ≥ m) holds when the whole CI is at or above m, fails when the whole "
         "CI is below it, and is 'undecided' otherwise."
     )
-    write_view(frame_view(out), Path(out_csv).with_suffix(""), ("html",), caption)
+    shown = out.copy()
+    shown["p_value"] = [
+        p_text(p, n) for p, n in zip(out["p_value"], out["n_bootstrap"], strict=True)
+    ]
+    write_view(frame_view(shown), Path(out_csv).with_suffix(""), ("html",), caption)
     return out
+
+
+def p_text(p: float, n_bootstrap: int) -> str:
+    """A bootstrap p-value as shown: at the smallest value ``n_bootstrap`` resamples can give
+    (two-sided: 2 / (n + 1)) it reads "< that", never as if measured exactly."""
+    floor = 2.0 / (int(n_bootstrap) + 1)
+    return f"< {floor:.2g}" if p <= floor * (1 + 1e-9) else f"{p:.3f}"
 
 
 def claim_verdict(minimum: object, result: dict) -> dict[str, str]:

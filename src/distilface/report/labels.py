@@ -100,13 +100,13 @@ def is_untrained(config: dict, variant: str) -> bool:
 
 
 def teachers(config: dict) -> list[str]:
-    """``models:`` ids used as a teacher (of a DisCo variant or of a layer-built student)."""
+    """``models:`` ids used as a teacher: of a DisCo variant, or ``report.teacher``. A model
+    that only donates layers or embeddings to a student is not a teacher."""
     out: list[str] = []
     for spec in (config.get("variants") or {}).values():
         if isinstance(spec, dict) and spec.get("teacher"):
             out.append(str(spec["teacher"]))
-    models = config.get("models") or {}
-    for student in ((config.get("training") or {}).get("students") or {}).values():
-        teacher = (student or {}).get("from_layers", {}).get("teacher")
-        out += [m for m, s in models.items() if isinstance(s, dict) and s.get("path") == teacher]
+    named = (config.get("report") or {}).get("teacher")
+    if named:
+        out.append(str(named))
     return list(dict.fromkeys(out))

@@ -256,7 +256,8 @@ def _loss_curves(ax, curves: pd.DataFrame, label: str, colour, ylabel: bool) -> 
         run = run.sort_values("step")
         ax.plot(run["step"], run["value"], color=colour, lw=1.0, marker=".", ms=3)
     names = curves.loc[curves["label"] == label, "name"]
-    ax.set_title(names.iloc[0] if len(names) else label, fontsize=9)
+    title = str(names.iloc[0] if len(names) else label)
+    ax.set_title("\n".join(textwrap.wrap(title, 28)), fontsize=8)  # panels sit side by side
     ax.set_xlabel("step")
     if ylabel:
         ax.set_ylabel("training loss")

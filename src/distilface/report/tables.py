@@ -81,7 +81,9 @@ def scores_wide(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:
 
 
 def _baseline_rows(wide: pd.DataFrame, config: dict) -> list[dict]:
-    """One main-table row per untrained encoder x pooling (rows without hparams)."""
+    """One main-table row per untrained encoder x pooling of ``baselines.poolings`` (every
+    pooling when the key is absent; the baselines table keeps all five)."""
+    shown = set((config.get("baselines") or {}).get("poolings") or wide["pooling"].unique())
     return [
         dict(
             label=f"{row['model']}/{row['pooling']}",
@@ -98,6 +100,7 @@ def _baseline_rows(wide: pd.DataFrame, config: dict) -> list[dict]:
             params=row["params"],
         )
         for _, row in wide[wide["hparams"].isna()].iterrows()
+        if row["pooling"] in shown
     ]
 
 
@@ -211,12 +214,34 @@ def _student_of(config: dict, variant: str) -> str | None:
     return spec.get("student")
 
 
+def _gap_closed(row: pd.Series, by_label: pd.DataFrame, base: str | None, teacher: str | None):
+    """% of the distance from the untrained student (row ``base``) to the teacher (row
+    ``{teacher}/{pooling}``) that ``row`` closes; NaN when either row is missing."""
+    top = f"{teacher}/{row['pooling']}"
+    if not (teacher and base and base in by_label.index and top in by_label.index):
+        return np.nan
+    low, high = float(by_label.at[base, "avg"]), float(by_label.at[top, "avg"])
+    return np.nan if high == low else 100.0 * (float(row["avg"]) - low) / (high - low)
+
+
+def _shown_name(display: str, untrained: bool, n_start: int, n_runs: int) -> str:
+    """A row's label, saying when its kept checkpoint is the untouched start."""
+    if untrained:
+        return "untrained (start point)"
+    if n_runs and n_start == n_runs:
+        return f"{display}: {NO_GAIN}"
+    if n_start:
+        return f"{display} ({n_start} of {n_runs} seeds: best = start)"
+    return display
+
+
 def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     """Add to the main-table rows what training kept and what it would have ended with:
     ``best_step`` (each seed's, '/'-joined), ``dev_kept`` / ``dev_last`` (means over seeds),
     ``best_at_start`` (seeds whose kept checkpoint is the untouched start), ``student`` (the
     start point's label) and ``gap_closed`` (% of the distance from the untrained student to
-    ``report.teacher``, same pooling; NaN without a teacher or an untrained row).
+    ``report.teacher``, same pooling; NaN without a teacher or an untrained row). Rows follow
+    the config's order: baselines, then each variant as listed.
 
     A row whose every seed kept its start is renamed "<label>: no gain (best = start)": its
     scores are the start point's, not the method's."""
@@ -224,51 +249,34 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     outcomes = training_outcomes(frame).set_index("model")
     variants = config.get("variants") or {}
     teacher = ((config.get("report") or {}).get("teacher")) or None
-    untrained = {
-        _student_of(config, v): v for v, spec in variants.items()
-        if isinstance(spec, dict) and spec.get("objective") == "none"
-    }  # fmt: skip
+    is_untrained = {
+        v: isinstance(s, dict) and s.get("objective") == "none" for v, s in variants.items()
+    }
+    untrained = {_student_of(config, v): v for v, none in is_untrained.items() if none}
     by_label = out.set_index("label")
-    steps, kept, last, at_start, students, gaps, displays = [], [], [], [], [], [], []
+    added: dict[str, list] = {k: [] for k in TRAINING_COLUMNS if k != "student"}
+    added |= {"student": [], "best_at_start": [], "display": []}
     for _, row in out.iterrows():
         models = [m for m in str(row["models"]).split(";") if m in outcomes.index]
         got = outcomes.loc[models] if models else outcomes.iloc[0:0]
         trained = row["group"] == "trained" and len(got) > 0
-        steps.append("/".join(str(int(s)) for s in got["best_step"]) if trained else "")
-        kept.append(got["dev_kept"].mean() if trained else np.nan)
-        last.append(got["dev_last"].mean() if trained else np.nan)
         n_start = int((got["best_step"] == 0).sum()) if trained else 0
-        at_start.append(n_start)
-        display = str(row["display"])
-        if variants.get(str(row["variant"]), {}).get("objective") == "none":
-            display = "untrained (start point)"
-        if trained and n_start == len(got):
-            display = f"{display}: {NO_GAIN}"
-        elif trained and n_start:
-            display = f"{display} ({n_start} of {len(got)} seeds: best = start)"
-        displays.append(display)
+        added["best_step"].append(
+            "/".join(str(int(s)) for s in got["best_step"]) if trained else ""
+        )
+        added["dev_kept"].append(got["dev_kept"].mean() if trained else np.nan)
+        added["dev_last"].append(got["dev_last"].mean() if trained else np.nan)
+        added["best_at_start"].append(n_start)
+        untrained_row = is_untrained.get(str(row["variant"]), False)
+        added["display"].append(
+            _shown_name(str(row["display"]), untrained_row, n_start, len(got) if trained else 0)
+        )
         student = _student_of(config, str(row["variant"])) if pd.notna(row["hparams"]) else None
-        students.append(model_label(config, student) if student else "")
-        base = untrained.get(student)
-        gap = np.nan
-        if (
-            teacher
-            and base
-            and base in by_label.index
-            and f"{teacher}/{row['pooling']}" in (by_label.index)
-        ):
-            low = float(by_label.at[base, "avg"])
-            high = float(by_label.at[f"{teacher}/{row['pooling']}", "avg"])
-            if high != low and variants.get(str(row["variant"]), {}).get("objective") != "none":
-                gap = 100.0 * (float(row["avg"]) - low) / (high - low)
-        gaps.append(gap)
-    out["display"] = displays
-    out["student"] = students
-    out["best_step"] = steps
-    out["dev_kept"] = kept
-    out["dev_last"] = last
-    out["best_at_start"] = at_start
-    out["gap_closed"] = gaps
+        added["student"].append(model_label(config, student) if student else "")
+        base = None if untrained_row else untrained.get(student)
+        added["gap_closed"].append(_gap_closed(row, by_label, base, teacher))
+    for column, values in added.items():
+        out[column] = values
     order = {name: i for i, name in enumerate(variants)}
     out["_order"] = [
         (0 if g == "baseline" and pd.isna(h) else 1, order.get(str(v), -1))
@@ -419,14 +427,18 @@ def sick_in_domain(config: dict) -> set[str]:
 
 
 def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
-    """Display form of :func:`main_table`: ``mean ± std`` for seeded rows, the best of our
-    rows bold per column, ``†`` on published scores that are not comparable, empty columns
+    """Display form of :func:`main_table`: ``mean ± std`` for seeded rows, the best trained
+    row bold per column, ``†`` on published scores that are not comparable, empty columns
     dropped. Rows keyed in ``in_domain`` (:func:`sick_in_domain`) get ``‡`` on SICK-R, and the
     ``Avg-6`` column (without SICK-R) is shown only when there are such rows."""
     in_domain = set(in_domain)
     if not (in_domain & set(table["key"])):
         table = table.drop(columns=[AVG_LABELS["avg_no_sick"], f"{AVG_LABELS['avg_no_sick']} std"])
-    ours = table["group"].isin(["baseline", "trained"])
+    # bold: the best trained row per column (the teacher would win every column otherwise);
+    # without trained rows, the best untrained one
+    ours = table["group"] == "trained"
+    if not ours.any():
+        ours = table["group"] == "baseline"
     cells = pd.DataFrame(
         {
             "Student": table.get("Student", pd.Series("", index=table.index))
@@ -463,7 +475,7 @@ def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
             cells[header] = ["" if pd.isna(v) else f"{v:.1f}" for v in values]
             bold[header] = False
     if "Best step" in table.columns:
-        cells["Best step"] = table["Best step"].fillna("").astype(str)
+        cells["Best step"] = ["" if pd.isna(v) else str(v) for v in table["Best step"]]
         bold["Best step"] = False
     keep = ("Model", *MAIN_SCORE_LABELS)
     if table["Seeds"].dropna().nunique() <= 1:  # one seed count for all: said in the caption
