@@ -23,7 +23,7 @@ import pytest
 import yaml
 from snake import OFFLINE_ENV, REPO, snakemake
 
-from distilface.data.download import MIRROR_ENV, MirrorError, resolve_mirror
+from distilface.data.download import MIRROR_ENV, MirrorError, materialize, resolve_mirror
 
 UPSTREAM = "https://huggingface.co"
 
@@ -97,9 +97,16 @@ def test_quick_config_data_rules_download_verify_and_materialise(upstream, tmp_p
 def test_a_named_mirror_that_is_missing_names_the_path_resolved(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MirrorError, match=f"data.mirror = 'nope'.*{tmp_path}/nope"):
-        resolve_mirror("nope", environ={})
+        resolve_mirror("nope", environ={}, must_exist=True)
     with pytest.raises(MirrorError, match=f"{MIRROR_ENV} = 'gone'.*{tmp_path}/gone"):
-        resolve_mirror(None, environ={MIRROR_ENV: "gone"})
+        resolve_mirror(None, environ={MIRROR_ENV: "gone"}, must_exist=True)
+    # without must_exist (the Snakefile's parse) the path is resolved, and the data job that
+    # reads it names the resolved folder
+    assert resolve_mirror("nope", environ={}) == str(tmp_path / "nope")
+    src = {"archive": "none", "dest": "corpus/x.txt", "url": "http://127.0.0.1:9/x",
+           "sha256": "0" * 64, "mirror": {"path": "corpus/x.txt", "sha256": "0" * 64}}  # fmt: skip
+    with pytest.raises(MirrorError, match=f"resolved: {tmp_path}/nope.*not a folder"):
+        materialize("x", src, tmp_path / "out", mirror=resolve_mirror("nope", environ={}))
     with pytest.raises(MirrorError, match="'null' string"):
         resolve_mirror("null", environ={})
     (tmp_path / "m").mkdir()

@@ -1,6 +1,7 @@
 # Stage 1 — data: download (or copy from `data.mirror`) and checksum every corpus.
 # data.mirror, else $DISTILFACE_MIRROR (the Makefile sets it when ../shared/data exists), else
-# the upstream URLs of config/sources.yaml; a mirror named but missing stops the run here.
+# the upstream URLs of config/sources.yaml. Resolved to an absolute path here; a mirror named but
+# missing fails the data job that reads it, naming the resolved folder (a dry run still plans).
 MIRROR = resolve_mirror(config["data"].get("mirror"))
 
 

@@ -73,14 +73,19 @@ class MirrorError(FileNotFoundError):
 
 
 def resolve_mirror(
-    configured: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+    configured: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None = None,
+    must_exist: bool = False,
 ) -> str | None:
     """The data mirror a run uses: the config's ``data.mirror`` when set, else
     ``$DISTILFACE_MIRROR`` when set and non-empty, else None (download from the upstream URLs).
 
-    The result is an absolute path, resolved against the working folder; a mirror that is
-    named but is not a folder is an error naming where it was named, as given and as resolved
-    (never a silent fall-back to the network)."""
+    The result is an absolute path, resolved against the working folder, so a job started
+    elsewhere (SLURM, ``--directory``) reads the same folder. With ``must_exist`` a mirror that
+    is named but is not a folder is an error naming where it was named, as given and as
+    resolved; without it (the Snakefile: a dry run of a config for another machine must plan)
+    the data job that reads the mirror fails with the resolved path instead. Never a silent
+    fall-back to the network."""
     environ = os.environ if environ is None else environ
     if configured is not None and str(configured).strip() in ("", "null", "None"):
         raise MirrorError(
@@ -93,7 +98,7 @@ def resolve_mirror(
     if value is None:
         return None
     resolved = Path(value).expanduser().resolve()
-    if not resolved.is_dir():
+    if must_exist and not resolved.is_dir():
         raise MirrorError(
             f"{where} = {str(value)!r} (resolved against {Path.cwd()}: {resolved}) is not a folder"
         )
@@ -321,7 +326,10 @@ def _from_mirror(
 ) -> dict[str, dict[str, Any]]:
     """Copy + verify the source's files from the mirror into ``out`` (folder or file)."""
     if not mirror.is_dir():
-        raise MirrorError(f"data.mirror = {str(mirror)!r} is not a folder")
+        raise MirrorError(
+            f"data mirror {str(mirror)!r} (resolved: {mirror.resolve()}) is not a folder "
+            f"(named by data.mirror or ${MIRROR_ENV})"
+        )
     base = mirror / cfg["mirror"]["path"]
     if cfg["archive"] == "tar":
         jobs = [(base / rel, out / rel, rel, sha) for rel, sha in cfg["files"].items()]

@@ -138,10 +138,13 @@ def build_main(
     view = tables.main_view(table, in_domain)
     headline = render_html(view, caption, standalone=False)
     write_text_atomic(Path(out_stem).with_name("headline.html"), headline)
+    write_view(view, out_stem, tuple(f for f in formats if f != "tex"), caption)
+    # the paper table keeps the scores and the gap closed; the training columns (student,
+    # kept step, dev scores) are in the .md/.html/.csv, and would not fit a column
     write_view(
-        view,
+        view.without(tables.LATEX_LEFT_OUT),
         out_stem,
-        formats,
+        tuple(f for f in formats if f == "tex"),
         caption,
         "tab:main",
         wrap={"Model": "6.5em" if in_domain else "8em"},

@@ -96,6 +96,12 @@ class TableView:
         if self.bold.shape != self.cells.shape or len(self.groups) != len(self.cells):
             raise ValueError("TableView: cells, bold and groups differ in shape")
 
+    def without(self, columns) -> TableView:
+        """The same view without ``columns`` (those it has)."""
+        keep = [c for c in self.cells.columns if c not in set(columns)]
+        numeric = [n for c, n in zip(self.cells.columns, self.numeric, strict=True) if c in keep]
+        return TableView(self.cells[keep], self.bold[keep], list(self.groups), numeric)
+
 
 def drop_empty_columns(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """Drop columns whose every cell is missing or an empty string (``keep`` always stays)."""

@@ -311,6 +311,9 @@ TRAINING_COLUMNS: dict[str, str] = {
     "dev_last": "Dev (last step)",
 }
 
+#: Main-table columns the LaTeX table leaves out (it must fit a page column).
+LATEX_LEFT_OUT: tuple[str, ...] = ("Student", "Best step", "Dev (kept)", "Dev (last step)")
+
 #: Columns of the main table CSV (scores unrounded; ``* std`` over seeds).
 MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), *AVG_LABELS.values())
 
