@@ -96,10 +96,8 @@ def test_cpu_config_limits_the_generic_corpus_and_quick_is_its_seed_42_slice():
             assert grid.train_config_kwargs(config, run)["corpus_limit"] == 3200
         elif run.trained:  # the whole 15,320-sentence corpus, and all 259 SICK triplets
             assert grid.train_config_kwargs(config, run).get("corpus_limit") is None
-    assert grid.teacher_caches(config) == [
-        ("mpnet-base", "stsb-sick-train"),
-        ("mpnet-base", "wiki1m-head"),
-    ]
+    # the item-6 runs on wiki1m were cut for time: every DisCo run reads the in-domain corpus
+    assert grid.teacher_caches(config) == [("mpnet-base", "stsb-sick-train")]
     # every quick run is the cpu study's run of the same id, with the same training kwargs
     quick = _load("quick.yaml")
     study = {r.model_id: r for r in grid.expand_grid(config)}

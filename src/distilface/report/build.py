@@ -139,8 +139,8 @@ def build_main(
     headline = render_html(view, caption, standalone=False)
     write_text_atomic(Path(out_stem).with_name("headline.html"), headline)
     write_view(view, out_stem, tuple(f for f in formats if f != "tex"), caption)
-    # the paper table keeps the scores and the gap closed; the training columns (student,
-    # kept step, dev scores) are in the .md/.html/.csv, and would not fit a column
+    # the paper table keeps the scores; the training columns (student, gap closed, kept step,
+    # dev scores) are in the .md/.html/.csv, and would not fit a column
     write_view(
         view.without(tables.LATEX_LEFT_OUT),
         out_stem,
