@@ -4,6 +4,7 @@ renamed target, config or script fails here instead of on a user's machine (issu
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -59,38 +60,29 @@ def test_test_target_runs_the_suite_and_the_readme_names_the_commands():
     assert (REPO / ".ci" / "run").read_text().strip().endswith("make test")
 
 
+def _printed_mirror(*overrides: str) -> str:
+    """``$(DISTILFACE_MIRROR)`` as the Makefile sets it, without one in the environment."""
+    return subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(REPO),
+            "--eval",
+            "print-mirror: ; @echo $(DISTILFACE_MIRROR)",
+            "print-mirror",
+            *overrides,
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "DISTILFACE_MIRROR"},
+    ).stdout.strip()
+
+
 def test_mirror_is_passed_only_when_the_shared_data_exists():
-    out = subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(REPO),
-            "--eval",
-            "print-mirror: ; @echo $(DISTILFACE_MIRROR)",
-            "print-mirror",
-            "DISTILFACE_MIRROR=",
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
-    assert out == ""  # an explicit empty value forces the upstream downloads
-    found = subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(REPO),
-            "--eval",
-            "print-mirror: ; @echo $(DISTILFACE_MIRROR)",
-            "print-mirror",
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={k: v for k, v in __import__("os").environ.items() if k != "DISTILFACE_MIRROR"},
-    ).stdout.strip()
+    assert _printed_mirror("DISTILFACE_MIRROR=") == ""  # empty: force the upstream downloads
+    found = _printed_mirror()
     shared = (REPO.parent / "shared" / "data" / "senteval").is_dir()
     assert (found == str((REPO.parent / "shared" / "data").resolve())) == shared
     assert bool(found) == shared or not Path(found).exists()
