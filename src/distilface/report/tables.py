@@ -182,7 +182,7 @@ NO_GAIN = "no gain (best = start)"
 
 def training_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per trained model, from its training log's STS-B dev records: the kept (best) step and
-    score, the start score (step 0, when scored) and the last step's score.
+    score, and the last scored step's score.
 
     The best step is the first step with the highest dev score, as the loop keeps it."""
     dev = frame[(frame["task"] == TRAIN_TASK) & (frame["metric"] == "stsb_dev")]
@@ -190,18 +190,15 @@ def training_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     for model, sub in dev.groupby("model", sort=True):
         sub = sub.sort_values("step", kind="stable")
         best = sub.loc[sub["value"].idxmax()]
-        start = sub[sub["step"] == 0]["value"]
         rows.append(
             dict(
                 model=model,
                 best_step=int(best["step"]),
                 dev_kept=float(best["value"]),
-                dev_start=float(start.iloc[0]) if len(start) else np.nan,
-                last_step=int(sub["step"].iloc[-1]),
                 dev_last=float(sub["value"].iloc[-1]),
             )
         )
-    columns = ["model", "best_step", "dev_kept", "dev_start", "last_step", "dev_last"]
+    columns = ["model", "best_step", "dev_kept", "dev_last"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -238,9 +235,9 @@ def _shown_name(display: str, untrained: bool, n_start: int, n_runs: int) -> str
 def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     """Add to the main-table rows what training kept and what it would have ended with:
     ``best_step`` (each seed's, '/'-joined), ``dev_kept`` / ``dev_last`` (means over seeds),
-    ``best_at_start`` (seeds whose kept checkpoint is the untouched start), ``student`` (the
-    start point's label) and ``gap_closed`` (% of the distance from the untrained student to
-    ``report.teacher``, same pooling; NaN without a teacher or an untrained row). Rows follow
+    ``student`` (the start point's label) and ``gap_closed`` (% of the distance from the
+    untrained student to ``report.teacher``, same pooling; NaN without a teacher or an
+    untrained row). Rows follow
     the config's order: baselines, then each variant as listed.
 
     A row whose every seed kept its start is renamed "<label>: no gain (best = start)": its
@@ -254,8 +251,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     }
     untrained = {_student_of(config, v): v for v, none in is_untrained.items() if none}
     by_label = out.set_index("label")
-    added: dict[str, list] = {k: [] for k in TRAINING_COLUMNS if k != "student"}
-    added |= {"student": [], "best_at_start": [], "display": []}
+    added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display")}
     for _, row in out.iterrows():
         models = [m for m in str(row["models"]).split(";") if m in outcomes.index]
         got = outcomes.loc[models] if models else outcomes.iloc[0:0]
@@ -266,7 +262,6 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
         )
         added["dev_kept"].append(got["dev_kept"].mean() if trained else np.nan)
         added["dev_last"].append(got["dev_last"].mean() if trained else np.nan)
-        added["best_at_start"].append(n_start)
         untrained_row = is_untrained.get(str(row["variant"]), False)
         added["display"].append(
             _shown_name(str(row["display"]), untrained_row, n_start, len(got) if trained else 0)
@@ -312,13 +307,7 @@ TRAINING_COLUMNS: dict[str, str] = {
 }
 
 #: Main-table columns the LaTeX table leaves out (it must fit a page column).
-LATEX_LEFT_OUT: tuple[str, ...] = (
-    "Student",
-    "Gap closed (%)",
-    "Best step",
-    "Dev (kept)",
-    "Dev (last step)",
-)
+LATEX_LEFT_OUT: tuple[str, ...] = tuple(TRAINING_COLUMNS.values())
 
 #: Columns of the main table CSV (scores unrounded; ``* std`` over seeds).
 MAIN_SCORE_LABELS: tuple[str, ...] = (*(TASK_LABELS[t] for t in STS_TASKS), *AVG_LABELS.values())
