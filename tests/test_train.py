@@ -500,7 +500,7 @@ def test_dev_set_scores_as_each_sentence_alone(student, dev):
     assert abs(got) > 1.0  # a real correlation, not a degenerate zero
 
 
-def _mpnet_like_cache(corpus: Path, out: Path) -> Path:
+def _minilm_cache(corpus: Path, out: Path) -> Path:
     """A teacher cache of MiniLM's vectors (384-d: wider than the tiny 32-d student, so the
     run has a projection)."""
     from distilface.train.teacher_cache import build_teacher_cache
@@ -513,7 +513,7 @@ def test_lstsq_projection_starts_closer_to_the_teacher(student, corpus, tmp_path
     embeddings onto the teacher's, so step 1's KD loss is below the random head's."""
     from distilface.train.loop import _setup, compute_loss, make_batch
 
-    npy = _mpnet_like_cache(corpus, tmp_path / "tc.npy")
+    npy = _minilm_cache(corpus, tmp_path / "tc.npy")
     first = {}
     for init in ("random", "lstsq"):
         cfg = _cfg(student, corpus, tmp_path / init, objective="disco_kd", pooling="avg",
@@ -598,7 +598,7 @@ def test_a_stale_teacher_cache_is_refused(corpus, tmp_path):
     before repeats were dropped) would misalign rows and sentences: refused, naming the file."""
     from distilface.train.teacher_cache import ROWS, load_teacher_cache
 
-    npy = _mpnet_like_cache(corpus, tmp_path / "tc.npy")
+    npy = _minilm_cache(corpus, tmp_path / "tc.npy")
     meta_path = npy.with_suffix(".json")
     meta = json.loads(meta_path.read_text())
     assert meta["rows"] == ROWS

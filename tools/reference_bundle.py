@@ -20,6 +20,7 @@ Tables, figures and ``report.html`` are then rendered from the archive by
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import shutil
@@ -59,8 +60,6 @@ def pack(run: Path, files: list[Path], out: Path) -> None:
             info.mtime = 0
             with open(run / rel, "rb") as fh:
                 tar.addfile(info, fh)
-    import gzip
-
     with gzip.GzipFile(out, "wb", mtime=0) as gz:
         gz.write(buf.getvalue())
 
