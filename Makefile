@@ -56,14 +56,17 @@ lint: setup
 	$(SNAKE) -s Snakefile.report --lint --configfile config/quick.yaml
 
 quick: setup
+	$(PY) -m distilface.core.config config/quick.yaml
 	$(call remember,config/quick.yaml)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(SNAKE) --cores $(CORES) --configfile config/quick.yaml
 
 cpu-study: setup
+	$(PY) -m distilface.core.config config/cpu.yaml
 	$(call remember,config/cpu.yaml)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(SNAKE) --cores $(CORES) --configfile config/cpu.yaml
 
 run: setup
+	$(PY) -m distilface.core.config config/config.yaml
 	$(call remember,config/config.yaml)
 	$(SNAKE) --cores $(CORES) --profile profiles/workstation --configfile config/config.yaml
 

@@ -6,6 +6,9 @@
 #
 # A config given with --configfile is a complete experiment description: config/config.yaml
 # is only loaded when none is given (Snakemake would otherwise merge the two).
+from pathlib import Path
+
+import yaml
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -17,13 +20,25 @@ if not workflow.overwrite_configfiles:
 
 # Strict: every violation by key path (an unknown key is an error, never an ignored section);
 # then Snakemake's own validate fills the schema's defaults.
-from distilface.core.config import load_config_file, validate_config
+from snakemake.utils import update_config
+
+from distilface.core.config import ConfigError, load_config_file, type_overrides, validate_config
+from distilface.report.targets import reference_problems
 
 _CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
 for _file in _CONFIG_FILES:  # a duplicated key is an error (Snakemake keeps the last one)
     load_config_file(_file)
-validate_config(config, source=", ".join(_CONFIG_FILES))
+# --config values arrive as strings below the top level: typed by the schema, and a problem
+# with one is reported as given with --config
+_OVERRIDES = workflow.config_settings.overwrite_config or {}
+update_config(config, type_overrides(_OVERRIDES))
+validate_config(config, source=", ".join(_CONFIG_FILES), overrides=_OVERRIDES)
 validate(config, "config/schema.yaml")
+# names in report.* checked now, not in the last report job
+_PUBLISHED = yaml.safe_load(Path(workflow.basedir, "config/published.yaml").read_text())
+_REFERENCE_PROBLEMS = reference_problems(config, (_PUBLISHED or {}).get("entries") or {})
+if _REFERENCE_PROBLEMS:
+    raise ConfigError(", ".join(_CONFIG_FILES) + ":\n  " + "\n  ".join(_REFERENCE_PROBLEMS))
 
 
 report: "workflow/report/workflow.rst"

@@ -106,3 +106,55 @@ def test_module_entry_point_and_missing_data(tmp_path):
         timeout=120,
     )
     assert run.returncode == 2 and "--data" in run.stderr and "no SentEval folder" in run.stderr
+
+
+def test_quiet_shows_no_progress_bar_and_input_faults_are_one_line(tmp_path, capfd, monkeypatch):
+    """--quiet silences the libraries' bars too; a missing folder under an existing parent, an
+    unreachable hub name and --device cuda without CUDA are one-line errors (exit 2)."""
+    import torch
+    from tinydata import tiny_bert, write_mirror
+
+    data = write_mirror(tmp_path / "mirror", pairs_per_subset=4) / "senteval"
+    model = tiny_bert(tmp_path / "models" / "tiny")
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    assert main(["evaluate", str(model), "--data", str(data), "--out", "o", "--quiet"]) == 0
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s" not in err and "sent/s" not in err, err
+    assert main(["evaluate", "models/my-simcse", "--data", str(data)]) == 2
+    assert "error: models/my-simcse: no such folder" in capfd.readouterr().err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["evaluate", "nobody-x/nothing", "--data", str(data)]) == 2
+    assert "error: model 'nobody-x/nothing': not a local folder" in capfd.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["evaluate", str(model), "--data", str(data), "--device", "cuda"]) == 2
+        assert "error: device 'cuda' requested but CUDA is not available" in capfd.readouterr().err
+
+
+def test_version_and_shown_defaults(capsys):
+    from distilface import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"distilface {__version__}"
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "(default: 128)" in capsys.readouterr().out  # --batch-size
+
+
+def test_a_redirected_log_gets_plain_progress_lines(tmp_path):
+    """stderr to a file (no terminal): the encode bar prints plain lines, no \\r redraws."""
+    from tinydata import tiny_bert, write_mirror
+
+    data = write_mirror(tmp_path / "mirror", pairs_per_subset=4) / "senteval"
+    model = tiny_bert(tmp_path / "tiny")
+    log = tmp_path / "err.log"
+    with open(log, "w") as err:
+        run = subprocess.run(
+            [sys.executable, "-m", "distilface", "evaluate", str(model), "--data", str(data),
+             "--out", str(tmp_path / "o"), "--format", "json"],
+            stdout=subprocess.DEVNULL, stderr=err, timeout=300,
+        )  # fmt: skip
+    text = log.read_text()
+    assert run.returncode == 0, text[-2000:]
+    assert "\r" not in text and "encode" in text, text[-2000:]

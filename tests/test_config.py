@@ -138,6 +138,21 @@ PROBES = [
         "models.bert-base.revision: unknown key",
     ),
     ("device typo", _set("evaluation.device", "gpu"), "evaluation.device: 'gpu' does not match"),
+    (
+        "an integer written as a float",
+        _set("evaluation.batch_size", 16.0),
+        "evaluation.batch_size: 16.0 is not of type 'integer'",
+    ),
+    (
+        "a variant id that leaves results/",
+        lambda cfg: cfg["variants"].update({"../escape": {"objective": "none"}}),
+        "variants: key '../escape' is not a valid id",
+    ),
+    (
+        "a model id with a slash",
+        _set("models.org/name", {"path": "bundled:all-MiniLM-L6-v2"}),
+        "models: key 'org/name' is not a valid id",
+    ),
 ]
 
 
@@ -289,3 +304,63 @@ def test_snakemake_refuses_a_config_with_a_duplicated_key(tmp_path):
     proc = snakemake(["-n", "--configfile", str(path)], cwd=tmp_path)
     assert proc.returncode != 0
     assert "duplicated key 'report'" in proc.stdout + proc.stderr
+
+
+def test_command_line_values_are_typed_by_the_schema() -> None:
+    """Snakemake hands nested --config values over as strings ('64', 'null')."""
+    from distilface.core.config import type_overrides
+
+    given = {
+        "data": {"mirror": "null", "root": "results/data"},
+        "evaluation": {"batch_size": "64", "precision": "fp32"},
+        "variants": {"v": {"label": "42", "hparams": {"learning_rate": "1e-5"}}},
+    }
+    assert type_overrides(given) == {
+        "data": {"mirror": None, "root": "results/data"},
+        "evaluation": {"batch_size": 64, "precision": "fp32"},
+        "variants": {"v": {"label": "42", "hparams": {"learning_rate": 1e-5}}},
+    }
+
+
+def test_snakemake_types_config_values_and_names_where_a_bad_one_came_from(tmp_path):
+    from snake import snakemake
+
+    ci = str(REPO / "config" / "ci.yaml")
+    ok = snakemake(["-n", "--configfile", ci, "--config", 'evaluation={"batch_size": 64}'],
+                   cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    bad = snakemake(["-n", "--configfile", ci, "--config", 'evaluation={"batch_size": "x"}'],
+                    cwd=tmp_path)  # fmt: skip
+    out = bad.stdout + bad.stderr
+    assert bad.returncode != 0
+    assert "evaluation.batch_size: 'x' is not of type 'integer' (given with --config)" in out
+
+
+def test_an_unknown_report_reference_stops_the_run_before_any_job(tmp_path):
+    from snake import snakemake
+
+    from distilface.report.targets import reference_problems
+
+    cfg = load("quick.yaml")
+    cfg["report"]["comparisons"].append(["ckd-randum", "kd-random"])
+    cfg["report"]["published"] = {"kd-random": "no-such-entry"}
+    problems = reference_problems(cfg, ["simcse-unsup-bert"])
+    assert problems[0].startswith("report.comparisons[4][0]: 'ckd-randum' is not a variant")
+    assert problems[1].startswith("report.published.kd-random: 'no-such-entry' is not an entry")
+    assert reference_problems(load("quick.yaml"), []) == []
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(["-n", "--configfile", "c.yaml"], cwd=tmp_path)
+    assert proc.returncode != 0 and "'ckd-randum' is not a variant" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_config_checker_names_the_tab_snakemake_would_not(tmp_path, capsys):
+    """Snakemake reads --configfile itself: a tab gives "Config file is not valid JSON or YAML"
+    with no file or line. The checker the Makefile runs first names file:line:col."""
+    from distilface.core.config import main
+
+    tabbed = tmp_path / "tab.yaml"
+    tabbed.write_text("data:\n\tmirror: null\n")
+    assert main([str(tabbed)]) == 2
+    assert f"error: {tabbed}:2:1: " in capsys.readouterr().err
+    assert main([str(REPO / "config" / "quick.yaml")]) == 0

@@ -340,6 +340,156 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp(
     assert list(target.parent.iterdir()) == []
 
 
+# --- round two (issue 21): the faults that still misled ------------------------------------
+
+
+def test_gold_outside_its_scale_names_file_and_line(mirror: Path) -> None:
+    """STS gold runs 0-5 and SICK relatedness 1-5: a 55 is a damaged file, not a score."""
+    gs = mirror / "senteval" / STS_DIRS["STS12"] / "STS.gs.MSRpar.txt"
+    lines = gs.read_text().splitlines()
+    lines[1] = "55"
+    gs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{gs}:2: gold score 55 is outside the 0-5"):
+        load_task("STS12", mirror / "senteval")
+    sick = mirror / "senteval/SICK/SICK_test_annotated.txt"
+    text = sick.read_text().splitlines()
+    row = text[1].split("\t")
+    row[3] = "0.5"
+    sick.write_text("\n".join([text[0], "\t".join(row), *text[2:]]) + "\n")
+    with pytest.raises(DataFormatError, match=rf"{sick}:2: relatedness_score 0.5 is outside"):
+        load_task("SICKRelatedness", mirror / "senteval")
+
+
+def test_a_genre_with_constant_gold_is_an_error(mirror: Path) -> None:
+    """A constant-gold STS-B genre has no Spearman: refused when read, never a null score."""
+    stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
+    rows = [line.split("\t") for line in stsb.read_text().splitlines()]
+    for row in rows:
+        if row[0] == "main-news":
+            row[4] = "2.5"
+    stsb.write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    with pytest.raises(DataFormatError, match=r"constant gold scores: 'main-news' \(all 2.5\)"):
+        load_task("STSBenchmark", mirror / "senteval")
+
+
+def test_an_unwritable_output_or_cache_fails_before_encoding(
+    mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file where the output (or cache) folder should be: the error names the folder before
+    the model is even loaded (this box runs as root, so a chmod would not stop a write)."""
+    from distilface.evaluate import sts
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the encoder was loaded before the output was known writable")
+
+    monkeypatch.setattr(sts.Encoder, "load", never)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(PermissionError, match=rf"output folder {blocker}/eval is not writable"):
+        sts.evaluate_model("m", "x", ["avg"], mirror / "senteval", blocker / "eval")
+    with pytest.raises(PermissionError, match=rf"embedding cache {blocker}/cache is not writ"):
+        sts.evaluate_model(
+            "m", "x", ["avg"], mirror / "senteval", tmp_path / "out", cache_dir=blocker / "cache"
+        )
+
+
+@pytest.mark.parametrize("cut", ["empty", "header", "data"])
+def test_a_cut_weight_file_is_named(tmp_path: Path, cut: str) -> None:
+    from distilface.data.models import ModelResolutionError
+    from distilface.evaluate.encoders import Encoder
+
+    folder = tiny_bert(tmp_path / "bert")
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    keep = {"empty": 0, "header": 8 + n // 2, "data": len(data) - 100}[cut]
+    weights.write_bytes(data[:keep])
+    with pytest.raises(ModelResolutionError, match=rf"^{weights}: not a whole safetensors file"):
+        Encoder.load(str(folder), device="cpu")
+
+
+def test_weights_holding_nan_are_refused(tmp_path: Path) -> None:
+    """Bytes overwritten inside the weight file (here: NaN in one tensor) would give NaN
+    embeddings that SentEval's convention zeroes and scores."""
+    from safetensors.torch import load_file, save_file
+
+    from distilface.data.models import ModelResolutionError
+    from distilface.evaluate.encoders import Encoder
+
+    folder = tiny_bert(tmp_path / "bert")
+    tensors = load_file(folder / "model.safetensors")
+    name = next(k for k in sorted(tensors) if k.endswith("attention.self.query.weight"))
+    tensors[name][0, 0] = float("nan")
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelResolutionError, match=r"1 weight tensor\(s\) hold NaN or inf"):
+        Encoder.load(str(folder), device="cpu")
+
+
+def test_nan_embeddings_are_refused_not_zeroed() -> None:
+    import numpy as np
+
+    from distilface.evaluate.sts import ScoreError, require_finite_embeddings
+
+    emb = np.ones((3, 4), dtype=np.float32)
+    require_finite_embeddings(emb, ["a", "b", "c"], "m")
+    emb[1, 2] = np.nan
+    with pytest.raises(ScoreError, match=r"m: 1 of 3 sentence embeddings contain NaN.*'b'"):
+        require_finite_embeddings(emb, ["a", "b", "c"], "m")
+
+
+def test_an_unreachable_hub_name_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distilface.data.models import ModelResolutionError
+    from distilface.evaluate.encoders import Encoder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelResolutionError, match=r"^model 'nobody-x/no-such-model': not a lo"):
+        Encoder.load("nobody-x/no-such-model", device="cpu")
+
+
+def test_cuda_on_a_cpu_machine_is_a_clear_error() -> None:
+    import torch
+
+    from distilface.core.devices import GpuUnavailableError
+    from distilface.evaluate.encoders import Encoder
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(GpuUnavailableError, match="device 'cuda' requested"):
+        Encoder.load("bundled:all-MiniLM-L6-v2", device="cuda")
+
+
+def test_a_failed_derived_data_job_logs_why(tmp_path: Path) -> None:
+    """The derived-data job (SICK-train triplets) fails on a SICK file without any
+    ENTAILMENT/CONTRADICTION pair: its log holds the error, not nothing."""
+    work = _tiny_workdir(tmp_path)
+    sick = tmp_path / "mirror" / "senteval" / "SICK" / "SICK_train.txt"
+    sick.write_text(sick.read_text().replace("ENTAILMENT", "NEUTRAL"))
+    import yaml
+    from tinydata import sources_for
+
+    (work / "sources.yaml").write_text(yaml.safe_dump(sources_for(tmp_path / "mirror")))
+    target = "results/data/nli/sick_train_triplets.csv"
+    args = [target, "--cores", "1", "--configfile", str(REPO / "config/ci.yaml"), "override.yaml"]
+    proc = snakemake(args, work)
+    assert proc.returncode != 0
+    record = _last_json(work / "results/logs/data/nli/sick_train_triplets.csv.jsonl")
+    assert record["message"] == "job failed" and record["error_type"] == "DataFormatError"
+    assert "no premise with both an ENTAILMENT and a CONTRADICTION" in record["error"]
+    assert not (work / target).exists()
+
+
+def test_the_sources_file_is_found_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distilface.reproduce import sources_path
+
+    monkeypatch.chdir(tmp_path)
+    assert sources_path(None, {}) == REPO / "config" / "sources.yaml"
+    assert sources_path(None, {"sources_file": str(REPO / "config/sources.yaml")}).is_file()
+    with pytest.raises(SystemExit, match=r"data sources file nope.yaml not found"):
+        sources_path(Path("nope.yaml"), {})
+
+
 # --- the reliability table (docs/reliability.md) names only tests that exist ---------------
 
 

@@ -606,3 +606,20 @@ def test_a_stale_teacher_cache_is_refused(corpus, tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"tc\.json: rows are 'every non-empty line'.*delete"):
         load_teacher_cache(npy, corpus)
+
+
+def test_a_collapsed_run_is_never_kept_as_best(student, corpus, dev, tmp_path):
+    """learning_rate 1e3: the loss stays finite and flat and every dev score falls below 0.
+    Without a start score to keep, nothing is saved (an error says why); with one, the start
+    is kept and the collapse is recorded."""
+    from distilface.train.loop import TrainingCollapsedError
+
+    bad = dict(learning_rate=1e3, eval_at_start=False)
+    with pytest.raises(TrainingCollapsedError, match=r"every STS-B dev scoring found a collapsed"):
+        train(_cfg(student, corpus, tmp_path / "collapsed", **bad), dev=dev)
+    assert not (tmp_path / "collapsed").exists()
+    out = train(_cfg(student, corpus, tmp_path / "kept", learning_rate=1e3, eval_at_start=True),
+                dev=dev)  # fmt: skip
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["best_step"] == 0 and summary["best_is_start"]
+    assert summary["collapsed_steps"] == [3, 6, 8] and summary["last_stsb_dev"] <= 0

@@ -123,6 +123,19 @@ def test_rerun_does_nothing(ci_run: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_changed_report_setting_reruns_exactly_the_report_jobs(ci_run: Path) -> None:
+    """The report rules declare the config they read (params), so Snakemake sees a changed
+    ``report.n_bootstrap``: the report jobs re-run, no model is trained or scored again."""
+    args = ["-n", "--configfile", "ci.yaml", "--config", 'report={"n_bootstrap": 77}']
+    proc = snakemake(args, cwd=ci_run)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert counts.get("report_main") == 1 and counts.get("report_comparisons") == 1, counts
+    assert not {"train", "evaluate", "teacher_cache", "student_init"} & set(counts), counts
+    assert "Params have changed" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
 def test_html_report(ci_run: Path) -> None:
     proc = snakemake(["--report", "results/report.html", "--configfile", "ci.yaml"], cwd=ci_run)
     assert proc.returncode == 0, proc.stderr[-3000:]

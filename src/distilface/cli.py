@@ -18,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from distilface import __version__
+from distilface.core.logs import plain_progress
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS, TASK_LABELS
 from distilface.data.models import model_fingerprint
 from distilface.evaluate.mteb_export import write_mteb_results
@@ -72,6 +74,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    plain_progress()  # stderr redirected to a file: rare plain lines, not \r redraws
+    if args.quiet:  # also the libraries' own bars (transformers' "Loading weights")
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as transformers_logging
+
+        disable_progress_bars()
+        transformers_logging.disable_progress_bar()
     poolings = list(EVAL_POOLINGS) if "all" in args.pooling else args.pooling
     name = args.name or default_name(args.model)
     out = Path(args.out or Path("results/cli") / name.replace("/", "__"))
@@ -106,6 +115,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="distilface", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser(
         "evaluate",
@@ -135,10 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="json = our eval JSON + per-pair scores; mteb = MTEB result files (default both)",
     )
     ev.add_argument("--name", help="model name in the outputs (default derived from MODEL)")
-    ev.add_argument("--aggregation", choices=("all", "wmean"), default="all")
-    ev.add_argument("--batch-size", type=int, default=128)
-    ev.add_argument("--max-length", type=int, default=512)
-    ev.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    ev.add_argument(
+        "--aggregation",
+        choices=("all", "wmean"),
+        default="all",
+        help="SimCSE's 'all' (pairs pooled per year) or SentEval's weighted mean of subsets "
+        "(default: %(default)s)",
+    )
+    ev.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
+    ev.add_argument(
+        "--max-length", type=int, default=512, help="tokens per sentence (default: %(default)s)"
+    )
+    ev.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None, help="(default: cuda when available)"
+    )
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=evaluate_command)
     return parser
@@ -148,7 +168,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``distilface`` script."""
     logging.basicConfig(level=logging.WARNING)
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as err:  # a fault of the input: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that name the user's input (model, data, device, output folder)."""
+    from distilface.core.devices import GpuUnavailableError
+    from distilface.data.models import ModelResolutionError
+    from distilface.data.readers import DataFormatError
+
+    return (GpuUnavailableError, ModelResolutionError, DataFormatError, PermissionError)
+
+
+USER_ERRORS = _user_errors()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from distilface.core import paths
-from distilface.core.config import load_config_file, validate_config, with_defaults
+from distilface.core.config import SCHEMA_PATH, load_config_file, validate_config, with_defaults
 from distilface.core.io import write_json_atomic
 from distilface.core.logs import setup_logging
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
@@ -285,17 +285,33 @@ def summary_rows(config: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def sources_path(given: Path | None, config: dict) -> Path:
+    """``--sources``, else the config's ``sources_file``, else the repository's
+    ``config/sources.yaml`` next to ``config/schema.yaml`` (as the Snakefile does): a run
+    started outside the repository finds it too. A path that does not exist is named."""
+    path = given or Path(config.get("sources_file") or SCHEMA_PATH.with_name("sources.yaml"))
+    if not path.is_file():
+        raise SystemExit(f"error: data sources file {path} not found; pass --sources FILE")
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True, type=Path)
-    ap.add_argument("--sources", default=Path("config/sources.yaml"), type=Path)
+    ap.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        help="data sources (URLs + sha256); default: the config's sources_file, else the "
+        "repository's config/sources.yaml (found from the package, from any folder)",
+    )
     ap.add_argument("--deadline-s", type=float, default=None, help="start no new step after this")
     ap.add_argument("--summary", type=Path, default=Path(paths.REPRODUCE_SUMMARY))
     args = ap.parse_args(argv)
     setup_logging()
     raw = load_config_file(args.config)
     config = prepare_config(raw, source=str(args.config))
-    sources = yaml.safe_load(args.sources.read_text(encoding="utf-8"))
+    sources = yaml.safe_load(sources_path(args.sources, config).read_text(encoding="utf-8"))
     steps = run_config(config, sources, args.deadline_s)
     rows = summary_rows(config)
     args.summary.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,33 @@ def _messages(error: Any) -> list[str]:
             f"allowed {'at the top level' if not where else 'here'}: {', '.join(allowed)}"
             for key in _unknown_keys(error)
         ]
+    if "propertyNames" in error.schema_path:
+        return [
+            f"{key_path(where)}: key {error.instance!r} is not a valid id: letters, digits, '.', "
+            "'_', '-', starting with a letter or digit, no '/' or '..' (it names a folder "
+            "under results/)"
+        ]
     if error.validator == "oneOf" and error.context:
         reasons = "; ".join(sorted({c.message for c in error.context}))
         return [f"{key_path(where) or '<top level>'}: {error.instance!r} is invalid ({reasons})"]
     return [f"{key_path(where) or '<top level>'}: {error.message}"]
 
 
+def _strict_validator_class() -> Any:
+    """Draft 2020-12 where ``integer`` means a YAML integer: JSON Schema counts ``16.0`` as an
+    integer, and ``batch_size: 16.0`` would then fail deep in torch with a TypeError naming no
+    key. ``True`` is not an integer either."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return validators.extend(Draft202012Validator, type_checker=checker)
+
+
 def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
     """Every schema violation of ``config`` as ``<key path>: <message>``, sorted by path."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(dict(schema if schema is not None else load_schema()))
+    validator = _strict_validator_class()(dict(schema if schema is not None else load_schema()))
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     return [msg for error in errors for msg in _messages(error)]
 
@@ -155,13 +172,119 @@ def _loader_for(path: Path) -> type[_StrictLoader]:
 
 
 def validate_config(
-    config: Mapping[str, Any], source: str = "config", schema_path: str | Path = SCHEMA_PATH
+    config: Mapping[str, Any],
+    source: str = "config",
+    schema_path: str | Path = SCHEMA_PATH,
+    overrides: Mapping[str, Any] | None = None,
 ) -> None:
-    """Raise :class:`ConfigError` listing every violation (``source`` names the file(s))."""
+    """Raise :class:`ConfigError` listing every violation (``source`` names the file(s)); a
+    problem under a key given on the command line (``overrides``, Snakemake's ``--config``)
+    says so, since the file does not hold that value."""
     problems = config_errors(config, load_schema(schema_path))
     if problems:
-        lines = "\n".join(f"  {p}" for p in problems)
+        given = [key_path(p) for p in _leaf_paths(overrides or {})]
+        lines = "\n".join(
+            f"  {p}" + (" (given with --config)" if _under_any(p, given) else "") for p in problems
+        )
         raise ConfigError(f"{source}: {len(problems)} problem(s) against {schema_path}:\n{lines}")
+
+
+def _leaf_paths(tree: Any, prefix: tuple = ()) -> list[tuple]:
+    """Key paths of every leaf of nested mappings (a list is a leaf)."""
+    if isinstance(tree, Mapping) and tree:
+        return [p for k, v in tree.items() for p in _leaf_paths(v, (*prefix, k))]
+    return [prefix] if prefix else []
+
+
+def _under_any(problem: str, paths: Sequence[str]) -> bool:
+    where = problem.split(":", 1)[0]
+    return any(where == p or where.startswith((p + ".", p + "[")) for p in paths)
+
+
+#: JSON Schema type names of Python values (for :func:`type_overrides`).
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (type(None), "null"),
+               (list, "array"), (dict, "object"), (str, "string"))  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    return next(name for kind, name in _JSON_TYPES if isinstance(value, kind))
+
+
+def schema_types(schema: Mapping[str, Any], path: Sequence[str]) -> set[str]:
+    """The JSON types the schema allows at key ``path`` (empty: unknown, or anything goes).
+    Follows local ``$ref``, ``properties``, ``patternProperties``, ``additionalProperties``
+    and ``oneOf`` / ``anyOf``."""
+
+    def deref(node: Any) -> Any:
+        while isinstance(node, Mapping) and "$ref" in node:
+            target: Any = schema
+            for part in str(node["$ref"]).removeprefix("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def alternatives(node: Any) -> list[Mapping[str, Any]]:
+        node = deref(node)
+        if not isinstance(node, Mapping):
+            return []
+        subs = [s for k in ("oneOf", "anyOf") for sub in node.get(k, ()) for s in alternatives(sub)]
+        return [node, *subs]
+
+    def child(node: Mapping[str, Any], key: str) -> Any:
+        if key in node.get("properties", {}):
+            return node["properties"][key]
+        for pattern, sub in node.get("patternProperties", {}).items():
+            if re.search(pattern, key):
+                return sub
+        extra = node.get("additionalProperties")
+        return extra if isinstance(extra, Mapping) else None
+
+    nodes: list[Any] = [schema]
+    for key in path:
+        nodes = [c for n in nodes for alt in alternatives(n) if (c := child(alt, str(key)))]
+    types: set[str] = set()
+    for alt in (a for n in nodes for a in alternatives(n)):
+        found = alt.get("type")
+        types |= {found} if isinstance(found, str) else set(found or ())
+        types |= {_json_type(v) for v in alt.get("enum", ())}
+    return types
+
+
+def type_overrides(
+    overrides: Mapping[str, Any], schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Snakemake's ``--config`` values, typed by the schema.
+
+    Snakemake parses a nested ``--config 'evaluation={"batch_size": 64}'`` with YAML's
+    BaseLoader, so every nested value arrives as a string (``'64'``, ``'null'``). A string leaf
+    whose YAML reading is not a string and has a type the schema allows there is replaced by
+    that reading (``'64'`` -> 64; ``'null'`` -> None for ``data.mirror``); a label ``"42"``
+    stays a string. Anything else is left for :func:`validate_config` to report, naming
+    ``--config`` as where the value came from."""
+    schema = schema if schema is not None else load_schema()
+
+    def typed(value: Any, path: tuple) -> Any:
+        if isinstance(value, Mapping):
+            return {k: typed(v, (*path, k)) for k, v in value.items()}
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        allowed = schema_types(schema, path)
+        if isinstance(parsed, str) and "number" in allowed:
+            try:  # YAML 1.1 reads "1e-5" (no dot) as a string
+                parsed = float(value)
+            except ValueError:
+                return value
+        if isinstance(parsed, str):
+            return value
+        kind = _json_type(parsed)
+        fits = kind in allowed or (kind == "integer" and "number" in allowed)
+        return parsed if fits else value
+
+    return {k: typed(v, (k,)) for k, v in overrides.items()}
 
 
 def with_defaults(
@@ -187,3 +310,24 @@ def with_defaults(
     for _ in filler(load_schema(schema_path)).iter_errors(filled):
         pass  # errors are validate_config's job
     return filled
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m distilface.core.config FILE...``: load each config strictly and validate
+    it, printing ``file:line:col`` for a YAML error (a tab, say) or every key-path problem.
+    Snakemake reads ``--configfile`` itself before the Snakefile runs and reports a YAML error
+    without file or line; the Makefile's run targets call this first."""
+    import sys
+
+    failed = 0
+    for name in argv if argv is not None else sys.argv[1:]:
+        try:
+            validate_config(load_config_file(name), source=name)
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

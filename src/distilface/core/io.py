@@ -111,6 +111,23 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
         raise
 
 
+def require_writable_dir(folder: str | Path, what: str) -> Path:
+    """Create ``folder`` if needed and prove it writable by creating and removing a file in
+    it, so a read-only output or cache folder fails before the work that would fill it, not
+    after. The error names ``what`` and the folder."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = temp_sibling(folder / ".write-probe")
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(
+            f"{what} {folder} is not writable ({err.strerror or err}); nothing was computed"
+        ) from err
+    return folder
+
+
 def current_umask() -> int:
     """The process umask (read by setting it and putting it back)."""
     mask = os.umask(0)

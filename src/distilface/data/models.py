@@ -136,18 +136,84 @@ def check_loading_info(model_dir: str, info: dict, architecture: str, first: int
     )
 
 
+def check_safetensors(path: str | Path) -> None:
+    """Raise :class:`ModelResolutionError` naming ``path`` unless it is a whole safetensors
+    file: an 8-byte header length, a JSON header that fits, and every tensor's byte range
+    inside the file (a zero-byte, truncated or header-cut file is caught before the loader's
+    own error, which names no file)."""
+    path = Path(path)
+    size = path.stat().st_size
+    problem = None
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n < 2 or 8 + n > size:
+            problem = f"{size} bytes, too short for its header" if n >= 0 else "empty or < 8 bytes"
+        else:
+            try:
+                header = json.loads(handle.read(n))
+                end = max(
+                    (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                    default=0,
+                )
+            except (ValueError, KeyError, TypeError, IndexError) as err:
+                problem = f"its header is not valid JSON ({err})"
+            else:
+                if 8 + n + end > size:
+                    problem = f"truncated: {size} bytes, its header needs {8 + n + end}"
+    if problem:
+        raise ModelResolutionError(
+            f"{path}: not a whole safetensors file ({problem}); re-create or re-download it"
+        )
+
+
+def _hub_error(name: str, err: Exception) -> ModelResolutionError:
+    """A hub load failure that names the model and what to do (the library's message alone
+    names neither when the hub is offline)."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    why = "HF_HUB_OFFLINE is set" if offline else "no network, or no such repository"
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ModelResolutionError(
+        f"model {name!r}: not a local folder here, and loading it from the Hugging Face Hub "
+        f"failed ({why}: {first}). Give a local folder, a bundled:<name>, or a hub name "
+        "reachable from this machine"
+    )
+
+
 def load_pretrained(model_dir: str, model_class: Any = None, **kwargs: Any) -> Any:
     """``AutoModel.from_pretrained`` (or ``model_class``) that refuses a partial load.
 
     ``output_loading_info`` is checked with :func:`check_loading_info`; a local path that does
-    not exist is "no such folder", not a bad hub repo id (:func:`resolve_model`).
+    not exist is "no such folder", not a bad hub repo id (:func:`resolve_model`); a local
+    ``model.safetensors`` that is cut short is named (:func:`check_safetensors`); a hub name
+    that cannot be fetched is named (:func:`_hub_error`).
     """
     if model_class is None:
         from transformers import AutoModel as model_class
     location = resolve_model(str(model_dir))
-    model, info = model_class.from_pretrained(location, output_loading_info=True, **kwargs)
+    local = Path(location).is_dir()
+    for weights in sorted(Path(location).glob("*.safetensors")) if local else ():
+        check_safetensors(weights)
+    try:
+        model, info = model_class.from_pretrained(location, output_loading_info=True, **kwargs)
+    except OSError as err:
+        if local:
+            raise
+        raise _hub_error(location, err) from err
     check_loading_info(location, info, type(model).__name__)
     return model
+
+
+def load_tokenizer(location: str) -> Any:
+    """``AutoTokenizer.from_pretrained`` whose hub failure names the model (:func:`_hub_error`)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(location)
+    except OSError as err:
+        if Path(location).is_dir():
+            raise
+        raise _hub_error(location, err) from err
 
 
 def minilm_path() -> Path:

@@ -61,6 +61,10 @@ SICK_FILES: dict[str, str] = {
 SICK_COLUMNS = ("sentence_A", "sentence_B", "relatedness_score", "entailment_judgment")
 NLI_HEADER = ["sent0", "sent1", "hard_neg"]
 STSB_FIELDS = 7
+#: Gold scales: STS 2012-2016 and STS-B from 0 (unrelated) to 5 (equivalent); SICK
+#: relatedness from 1 to 5 (the datasets' papers). A score outside is a damaged file.
+STS_SCALE = (0.0, 5.0)
+SICK_SCALE = (1.0, 5.0)
 
 
 class DataFormatError(ValueError):
@@ -112,6 +116,33 @@ def _parse_float(value: str, path: PathLike, lineno: int, what: str) -> float:
     return number
 
 
+def _check_range(number: float, path: PathLike, lineno: int, what: str, scale: tuple) -> float:
+    """``number`` if it lies on the task's gold scale, else DataFormatError naming file:line."""
+    low, high = scale
+    if not low <= number <= high:
+        raise DataFormatError(
+            f"{path}:{lineno}: {what} {number:g} is outside the {low:g}-{high:g} scale"
+        )
+    return number
+
+
+def _require_varied(
+    gold: Sequence[float], subsets: Sequence[str], path: PathLike, task: str
+) -> None:
+    """Every subset's gold scores must vary: Spearman against constant gold is undefined,
+    and the subset score would be written as null."""
+    by_subset: dict[str, set[float]] = {}
+    for subset, score in zip(subsets, gold, strict=True):
+        by_subset.setdefault(subset, set()).add(score)
+    constant = {k: next(iter(v)) for k, v in by_subset.items() if len(v) == 1}
+    if constant:
+        listed = ", ".join(f"{k!r} (all {v:g})" for k, v in sorted(constant.items()))
+        raise DataFormatError(
+            f"{path}: {task} subset(s) with constant gold scores: {listed}; their Spearman "
+            "correlation is undefined (a damaged or truncated file?)"
+        )
+
+
 def _require_pairs(n: int, path: PathLike, what: str) -> None:
     """Zero scored pairs is an error: a correlation over nothing is no score."""
     if n == 0:
@@ -147,10 +178,12 @@ def read_sts_subset(
             )
         if score == "":
             continue  # the organisers released this pair but did not score it
-        gold.append(_parse_float(score, gold_path, lineno, "gold score"))
+        number = _parse_float(score, gold_path, lineno, "gold score")
+        gold.append(_check_range(number, gold_path, lineno, "gold score", STS_SCALE))
         s1.append(fields[0])
         s2.append(fields[1])
     _require_pairs(len(gold), gold_path, "every gold line is blank")
+    _require_varied(gold, ["all"] * len(gold), gold_path, "STS")
     return s1, s2, gold
 
 
@@ -203,11 +236,13 @@ def read_stsb(path: PathLike) -> StsPairs:
                 f"found {len(fields)}"
             )
         genre, _file, _year, _id, score, a, b = fields[:STSB_FIELDS]
-        gold.append(_parse_float(score, path, lineno, "score"))
+        number = _parse_float(score, path, lineno, "score")
+        gold.append(_check_range(number, path, lineno, "score", STS_SCALE))
         s1.append(a)
         s2.append(b)
         subsets.append(genre)
     _require_pairs(len(gold), path, "STS-B")
+    _require_varied(gold, subsets, path, "STS-B genre")
     return StsPairs(
         "STSBenchmark", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )
@@ -233,11 +268,13 @@ def read_sick(path: PathLike) -> StsPairs:
             raise DataFormatError(
                 f"{path}:{lineno}: expected {len(header)} TAB-separated fields, found {len(fields)}"
             )
-        gold.append(_parse_float(fields[isc], path, lineno, "relatedness_score"))
+        number = _parse_float(fields[isc], path, lineno, "relatedness_score")
+        gold.append(_check_range(number, path, lineno, "relatedness_score", SICK_SCALE))
         s1.append(fields[ia])
         s2.append(fields[ib])
         subsets.append(fields[ij])
     _require_pairs(len(gold), path, "SICK, header only")
+    _require_varied(gold, subsets, path, "SICK entailment-label")
     return StsPairs(
         "SICKRelatedness", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )

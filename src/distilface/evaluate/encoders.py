@@ -35,9 +35,16 @@ import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging as transformers_logging
 
+from distilface.core.devices import resolve_device
 from distilface.core.logs import log_event
 from distilface.core.names import EVAL_POOLINGS
-from distilface.data.models import load_pretrained, resolve_model, transformer_dir
+from distilface.data.models import (
+    ModelResolutionError,
+    load_pretrained,
+    load_tokenizer,
+    resolve_model,
+    transformer_dir,
+)
 from distilface.evaluate.pooling import pool
 from distilface.evaluate.quantize import apply_quantization, packed_linear_params, read_quantization
 
@@ -213,17 +220,20 @@ class Encoder:
         quantised to dynamic int8 after loading; it runs on the CPU only (``device=None`` then
         means CPU, an explicit CUDA device is an error).
         """
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
         name_or_path = str(name_or_path)
+        if device is not None:  # a CUDA request without CUDA fails before any loading
+            device = resolve_device(device)
         resolved = resolve_model(name_or_path)
         local = Path(resolved)
         model_dir = str(transformer_dir(local)) if local.is_dir() else resolved
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        tokenizer = load_tokenizer(model_dir)
         model = load_pretrained(
             model_dir, AutoModel, output_hidden_states=True, dtype=torch.float32
         )
         _check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
+        _check_finite_weights(model_dir, model)
         quantization = read_quantization(local) if local.is_dir() else None
         if device is None:  # an int8 export runs on the CPU only
             device = "cuda" if torch.cuda.is_available() and quantization is None else "cpu"
@@ -383,6 +393,17 @@ def _pool_all(poolings: Sequence[str], attention_mask: torch.Tensor, outputs: An
     pooler = getattr(outputs, "pooler_output", None)
     pooler = pooler.float() if pooler is not None else None
     return torch.stack([pool(p, attention_mask, hidden, pooler) for p in poolings])
+
+
+def _check_finite_weights(model_dir: str, model: torch.nn.Module) -> None:
+    """Refuse weights holding NaN / inf (bytes overwritten inside a weight file): they give
+    NaN embeddings, which SentEval's convention would zero and score."""
+    bad = [name for name, w in model.named_parameters() if not bool(torch.isfinite(w).all())]
+    if bad:
+        raise ModelResolutionError(
+            f"{model_dir}: {len(bad)} weight tensor(s) hold NaN or inf (first: {bad[0]}); the "
+            "weight file is damaged, or the model diverged in training"
+        )
 
 
 def _check_vocab(model_dir: str, tokenizer_len: int, vocab_size: int) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from distilface.core.io import write_bytes_atomic, write_json_atomic
+from distilface.core.io import require_writable_dir, write_bytes_atomic, write_json_atomic
 from distilface.core.logs import log_event
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.core.provenance import git_commit, package_versions
@@ -178,6 +178,8 @@ def embed_unique(
         start = time.perf_counter()
         fresh = encoder.encode_multi(sentences, missing, batch_size, max_length, progress)
         seconds = time.perf_counter() - start
+        for p in missing:  # before the cache keeps them: SentEval would zero them and score
+            require_finite_embeddings(fresh[p], sentences, f"{encoder.source} ({p})")
         for p in missing:
             if cache is not None:
                 cache.put(key(p), fresh[p])
@@ -195,6 +197,19 @@ def embed_unique(
         sentences_per_s=(len(sentences) / seconds if seconds else None),
     )
     return {p: found[p] for p in poolings}, info
+
+
+def require_finite_embeddings(emb: np.ndarray, sentences: Sequence[str], what: str) -> None:
+    """Raise :class:`ScoreError` when any embedding has a NaN / inf: SimCSE's evaluator zeroes
+    them (``nan_to_num``) and scores the rest, which hides damaged weights or a diverged
+    model behind a plausible number."""
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if len(bad):
+        raise ScoreError(
+            f"{what}: {len(bad)} of {len(emb)} sentence embeddings contain NaN or inf (first: "
+            f"{sentences[int(bad[0])]!r}); the weights are damaged or the model diverged. "
+            "Refusing to score them as zeros"
+        )
 
 
 def _cached(
@@ -297,6 +312,9 @@ def evaluate_model(
         raise TypeError(f"pass settings or keyword options, not both ({sorted(options)})")
     cfg = settings or EvalSettings(**options)
     poolings = _checked_request(poolings, cfg.aggregation)
+    require_writable_dir(out_dir, "output folder")  # before the encode, not after it
+    if cfg.cache_dir is not None:
+        require_writable_dir(cfg.cache_dir, "embedding cache")
     clock = _PhaseClock()
     data = load_sts_data(senteval_root)
     clock.lap("load_data")

@@ -86,3 +86,52 @@ def int8_reports(config: dict) -> list[str]:
     """The ``evaluate_int8`` JSON of every :func:`int8_targets` entry (inputs of the
     efficiency table)."""
     return [paths.int8_eval_json(m, p) for m, p in int8_targets(config)]
+
+
+def reference_problems(config: dict, published_entries: Iterable[str]) -> list[str]:
+    """What ``report.comparisons`` / ``report.published`` / ``report.main_pooling`` name that
+    this config does not run, as ``<key path>: ...`` lines (empty: all known). The Snakefile
+    calls it at parse time, so a typo stops the run before any job, not in the last report
+    job. A comparison names a variant, a model id, a ``variant/hparams`` group or a baseline
+    ``model/pooling`` label, optionally ``@pooling``."""
+    runs = grid.expand_grid(config)
+    variants = set(config.get("variants") or {})
+    models = set(config.get("models") or {})
+    known = variants | models | {r.model_id for r in runs}
+    known |= {f"{r.variant}/{r.hparams}" for r in runs}
+    known |= {
+        f"{m}/{p}" for m in (config.get("baselines") or {}).get("models", []) for p in EVAL_POOLINGS
+    }
+    report = config.get("report") or {}
+    problems = []
+    for i, pair in enumerate(report.get("comparisons") or []):
+        for j, ref in enumerate(pair[:2]):
+            name, _, pooling = str(ref).partition("@")
+            if name not in known:
+                problems.append(
+                    f"report.comparisons[{i}][{j}]: {ref!r} is not a variant, model id or "
+                    "variant/hparams group of this config (variants: "
+                    f"{', '.join(sorted(variants))})"
+                )
+            elif pooling and pooling not in EVAL_POOLINGS:
+                problems.append(
+                    f"report.comparisons[{i}][{j}]: pooling {pooling!r} is not one of "
+                    f"{', '.join(EVAL_POOLINGS)}"
+                )
+    entries = set(published_entries)
+    for label, names in (report.get("published") or {}).items():
+        if label not in known:
+            problems.append(f"report.published.{label}: not a variant or model id of this config")
+        for name in [names] if isinstance(names, str) else list(names):
+            if name not in entries:
+                problems.append(
+                    f"report.published.{label}: {name!r} is not an entry of published.yaml "
+                    f"(entries: {', '.join(sorted(entries))})"
+                )
+    for variant in report.get("main_pooling") or {}:
+        if variant not in variants:
+            problems.append(f"report.main_pooling.{variant}: not a variant of this config")
+    teacher = report.get("teacher")
+    if teacher and teacher not in models:
+        problems.append(f"report.teacher: {teacher!r} is not a `models` id")
+    return problems

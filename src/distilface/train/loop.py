@@ -509,6 +509,7 @@ class Progress:
     start_dev: float | None = None  # STS-B dev of the untouched model (eval_at_start)
     last_dev: float | None = None  # the last STS-B dev scored (the final step's, normally)
     last_dev_step: int | None = None
+    collapsed_steps: list[int] = field(default_factory=list)  # dev score <= 0 or undefined
 
 
 class Meter:
@@ -859,12 +860,15 @@ def train(
     forward = _training_forward(cfg, model)
 
     def evaluate_dev() -> float:
-        """STS-B dev now; keeps the best weights in ``work/best``."""
+        """STS-B dev now; keeps the best weights in ``work/best`` (never a collapsed model)."""
         score = stsb_dev_spearman(model, dev)
         p.last_dev, p.last_dev_step = score, p.step
         if p.step == 0:
             p.start_dev = score
-        if p.best_dev is None or score > p.best_dev:
+        if collapsed(score):
+            p.collapsed_steps.append(p.step)
+            logger.warning("dev collapsed", extra={"data": {"step": p.step, "stsb_dev": score}})
+        elif p.best_dev is None or score > p.best_dev:
             p.best_dev, p.best_step, p.best_epoch = score, p.step, p.epoch
             save_hf(model, tokenizer, work / "best")
         return score
@@ -934,8 +938,25 @@ def _log_start(cfg, device, model, examples: int, total: int, per_epoch: int, re
     )
 
 
+class TrainingCollapsedError(RuntimeError):
+    """Every STS-B dev scoring of a run found a collapsed model: nothing is saved."""
+
+
+def collapsed(stsb_dev: float) -> bool:
+    """A dev Spearman that no sentence encoder worth keeping has: undefined (constant
+    similarities) or <= 0 (no better than chance; a learning rate of 1e3 lands there with a
+    finite, flat loss). Such a model is never kept as "best"."""
+    return not math.isfinite(stsb_dev) or stsb_dev <= 0
+
+
 def _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, extra) -> Path:
     """Assemble the sentence-transformers folder (best or final weights) and the summary."""
+    if p.best_step is None and p.collapsed_steps:
+        raise TrainingCollapsedError(
+            f"{cfg.objective} run {out_dir}: every STS-B dev scoring found a collapsed model "
+            f"(steps {p.collapsed_steps}, last Spearman {p.last_dev}); the loss learned "
+            f"nothing usable (learning_rate {cfg.learning_rate} too high?); no model written"
+        )
     source = work / "best" if p.best_step is not None else work / "final_hf"
     max_len = min(cfg.eval_max_length, int(model.backbone.config.max_position_embeddings))
     summary = {
@@ -959,6 +980,7 @@ def _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, ex
         "params": sum(w.numel() for w in model.backbone.parameters()),
         "resumed_from_step": resumed_from,
         "stopped_early": p.stopped_early,
+        "collapsed_steps": p.collapsed_steps,
         "final_temperature": _temperature(cfg, model),
         **extra,
         **({"compiled_graphs": compiled_graphs()} if cfg.torch_compile else {}),
