@@ -5,7 +5,7 @@ Answers "does CPU bf16 autocast (or int8) help on this processor?" for one model
 
 - ``fp32``: :meth:`Encoder.encode` as the evaluator runs it on the CPU;
 - ``bf16_autocast``: the same call inside ``torch.autocast("cpu", dtype=torch.bfloat16)``;
-- ``int8_dynamic``: the model after :func:`distilface.quantize.quantize_linear_int8`.
+- ``int8_dynamic``: the model after :func:`distilface.evaluate.quantize.quantize_linear_int8`.
 
 Passes are interleaved (fp32, bf16, int8, fp32, ...) after one warm-up pass each; the table
 gives median sentences/s and the mean / min cosine of each variant's embeddings to fp32's.

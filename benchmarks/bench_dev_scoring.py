@@ -7,7 +7,7 @@ scoring is the same work):
 
 - ``file_order``: the loop as it was until 2026-11 — each side embedded separately, batches of
   ``--batch-size`` in file order, tokenised on every scoring (reference copy below);
-- ``dev_set``: :class:`distilface.train.loop.DevSet` — the 2,909 distinct sentences tokenised
+- ``dev_set``: :class:`distilface.train.devset.DevSet` — the 2,909 distinct sentences tokenised
   once (``prepare_s``, paid once per run) and batched longest first.
 
 Both must give the same Spearman to 1e-9 or the script exits 1. Example:
@@ -36,8 +36,9 @@ from harness import (
 )
 
 from distilface.data.readers import load_task
-from distilface.evaluate.sts import correlations, cosine_scores
-from distilface.train.loop import DevSet, SentenceModel, load_backbone, stsb_dev_spearman
+from distilface.evaluate.scoring import correlations, cosine_scores
+from distilface.train.devset import DevSet, stsb_dev_spearman
+from distilface.train.model import SentenceModel, load_backbone
 
 
 @torch.no_grad()

@@ -6,10 +6,10 @@ Arms (each run in its own fresh Python process; peak RSS = that process's ``VmHW
 data + model loading, encoding and scoring are included, and so is the lazy import of the
 model class in both; ``process_wall_s`` adds interpreter start and all imports):
 
-- ``ours``: :func:`distilface.sts.evaluate_model` (pooling ``avg``; a fresh, empty embedding
-  cache each repeat, so nothing is cached; it also encodes STS-B dev and writes its JSON/npz,
-  as in the workflow). With ``--tasks`` naming a subset, the same pieces (``embed_unique`` +
-  ``score_similarities``) on those tasks only.
+- ``ours``: :func:`distilface.evaluate.sts.evaluate_model` (pooling ``avg``; a fresh, empty
+  embedding cache each repeat, so nothing is cached; it also encodes STS-B dev and writes its
+  JSON/npz, as in the workflow). With ``--tasks`` naming a subset, the same pieces
+  (``embed_unique`` + ``score_similarities``) on those tasks only.
 - ``ours_cached``: the same call again on the cache the ``ours`` run of the same repeat filled.
 - ``st``: MTEB-style ``SentenceTransformer(path).encode`` per task, ``sentences1`` and
   ``sentences2`` encoded separately (no dedup), ``normalize_embeddings=True`` (mean pooling +
@@ -102,28 +102,23 @@ def arm_ours(args: argparse.Namespace) -> dict[str, Any]:
 
 def _ours_subset(args: argparse.Namespace, start: float) -> dict[str, Any]:
     import numpy as np
-    from harness import normalised_test_sets
+    from harness import load_sts_data
 
     from distilface.data.models import model_fingerprint
     from distilface.evaluate.cache import EmbeddingCache
     from distilface.evaluate.encoders import Encoder
-    from distilface.evaluate.sts import YEAR_TASKS, cosine_scores, embed_unique, score_similarities
+    from distilface.evaluate.sts import embed_unique, score_embeddings
 
-    sets = normalised_test_sets(list(args.tasks), args.senteval_root)
-    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
+    data = load_sts_data(args.senteval_root, list(args.tasks), dev=False)
+    unique = data.unique
     encoder = Encoder.load(args.model, device=args.device, precision=_precision(args.arm))
     cache = EmbeddingCache(args.cache_dir) if args.cache_dir else None
     fingerprint = model_fingerprint(encoder.model_dir) if cache else None
     emb, info = embed_unique(
         encoder, unique, ["avg"], cache, fingerprint, args.batch_size, args.max_length, False
     )
-    row = {s: i for i, s in enumerate(unique)}
-    tasks = {}
-    for t, (a, b, pairs) in sets.items():
-        cos = cosine_scores(emb["avg"][[row[s] for s in a]], emb["avg"][[row[s] for s in b]])
-        tasks[t] = score_similarities(cos, pairs.gold, pairs.subsets, t in YEAR_TASKS)["spearman"][
-            "all"
-        ]
+    scored, _ = score_embeddings(data, emb["avg"])  # the evaluator's own scoring (one path)
+    tasks = {t: scored["tasks"][t]["spearman"]["all"] for t in data.tasks}
     return {
         "wall_s": time.perf_counter() - start,
         "avg_spearman": float(np.mean(list(tasks.values()))),
@@ -141,21 +136,22 @@ def arm_st(args: argparse.Namespace, bf16: bool) -> dict[str, Any]:
 
     import numpy as np
     import torch
-    from harness import normalised_test_sets
+    from harness import load_sts_data
     from scipy.stats import spearmanr
     from sentence_transformers import SentenceTransformer
 
     from distilface.data.models import resolve_model
 
     start = time.perf_counter()
-    sets = normalised_test_sets(list(args.tasks), args.senteval_root)
+    data = load_sts_data(args.senteval_root, list(args.tasks), dev=False)
     model = SentenceTransformer(resolve_model(args.model), device=args.device)
     model.max_seq_length = min(args.max_length, model.tokenizer.model_max_length)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     tasks: dict[str, float] = {}
     encode_s = 0.0
     with autocast:
-        for t, (a, b, pairs) in sets.items():
+        for t in data.tasks:
+            a, b, pairs = data.sets[t].sent1, data.sets[t].sent2, data.sets[t]
             t0 = time.perf_counter()
             e1 = model.encode(
                 a, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True

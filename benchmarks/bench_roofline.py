@@ -77,15 +77,10 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
     from torch.utils.flop_counter import FlopCounterMode
 
     from distilface.data.readers import read_corpus
-    from distilface.train.loop import (
-        SentenceModel,
-        TrainConfig,
-        TrainData,
-        compute_loss,
-        load_backbone,
-        make_batch,
-    )
+    from distilface.train.batches import TrainData, compute_loss, make_batch
     from distilface.train.losses import TeacherQueue
+    from distilface.train.model import SentenceModel, load_backbone
+    from distilface.train.settings import TrainConfig
 
     cfg = TrainConfig(
         objective="simcse_unsup",
@@ -125,14 +120,13 @@ def train_step_flops(args: argparse.Namespace, student: Path, corpus: Path) -> d
 
 def encode_flops(args: argparse.Namespace) -> dict[str, Any]:
     """FLOPs per sentence of the evaluator's forward over (a stride sample of) the STS set."""
-    from harness import normalised_test_sets
+    from harness import load_sts_data
     from torch.utils.flop_counter import FlopCounterMode
 
     from distilface.core.names import STS_TASKS
     from distilface.evaluate.encoders import Encoder
 
-    sets = normalised_test_sets(STS_TASKS, args.senteval_root)
-    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
+    unique = load_sts_data(args.senteval_root, STS_TASKS, dev=False).unique
     stride = max(1, len(unique) // args.eval_sentences) if args.eval_sentences else 1
     sample = unique[::stride]
     encoder = Encoder.load(args.model, device=args.device, precision="fp32")

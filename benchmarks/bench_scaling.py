@@ -4,7 +4,7 @@
    ``--n-sentences`` distinct STS-B test sentences, for each (batch size, max length) cell;
    one untimed warm-up batch, then ``--repeats`` interleaved rounds over all cells (median,
    min-max); the token lengths of the sentences are recorded (STS sentences are short).
-2. Training throughput of our unsup-SimCSE loop (:func:`distilface.train.train`, 3-layer
+2. Training throughput of our unsup-SimCSE loop (:func:`distilface.train.loop.train`, 3-layer
    student, no evaluation, no checkpoints) per (batch size, max length): ``--train-steps``
    timed optimiser steps after one warm-up step.
 3. Snakemake: wall time of ``snakemake -n`` on ``config/config.yaml`` in a fresh process (first
@@ -89,7 +89,8 @@ def encode_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def train_grid(args: argparse.Namespace, student: Path, corpus: Path) -> list[dict[str, Any]]:
     """Steps/s and sentences/s of our training loop per (batch size, max length)."""
-    from distilface.train.loop import TrainConfig, train
+    from distilface.train.loop import train
+    from distilface.train.settings import TrainConfig
 
     rows = []
     for max_length in args.train_max_lengths:

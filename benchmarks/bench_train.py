@@ -1,7 +1,7 @@
 """Benchmark: unsup-SimCSE training throughput — our loop vs sentence-transformers' recipe.
 
 Same student (the 3-layer MiniLM-layout DistilBERT built by
-:func:`distilface.student.student_from_teacher_layers` from ``--model`` layers 0,2,4, or
+:func:`distilface.train.student.student_from_teacher_layers` from ``--model`` layers 0,2,4, or
 ``--student full`` for the 6-layer model itself), same corpus rows, batch size, max length
 (truncation at ``--max-length``, dynamic padding in both), optimizer (AdamW, lr 3e-5, betas
 0.9/0.999, eps 1e-8, weight decay 0, linear decay, no warm-up, grad-clip 1.0), dropout 0.1,
@@ -9,7 +9,7 @@ temperature 0.05 (ST: ``scale=20``), mean pooling in both (ours ``pooling=avg``:
 seed; no evaluation and no checkpoints in either (ours: ``senteval_root=None``,
 ``checkpoint_every=None``; ST: ``eval_strategy="no"``, ``save_strategy="no"``).
 
-- ``ours``: :func:`distilface.train.train`, objective ``simcse_unsup`` (each batch fed twice in
+- ``ours``: :func:`distilface.train.loop.train`, objective ``simcse_unsup`` (each batch fed twice in
   one forward pass).
 - ``st``: ``SentenceTransformerTrainer`` + ``MultipleNegativesRankingLoss`` on (s, s) pairs,
   the sentence-transformers unsup-SimCSE recipe (anchor and positive columns are two forward

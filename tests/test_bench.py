@@ -32,9 +32,9 @@ def _load_script(name: str):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_bert) -> Path:
+def tiny_model(tiny_bert_factory) -> Path:
     """A random-init 2-layer BERT (hidden 32) with the real bert-base-uncased tokenizer."""
-    return tiny_bert(32)
+    return tiny_bert_factory(32)
 
 
 def test_summarize_median_and_bounds() -> None:

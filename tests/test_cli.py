@@ -158,3 +158,25 @@ def test_a_redirected_log_gets_plain_progress_lines(tmp_path):
     text = log.read_text()
     assert run.returncode == 0, text[-2000:]
     assert "\r" not in text and "encode" in text, text[-2000:]
+
+
+def test_compare_gives_per_task_deltas_with_paired_bootstrap_cis(tmp_path, capsys):
+    """A less noisy model beats a noisier one on the same pairs; the average row matches the
+    report's paired bootstrap; models scored on different pairs are refused."""
+    from distilface.report import stats
+
+    good = write_eval(tmp_path, "good", "avg", noise=0.1, seed=0)
+    noisy = write_eval(tmp_path, "noisy", "avg", noise=1.5, seed=0)
+    other = write_eval(tmp_path, "other", "avg", noise=0.1, n_pairs=100)
+    assert main(["compare", str(good.parent), str(noisy), "--n-bootstrap", "200"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[4:]}
+    assert set(rows) == {"STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R", "Avg"}
+    expected = stats.paired_bootstrap(
+        [stats.load_pair_scores(good)], [stats.load_pair_scores(noisy)], 200, 0
+    )
+    assert float(rows["Avg"][1]) == pytest.approx(expected["delta"], abs=0.006)
+    assert expected["delta"] > 0
+    assert rows["Avg"][2] == f"{expected['ci_low']:+.2f}"
+    assert main(["compare", str(good), str(other)]) == 2
+    assert "scored different STS12 pairs" in capsys.readouterr().err

@@ -15,9 +15,9 @@ from distilface.data.models import transformer_dir
 from distilface.evaluate.encoders import (
     AUTO_BF16_MIN_PARAMS,
     Encoder,
-    _check_vocab,
     _pad_batch,
     auto_compute_dtype,
+    check_vocab,
 )
 
 NON_CLS = ("cls_before_pooler", "avg", "avg_first_last", "avg_top2")
@@ -70,12 +70,12 @@ def build_tiny_model(out: Path, kind: str = "bert", pooler: str = "none", seed: 
 
 
 @pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
-    return Encoder.load(build_tiny_model(tmp_path_factory.mktemp("tiny_bert")), device="cpu")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
+    return Encoder.load(build_tiny_model(tmp_path_factory.mktemp("tiny_encoder")), device="cpu")
 
 
-def test_shapes_dtype_and_order(tiny_bert: Encoder) -> None:
-    out = tiny_bert.encode_multi(SENTENCES, NON_CLS, batch_size=2, progress=False)
+def test_shapes_dtype_and_order(tiny_encoder: Encoder) -> None:
+    out = tiny_encoder.encode_multi(SENTENCES, NON_CLS, batch_size=2, progress=False)
     for p in NON_CLS:
         assert out[p].shape == (len(SENTENCES), 32)
         assert out[p].dtype == np.float32
@@ -83,56 +83,56 @@ def test_shapes_dtype_and_order(tiny_bert: Encoder) -> None:
         np.testing.assert_array_equal(out[p][0], out[p][2])
         np.testing.assert_array_equal(out[p][1], out[p][5])
         assert not np.allclose(out[p][0], out[p][1])
-    assert tiny_bert.encode([], "avg", progress=False).shape == (0, 32)
+    assert tiny_encoder.encode([], "avg", progress=False).shape == (0, 32)
 
 
-def test_dedupe_and_length_sort_restore_input_order(tiny_bert: Encoder) -> None:
+def test_dedupe_and_length_sort_restore_input_order(tiny_encoder: Encoder) -> None:
     """Sorted, deduplicated batches give exactly the rows of one-at-a-time encoding."""
     forwarded: list[int] = []
-    original = tiny_bert.model.forward
+    original = tiny_encoder.model.forward
 
     @functools.wraps(original)
     def counting_forward(*args: object, **kwargs: torch.Tensor) -> object:
         forwarded.append(int(kwargs["input_ids"].shape[0]))
         return original(*args, **kwargs)
 
-    tiny_bert.model.forward = counting_forward  # type: ignore[method-assign]
+    tiny_encoder.model.forward = counting_forward  # type: ignore[method-assign]
     try:
-        batched = tiny_bert.encode(SENTENCES, "avg", batch_size=3, progress=False)
+        batched = tiny_encoder.encode(SENTENCES, "avg", batch_size=3, progress=False)
     finally:
-        del tiny_bert.model.forward
+        del tiny_encoder.model.forward
     assert sum(forwarded) == len(set(SENTENCES))  # each distinct sentence forwarded once
     for i, s in enumerate(SENTENCES):
-        alone = tiny_bert.encode([s], "avg", batch_size=1, progress=False)[0]
+        alone = tiny_encoder.encode([s], "avg", batch_size=1, progress=False)[0]
         np.testing.assert_allclose(batched[i], alone, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("pooling", NON_CLS)
-def test_padding_does_not_change_pooling(tiny_bert: Encoder, pooling: str) -> None:
+def test_padding_does_not_change_pooling(tiny_encoder: Encoder, pooling: str) -> None:
     short = "two dogs"
     long = "the quick brown fox jumps over the lazy dog " * 4
-    alone = tiny_bert.encode([short], pooling, progress=False)[0]
-    padded = tiny_bert.encode([long, short], pooling, batch_size=8, progress=False)[1]
+    alone = tiny_encoder.encode([short], pooling, progress=False)[0]
+    padded = tiny_encoder.encode([long, short], pooling, batch_size=8, progress=False)[1]
     np.testing.assert_allclose(padded, alone, atol=1e-5, rtol=0)
 
 
-def test_encode_multi_equals_single_poolings(tiny_bert: Encoder) -> None:
-    multi = tiny_bert.encode_multi(SENTENCES, NON_CLS, batch_size=4, progress=False)
+def test_encode_multi_equals_single_poolings(tiny_encoder: Encoder) -> None:
+    multi = tiny_encoder.encode_multi(SENTENCES, NON_CLS, batch_size=4, progress=False)
     for p in NON_CLS:
-        single = tiny_bert.encode(SENTENCES, p, batch_size=4, progress=False)
+        single = tiny_encoder.encode(SENTENCES, p, batch_size=4, progress=False)
         np.testing.assert_array_equal(multi[p], single)
     # the poolings really differ from each other
     assert not np.allclose(multi["avg"], multi["avg_top2"])
 
 
-def test_avg_is_masked_mean_of_last_layer(tiny_bert: Encoder) -> None:
+def test_avg_is_masked_mean_of_last_layer(tiny_encoder: Encoder) -> None:
     """Hand check: mean of the last hidden layer over the real tokens only."""
     sentence = "a man is playing a guitar ."
-    ids = tiny_bert.tokenizer([sentence], return_tensors="pt")
+    ids = tiny_encoder.tokenizer([sentence], return_tensors="pt")
     with torch.no_grad():
-        last = tiny_bert.model(**ids).last_hidden_state[0]
+        last = tiny_encoder.model(**ids).last_hidden_state[0]
     expected = last.mean(0).numpy()
-    got = tiny_bert.encode([sentence, "x " * 40], "avg", progress=False)[0]
+    got = tiny_encoder.encode([sentence, "x " * 40], "avg", progress=False)[0]
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
@@ -195,8 +195,8 @@ def test_sentence_transformers_layouts(tmp_path: Path) -> None:
 
 def test_broken_tokenizer_vocab_is_an_error() -> None:
     with pytest.raises(ValueError, match="5 tokens"):
-        _check_vocab("some/model", 5, 30522)
-    _check_vocab("some/model", 30522, 30522)
+        check_vocab("some/model", 5, 30522)
+    check_vocab("some/model", 30522, 30522)
 
 
 def test_minilm_avg_matches_sentence_transformers() -> None:

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from distilface.train import grid
+from distilface.plan import grid
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 

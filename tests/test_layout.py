@@ -1,8 +1,8 @@
 """The package's layout: sub-packages mirror the DAG and imports flow one way, downward.
 
-Layers, lowest first: ``core`` < ``data`` < ``evaluate`` < ``train`` < ``report`` < the entry
-points (``cli``, ``reproduce``, ``__main__``). A module may import its own layer and the layers
-below it, never one above; no import circle between modules, counting the imports inside
+Layers, lowest first: ``core`` < ``data`` < ``plan`` < ``evaluate`` < ``train`` < ``report`` < the
+entry points (``cli``, ``reproduce``, ``__main__``). A module may import its own layer and the
+layers below it, never one above; no import circle between modules, counting the imports inside
 functions as well (a circle dodged by a late import is still a circle).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "distilface"
-LAYERS = {"core": 0, "data": 1, "evaluate": 2, "train": 3, "report": 4}
-TOP = 5  # cli, reproduce, __main__
+LAYERS = {"core": 0, "data": 1, "plan": 2, "evaluate": 3, "train": 4, "report": 5}
+TOP = 6  # cli, reproduce, __main__
 
 
 def module_name(path: Path) -> str:
@@ -39,7 +39,7 @@ def own_imports(path: Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names if a.name.startswith("distilface")]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("distilface"):
-            for alias in node.names:  # `from distilface.train import grid` imports a module
+            for alias in node.names:  # `from distilface.plan import grid` imports a module
                 sub = f"{node.module}.{alias.name}"
                 is_module = (PKG.parent / sub.replace(".", "/")).with_suffix(".py").is_file()
                 out.append((node.lineno, sub if is_module else node.module))
@@ -102,7 +102,7 @@ def test_the_checks_catch_a_circle_and_an_upward_import() -> None:
     assert layer("distilface.reproduce") > layer("distilface.report.build")
 
 
-@pytest.mark.parametrize("package", ["core", "data", "evaluate", "train", "report"])
+@pytest.mark.parametrize("package", ["core", "data", "plan", "evaluate", "train", "report"])
 def test_each_subpackage_imports_alone_and_says_what_it_may_import(package: str) -> None:
     init = PKG / package / "__init__.py"
     doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
@@ -113,11 +113,21 @@ def test_each_subpackage_imports_alone_and_says_what_it_may_import(package: str)
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_report_and_loop_read_the_plan_not_each_other() -> None:
+    """The report reads the experiment plan, never the training room; the loop reads the
+    objective table, not the grid (issue 20)."""
+    report = {m for f in (PKG / "report").glob("*.py") for _, m in own_imports(f)}
+    assert not [m for m in report if m.startswith("distilface.train")], sorted(report)
+    loop = {m for f in (PKG / "train").glob("*.py") for _, m in own_imports(f)}
+    assert "distilface.plan.grid" not in loop and "distilface.plan.objectives" in loop
+
+
 def test_core_and_grid_stay_torch_free() -> None:
     """The Snakefile parses configs with the core and the grid: no torch at parse time."""
     code = (
         "import sys, distilface.core.config, distilface.core.io, distilface.core.names, "
-        "distilface.core.provenance, distilface.train.grid; "
+        "distilface.core.provenance, distilface.plan.grid, distilface.plan.objectives, "
+        "distilface.report.targets, distilface.report.labels; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -85,10 +85,43 @@ def test_missing_summary_is_named(tmp_path):
 
 
 def test_release_targets_cover_every_trained_run():
-    from distilface.train.grid import expand_grid
+    from distilface.plan.grid import expand_grid
 
     config = yaml.safe_load((REPO / "config/quick.yaml").read_text())
     targets = release_targets(config)
     trained = {r.model_id for r in expand_grid(config) if r.trained}
     assert trained and set(targets) == {f"results/release/{m}" for m in trained}
     assert not any("untrained" in t for t in targets)
+
+
+def test_card_front_matter_is_hub_metadata(gpu_run, tmp_path):
+    """The front matter is what the Hub reads: licence (the data's terms over the whole
+    lineage), base model, datasets, language and a model-index with the seven scores; a
+    stage-2 card names the stage-1 teacher."""
+    model_dir, eval_json = gpu_run
+    config = yaml.safe_load((REPO / "results/reference/gpu-h100/config.yaml").read_text())
+    readme = write_release(model_dir, eval_json, config, tmp_path / "rel").read_text()
+    meta = yaml.safe_load(readme.split("---\n")[1])
+    scores = json.loads(eval_json.read_text())
+    assert meta["license"] == "cc-by-sa-3.0"  # wiki1m (English Wikipedia text) only
+    assert meta["language"] == "en" and meta["library_name"] == "sentence-transformers"
+    assert meta["datasets"] == ["princeton-nlp/datasets-for-simcse"]
+    results = meta["model-index"][0]["results"]
+    assert [r["dataset"]["type"] for r in results][:2] == ["mteb/sts12-sts", "mteb/sts13-sts"]
+    assert len(results) == 7 and results[6]["metrics"][0]["value"] == round(
+        scores["tasks"]["SICKRelatedness"]["spearman"]["all"], 2
+    )
+    assert "**Teacher:** none in this stage; its start point was distilled from" in readme
+
+
+def test_a_sick_trained_card_carries_sicks_licence_and_counts_triplets(gpu_run, tmp_path):
+    model_dir, eval_json = gpu_run
+    summary = json.loads((model_dir / "train_summary.json").read_text())
+    triplets = tmp_path / "sick_train_triplets.csv"
+    triplets.write_text("sent0,sent1,hard_neg\n" + "a,b,c\n" * 259)
+    summary["config"]["data"] = str(triplets)
+    (model_dir / "train_summary.json").write_text(json.dumps(summary))
+    readme = write_release(model_dir, eval_json, {}, tmp_path / "rel").read_text()
+    meta = yaml.safe_load(readme.split("---\n")[1])
+    assert meta["license"] == "cc-by-nc-sa-3.0" and meta["datasets"] == ["RobZamp/sick"]
+    assert "all 259 triplets" in readme

@@ -34,9 +34,9 @@ SENTENCES = [
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_bert) -> Path:
+def tiny_model(tiny_bert_factory) -> Path:
     """A random-init 2-layer BERT (hidden 64) with the real bert-base-uncased tokenizer."""
-    return tiny_bert(64)
+    return tiny_bert_factory(64)
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -130,7 +130,10 @@ def test_encoder_load_applies_the_int8_marker(tiny_model: Path, tmp_path: Path) 
     assert enc.compute_dtype == "int8" and fp32.compute_dtype == "float32"
     assert count_linear(enc.model) == {"linear": 0, "quantized_linear": 13}
     assert enc.n_params == fp32.n_params  # packed int8 weights counted
-    with pytest.raises(ValueError, match="CPU only"):
+    from distilface.core.devices import GpuUnavailableError
+
+    # CPU only: without CUDA the request fails first, naming the device
+    with pytest.raises((ValueError, GpuUnavailableError), match="CPU only|CUDA is not available"):
         Encoder.load(str(out), device="cuda")
     with pytest.raises(ValueError, match="not an int8 export"):
         load_quantized_encoder(str(tiny_model))
@@ -139,7 +142,7 @@ def test_encoder_load_applies_the_int8_marker(tiny_model: Path, tmp_path: Path) 
 def test_evaluate_int8_report(tiny_model: Path, tmp_path: Path, shared_data: Path) -> None:
     """The rule's report: both arms scored on the same real sentences, JSON written whole."""
     from distilface.evaluate.int8 import evaluate_int8
-    from distilface.report.tables import read_int8_reports
+    from distilface.report.efficiency import read_int8_reports
 
     out = quantize_dynamic_int8(tiny_model, tmp_path / "int8")
     path = tmp_path / "eval_int8" / "tiny" / "avg.json"

@@ -40,8 +40,8 @@ from tinydata import ARCHITECTURES, architecture_of, sources_for, write_mirror
 
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.data.models import BUNDLED_PREFIX, looks_like_path
+from distilface.plan.grid import all_model_ids, trained_model_ids
 from distilface.report.targets import int8_targets
-from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "config.yaml"

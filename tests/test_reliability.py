@@ -128,7 +128,8 @@ def test_nan_score_is_refused_and_nothing_is_written(mirror: Path, tmp_path: Pat
     correlations: the evaluator raises instead of writing ``null`` scores."""
     import torch
 
-    from distilface.evaluate.sts import ScoreError, evaluate_model
+    from distilface.evaluate.scoring import ScoreError
+    from distilface.evaluate.sts import evaluate_model
 
     model = tiny_bert(tmp_path / "collapsed")
     from transformers import BertModel
@@ -360,16 +361,22 @@ def test_gold_outside_its_scale_names_file_and_line(mirror: Path) -> None:
         load_task("SICKRelatedness", mirror / "senteval")
 
 
-def test_a_genre_with_constant_gold_is_an_error(mirror: Path) -> None:
-    """A constant-gold STS-B genre has no Spearman: refused when read, never a null score."""
+def test_a_genre_with_constant_gold_is_an_error(mirror: Path, tmp_path: Path) -> None:
+    """A constant-gold STS-B genre has no Spearman: a ScoreError naming the subset, no JSON
+    with a null in it."""
+    from distilface.evaluate.scoring import ScoreError
+    from distilface.evaluate.sts import evaluate_model
+
     stsb = mirror / "senteval/STS/STSBenchmark/sts-test.csv"
     rows = [line.split("\t") for line in stsb.read_text().splitlines()]
     for row in rows:
         if row[0] == "main-news":
             row[4] = "2.5"
     stsb.write_text("\n".join("\t".join(r) for r in rows) + "\n")
-    with pytest.raises(DataFormatError, match=r"constant gold scores: 'main-news' \(all 2.5\)"):
-        load_task("STSBenchmark", mirror / "senteval")
+    model, out = tiny_bert(tmp_path / "bert"), tmp_path / "eval"
+    with pytest.raises(ScoreError, match=r"STSBenchmark subset 'main-news' spearman"):
+        evaluate_model("m", str(model), ["avg"], mirror / "senteval", out, device="cpu")
+    assert not list(out.glob("*.json"))
 
 
 def test_an_unwritable_output_or_cache_fails_before_encoding(
@@ -428,7 +435,8 @@ def test_weights_holding_nan_are_refused(tmp_path: Path) -> None:
 def test_nan_embeddings_are_refused_not_zeroed() -> None:
     import numpy as np
 
-    from distilface.evaluate.sts import ScoreError, require_finite_embeddings
+    from distilface.evaluate.scoring import ScoreError
+    from distilface.evaluate.sts import require_finite_embeddings
 
     emb = np.ones((3, 4), dtype=np.float32)
     require_finite_embeddings(emb, ["a", "b", "c"], "m")

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
+from distilface.plan.grid import hparams_slug
 from distilface.report import build
-from distilface.train.grid import hparams_slug
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = r"""\documentclass{article}

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from synthetic import SIMCSE_DEFAULTS, write_eval, write_train_log
 
+from distilface.plan.grid import hparams_slug
 from distilface.report import build, plots
-from distilface.train.grid import hparams_slug
 
 DEFAULTS = {**SIMCSE_DEFAULTS, "pooling": "avg"}
 HP = hparams_slug(DEFAULTS)

@@ -4,19 +4,17 @@ dry-run, DAG order, deadline, failures."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
+from snake import snakemake
 
 from distilface import reproduce
 from distilface.core import paths
-from distilface.train.grid import trained_model_ids
+from distilface.plan.grid import trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = yaml.safe_load((REPO / "config/sources.yaml").read_text(encoding="utf-8"))
@@ -33,15 +31,8 @@ def gpu_config() -> dict:
 
 def snakemake_jobs(config_name: str, cwd: Path) -> dict[str, list[tuple[str, str]]]:
     """``{rule: [(output, wildcards), ...]}`` of every job ``snakemake -n --forceall`` plans."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n", "--forceall"]
-        + ["--configfile", str(REPO / "config" / config_name)],
-        cwd=cwd,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    args = ["-n", "--forceall", "--configfile", str(REPO / "config" / config_name)]
+    proc = snakemake(args, cwd=cwd)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     jobs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):

@@ -19,7 +19,7 @@ import torch
 from transformers import BertConfig, BertModel
 
 from distilface.train import losses
-from distilface.train.loop import SentenceModel
+from distilface.train.model import SentenceModel
 
 
 def _simcse_models():

@@ -23,14 +23,14 @@ from distilface.data.readers import (
     senteval_text,
 )
 from distilface.evaluate.encoders import Encoder
-from distilface.evaluate.sts import (
+from distilface.evaluate.scoring import (
     average,
     correlations,
     cosine_scores,
-    evaluate_model,
     score_pairs,
     score_similarities,
 )
+from distilface.evaluate.sts import evaluate_model
 
 
 def pairs_with_cosines(cosines: list[float], scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,8 @@ from transformers import DistilBertConfig
 
 from distilface.core.types import StsPairs
 from distilface.train import losses
-from distilface.train.loop import TrainConfig, train
+from distilface.train.loop import train
+from distilface.train.settings import TrainConfig
 from distilface.train.student import random_student
 
 
@@ -396,7 +397,8 @@ def test_pad_to_multiple_of_8_keeps_the_first_loss(student, corpus, tmp_path):
 
 
 def test_bucketing_batches_cover_the_epoch_with_less_padding(student, corpus):
-    from distilface.train.loop import BatchOrder, batches_per_epoch, load_backbone, load_train_data
+    from distilface.train.batches import BatchOrder, batches_per_epoch, load_train_data
+    from distilface.train.model import load_backbone
 
     tokenizer = load_backbone(str(student), 0.1)[1]
     cfg = _cfg(student, corpus, "unused", batch_size=8, bucket_window=4)
@@ -470,7 +472,8 @@ def test_dev_set_scores_as_each_sentence_alone(student, dev):
     the mode it found it in."""
     from scipy.stats import spearmanr
 
-    from distilface.train.loop import DevSet, SentenceModel, load_backbone, stsb_dev_spearman
+    from distilface.train.devset import DevSet, stsb_dev_spearman
+    from distilface.train.model import SentenceModel, load_backbone
 
     backbone, tokenizer = load_backbone(str(student), 0.1)
     model = SentenceModel(backbone, "avg")
@@ -511,7 +514,8 @@ def _minilm_cache(corpus: Path, out: Path) -> Path:
 def test_lstsq_projection_starts_closer_to_the_teacher(student, corpus, tmp_path):
     """projection_init lstsq: the head is the least-squares map of the untouched student's
     embeddings onto the teacher's, so step 1's KD loss is below the random head's."""
-    from distilface.train.loop import _setup, compute_loss, make_batch
+    from distilface.train.batches import compute_loss, make_batch
+    from distilface.train.loop import _setup
 
     npy = _minilm_cache(corpus, tmp_path / "tc.npy")
     first = {}
@@ -536,7 +540,7 @@ def test_summary_and_report_give_the_kept_and_last_dev(student, corpus, dev, tmp
     is its start is named "no gain (best = start)" in the table."""
     from synthetic import write_eval
 
-    from distilface.report import tables
+    from distilface.report import outcomes, tables
     from distilface.report.tidy import load_results
 
     root = tmp_path / "results"
@@ -574,11 +578,11 @@ def test_summary_and_report_give_the_kept_and_last_dev(student, corpus, dev, tmp
     evals = [write_eval(root / "eval", model, "avg", noise=0.3)]
     frame = load_results(evals, [out / "train_log.jsonl"])
     wide = tables.scores_wide(frame)
-    row = tables.attach_training(tables.select_main(wide, config), frame, config).iloc[0]
+    row = outcomes.attach_training(tables.select_main(wide, config), frame, config).iloc[0]
     assert row["best_step"] == str(summary["best_step"])
     assert row["dev_kept"] == pytest.approx(summary["best_stsb_dev"])
     assert row["dev_last"] == pytest.approx(summary["last_stsb_dev"])
-    assert row["display"].endswith(tables.NO_GAIN) == summary["best_is_start"]
+    assert row["display"].endswith(outcomes.NO_GAIN) == summary["best_is_start"]
     # the same log with every later score below the start: the row says no gain
     log = out / "train_log.jsonl"
     records = _log(out)
@@ -587,8 +591,8 @@ def test_summary_and_report_give_the_kept_and_last_dev(student, corpus, dev, tmp
             r["stsb_dev"] = records[0]["stsb_dev"] - 1.0
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     frame = load_results(evals, [log])
-    row = tables.attach_training(tables.select_main(wide, config), frame, config).iloc[0]
-    assert row["best_step"] == "0" and row["display"] == f"unsup. SimCSE: {tables.NO_GAIN}"
+    row = outcomes.attach_training(tables.select_main(wide, config), frame, config).iloc[0]
+    assert row["best_step"] == "0" and row["display"] == f"unsup. SimCSE: {outcomes.NO_GAIN}"
     main = tables.main_table(pd.DataFrame([row]), {})
     assert {"Best step", "Dev (kept)", "Dev (last step)", "Gap closed (%)"} <= set(main.columns)
 

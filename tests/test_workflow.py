@@ -14,8 +14,8 @@ import yaml
 from snake import job_counts, snakemake
 
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS, TASK_LABELS
+from distilface.plan.grid import all_model_ids, trained_model_ids
 from distilface.report.targets import int8_targets
-from distilface.train.grid import all_model_ids, trained_model_ids
 
 REPO = Path(__file__).resolve().parents[1]
 

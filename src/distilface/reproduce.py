@@ -3,7 +3,7 @@
 For machines that cannot run the workflow (e.g. a lent GPU box with a fixed image and no
 Snakemake): it validates the config against ``config/schema.yaml`` and fills its defaults as
 the Snakefile does, plans the jobs the rules would run from the same helpers the rules use
-(:mod:`distilface.train.grid` for the job list, :mod:`distilface.core.paths` for every path),
+(:mod:`distilface.plan.grid` for the job list, :mod:`distilface.core.paths` for every path),
 and runs them in DAG order (data -> students -> teacher caches -> training, parents first ->
 evaluation) with the package functions the rules' scripts call. It skips outputs that already
 exist and stops *starting* work once ``--deadline-s`` has passed, so what finished is kept and
@@ -32,7 +32,7 @@ from distilface.core.logs import setup_logging
 from distilface.core.names import EVAL_POOLINGS, STS_TASKS
 from distilface.data.download import materialize_output, resolve_mirror
 from distilface.data.readers import DERIVED_FILES, build_derived
-from distilface.train import grid
+from distilface.plan import grid
 
 
 class Deadline:
@@ -101,13 +101,14 @@ def _build_teacher_cache(teacher: str, corpus: str, out: str, **kwargs: Any) -> 
 
 
 def _train(kwargs: dict, out: str, work: str) -> None:
-    from distilface.train.loop import TrainConfig, train  # torch
+    from distilface.train.loop import train  # torch
+    from distilface.train.settings import TrainConfig
 
     train(TrainConfig.from_dict(dict(kwargs), out_dir=out, work_dir=work, progress=False))
 
 
 def _evaluate(model_id: str, encoder: str, senteval: str, settings: dict, cache_dir: str) -> None:
-    from distilface.evaluate.sts import evaluate_model  # torch
+    from distilface.evaluate.sts import EvalSettings, evaluate_model  # torch
 
     evaluate_model(
         model_id,
@@ -115,13 +116,7 @@ def _evaluate(model_id: str, encoder: str, senteval: str, settings: dict, cache_
         list(EVAL_POOLINGS),
         senteval,
         paths.eval_dir(model_id),
-        aggregation=settings["aggregation"],
-        batch_size=settings["batch_size"],
-        max_length=settings["max_length"],
-        cache_dir=cache_dir or None,
-        device=None if settings["device"] == "auto" else settings["device"],
-        progress=False,
-        precision=settings["precision"],
+        settings=EvalSettings.from_config(settings, cache_dir=cache_dir, progress=False),
     )
 
 

@@ -11,8 +11,8 @@ from distilface.core import paths
 from distilface.core.names import EVAL_POOLINGS
 from distilface.data.download import resolve_mirror
 from distilface.data.readers import DERIVED_FILES
-from distilface.train import grid
-from distilface.train.grid import (
+from distilface.plan import grid
+from distilface.plan.grid import (
     data_spec,
     run_for,
     teacher_path,

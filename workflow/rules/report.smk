@@ -26,11 +26,11 @@ rule report_tidy:
         evals=lambda wc: all_eval_jsons(),
         model_dirs=lambda wc: model_dirs_for(all_train_logs()),
     output:
-        "results/tables/tidy.csv",
+        paths.table("tidy", "csv"),
     params:
         logs=lambda wc: all_train_logs(),
     log:
-        "results/logs/report/tidy.log",
+        paths.job_log("report", "tidy", "log"),
     benchmark:
         paths.benchmark("report_tidy", "tidy"),
     conda:
@@ -41,23 +41,23 @@ rule report_tidy:
 
 rule report_main:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
         published=str(Path(workflow.basedir) / "config/published.yaml"),
     output:
-        csv="results/tables/main.csv",
+        csv=paths.table("main", "csv"),
         html=report(
-            "results/tables/main.html",
+            paths.table("main", "html"),
             caption="../report/main_table.rst",
             category="Tables",
             labels={"table": "main"},
         ),
-        md="results/tables/main.md",
-        tex="results/tables/main.tex",
-        headline="results/tables/headline.html",
+        md=paths.table("main", "md"),
+        tex=paths.table("main", "tex"),
+        headline=paths.table("headline", "html"),
     params:
         config=config,  # the report reads it: a change re-runs this job
     log:
-        "results/logs/report/main.log",
+        paths.job_log("report", "main", "log"),
     benchmark:
         paths.benchmark("report_main", "main"),
     conda:
@@ -68,20 +68,20 @@ rule report_main:
 
 rule report_baselines:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
     output:
-        csv="results/tables/baselines.csv",
+        csv=paths.table("baselines", "csv"),
         html=report(
-            "results/tables/baselines.html",
+            paths.table("baselines", "html"),
             caption="../report/baselines_table.rst",
             category="Tables",
             labels={"table": "baselines"},
         ),
-        md="results/tables/baselines.md",
+        md=paths.table("baselines", "md"),
     params:
         config=config,  # the report reads it: a change re-runs this job
     log:
-        "results/logs/report/baselines.log",
+        paths.job_log("report", "baselines", "log"),
     benchmark:
         paths.benchmark("report_baselines", "baselines"),
     conda:
@@ -92,12 +92,12 @@ rule report_baselines:
 
 rule report_seeds:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
         npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
-        csv="results/tables/seeds.csv",
+        csv=paths.table("seeds", "csv"),
         html=report(
-            "results/tables/seeds.html",
+            paths.table("seeds", "html"),
             caption="../report/seeds.rst",
             category="Tables",
             labels={"table": "seeds"},
@@ -105,7 +105,7 @@ rule report_seeds:
     params:
         config=config,  # the report reads it: a change re-runs this job
     log:
-        "results/logs/report/seeds.log",
+        paths.job_log("report", "seeds", "log"),
     benchmark:
         paths.benchmark("report_seeds", "seeds"),
     conda:
@@ -116,12 +116,12 @@ rule report_seeds:
 
 rule report_comparisons:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
         npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
-        csv="results/tables/comparisons.csv",
+        csv=paths.table("comparisons", "csv"),
         html=report(
-            "results/tables/comparisons.html",
+            paths.table("comparisons", "html"),
             caption="../report/comparisons.rst",
             category="Tables",
             labels={"table": "comparisons"},
@@ -129,7 +129,7 @@ rule report_comparisons:
     params:
         config=config,  # the report reads it: a change re-runs this job
     log:
-        "results/logs/report/comparisons.log",
+        paths.job_log("report", "comparisons", "log"),
     benchmark:
         paths.benchmark("report_comparisons", "comparisons"),
     conda:
@@ -140,23 +140,23 @@ rule report_comparisons:
 
 rule report_efficiency:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
         # efficiency.int8: float32 vs int8 on the CPU
         int8=present(int8_reports(config), REPORT_ONLY),
     output:
-        csv="results/tables/efficiency.csv",
+        csv=paths.table("efficiency", "csv"),
         html=report(
-            "results/tables/efficiency.html",
+            paths.table("efficiency", "html"),
             caption="../report/efficiency.rst",
             category="Tables",
             labels={"table": "efficiency"},
         ),
-        md="results/tables/efficiency.md",
+        md=paths.table("efficiency", "md"),
     params:
         config=config,  # the report reads it: a change re-runs this job
-        models_root="results/models",
+        models_root=paths.MODELS_ROOT,
     log:
-        "results/logs/report/efficiency.log",
+        paths.job_log("report", "efficiency", "log"),
     benchmark:
         paths.benchmark("report_efficiency", "efficiency"),
     conda:
@@ -167,28 +167,28 @@ rule report_efficiency:
 
 rule report_ablation:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
         # bootstrap CIs of one-seed points
         npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
-        csv="results/tables/ablation_{axis}.csv",
+        csv=paths.table("ablation_{axis}", "csv"),
         html=report(
-            "results/tables/ablation_{axis}.html",
+            paths.table("ablation_{axis}", "html"),
             caption="../report/ablation_table.rst",
             category="Ablations",
             labels={"axis": "{axis}", "kind": "table"},
         ),
         png=report(
-            "results/figures/ablation_{axis}.png",
+            paths.figure("ablation_{axis}", "png"),
             caption="../report/ablation_plot.rst",
             category="Ablations",
             labels={"axis": "{axis}", "kind": "figure"},
         ),
-        pdf="results/figures/ablation_{axis}.pdf",
+        pdf=paths.figure("ablation_{axis}", "pdf"),
     params:
         config=config,  # the report reads it: a change re-runs this job
     log:
-        "results/logs/report/ablation_{axis}.log",
+        paths.job_log("report", "ablation_{axis}", "log"),
     benchmark:
         paths.benchmark("report_ablation", "ablation_{axis}"),
     conda:
@@ -199,33 +199,33 @@ rule report_ablation:
 
 rule report_figures:
     input:
-        tidy="results/tables/tidy.csv",
+        tidy=paths.table("tidy", "csv"),
         # bootstrap CIs of one-run rows
         npz=lambda wc: present(npz_for(all_eval_jsons()), REPORT_ONLY),
     output:
         per_task=report(
-            "results/figures/per_task.png",
+            paths.figure("per_task", "png"),
             caption="../report/per_task.rst",
             category="Figures",
             labels={"figure": "per-task scores"},
         ),
         curves=report(
-            "results/figures/training_curves.png",
+            paths.figure("training_curves", "png"),
             caption="../report/training_curves.rst",
             category="Figures",
             labels={"figure": "training curves"},
         ),
         size=report(
-            "results/figures/size_quality.png",
+            paths.figure("size_quality", "png"),
             caption="../report/size_quality.rst",
             category="Figures",
             labels={"figure": "size vs quality"},
         ),
-        pdfs=[f"results/figures/{name}.pdf" for name in REPORT_FIGURES],
+        pdfs=[paths.figure(name, "pdf") for name in REPORT_FIGURES],
     params:
         config=config,  # the report reads it: a change re-runs this job
     log:
-        "results/logs/report/figures.log",
+        paths.job_log("report", "figures", "log"),
     benchmark:
         paths.benchmark("report_figures", "figures"),
     conda:

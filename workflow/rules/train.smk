@@ -1,5 +1,5 @@
 # Stage 2 — training: build students from teacher layers, cache teacher embeddings once per
-# (teacher, corpus), train every grid run (config `variants:` x `ablations:`, src/distilface/train/grid.py).
+# (teacher, corpus), train every grid run (config `variants:` x `ablations:`, src/distilface/plan/grid.py).
 TRAINING = config.get("training", {})
 TRAIN_RES = TRAINING.get("resources", {})
 

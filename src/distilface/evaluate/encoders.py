@@ -69,6 +69,7 @@ def _weight_file(model_dir: str) -> Path | None:
             if (local / name).is_file():
                 return local / name
         return None
+    # lazy: only a hub name needs it
     from huggingface_hub import try_to_load_from_cache
 
     for name in WEIGHT_FILES:
@@ -95,6 +96,7 @@ def _read_pooler_tensors(weight_file: Path) -> tuple[list[str], torch.Tensor | N
         _, bias = _read_pooler_tensors(weight_file.parent / index["weight_map"][bias_key])
         return keys, bias
     if name.endswith(".safetensors"):
+        # lazy: only the pooler check reads the file
         from safetensors import safe_open
 
         with safe_open(str(weight_file), framework="pt") as handle:
@@ -220,6 +222,7 @@ class Encoder:
         quantised to dynamic int8 after loading; it runs on the CPU only (``device=None`` then
         means CPU, an explicit CUDA device is an error).
         """
+        # lazy: transformers' auto classes are slow to import
         from transformers import AutoModel
 
         name_or_path = str(name_or_path)
@@ -232,7 +235,7 @@ class Encoder:
         model = load_pretrained(
             model_dir, AutoModel, output_hidden_states=True, dtype=torch.float32
         )
-        _check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
+        check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
         _check_finite_weights(model_dir, model)
         quantization = read_quantization(local) if local.is_dir() else None
         if device is None:  # an int8 export runs on the CPU only
@@ -406,7 +409,7 @@ def _check_finite_weights(model_dir: str, model: torch.nn.Module) -> None:
         )
 
 
-def _check_vocab(model_dir: str, tokenizer_len: int, vocab_size: int) -> None:
+def check_vocab(model_dir: str, tokenizer_len: int, vocab_size: int) -> None:
     """Fail loudly on a broken tokenizer (transformers 5.x can build a 5-token vocab).
 
     Ids beyond the embedding table (``len(tokenizer) > vocab_size``) or a vocabulary less than

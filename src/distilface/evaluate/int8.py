@@ -34,7 +34,7 @@ from distilface.evaluate.quantize import (
     read_quantization,
     state_dict_mib,
 )
-from distilface.evaluate.sts import EvalSettings, normalised_test_sets, score_sets
+from distilface.evaluate.sts import EvalSettings, load_sts_data, score_encoder
 
 
 def load_quantized_encoder(name_or_path: str | Path, device: str = "cpu"):
@@ -98,15 +98,15 @@ def quantization_report(
 
     The test sets of ``tasks`` (default: all seven) are read once. Speed: both models, on the
     CPU one after the other in this process, encode the same :func:`speed_sample` (after an
-    untimed warm-up). Scores: int8 on every pair (:func:`distilface.evaluate.sts.score_sets`);
+    untimed warm-up). Scores: int8 on every pair (:func:`distilface.evaluate.sts.score_encoder`);
     float32 from ``fp32_eval_json`` (the ``evaluate`` rule's JSON) when given and float32,
     else scored here the same way. Returns per-model scores, speed, weight size, and the
     differences (``delta_avg_spearman`` = int8 - fp32, ``speedup`` = int8 / fp32 sentences/s).
     """
     tasks = list(tasks or STS_TASKS)
     cfg = settings or EvalSettings()
-    sets = normalised_test_sets(tasks, senteval_root)
-    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
+    data = load_sts_data(senteval_root, tasks, dev=False)
+    unique = data.unique
     sample = speed_sample(unique, speed_sentences)
     given = None
     if fp32_eval_json is not None:
@@ -128,17 +128,13 @@ def quantization_report(
         },
     }
     fp32 = Encoder.load(str(fp32_path), device="cpu", precision="fp32")
-    scores = (
-        given
-        or score_sets(fp32, sets, pooling, cfg.batch_size, cfg.max_length, False, cfg.aggregation)[
-            "tasks"
-        ]
-    )
+    settings_args = (pooling, cfg.batch_size, cfg.max_length, False, cfg.aggregation)
+    scores = given or score_encoder(fp32, data, tasks, *settings_args)["tasks"]
     out["fp32"] = _arm(fp32, fp32_path, sample, pooling, cfg, scores)
     out["fp32"]["scores_from"] = str(fp32_eval_json) if given else "scored here"
     del fp32
     int8 = load_quantized_encoder(str(int8_path))
-    scored = score_sets(int8, sets, pooling, cfg.batch_size, cfg.max_length, False, cfg.aggregation)
+    scored = score_encoder(int8, data, tasks, *settings_args)
     out["int8"] = _arm(int8, int8_path, sample, pooling, cfg, scored["tasks"])
     out["int8"].update(scores_from="scored here", score_encode_s=scored["encode_s"])
     out["delta_avg_spearman"] = out["int8"]["avg_spearman"] - out["fp32"]["avg_spearman"]
@@ -218,6 +214,7 @@ def evaluate_int8(
 
 def main(argv: list[str] | None = None) -> None:
     """CLI: export an int8 folder and, with ``--report``, compare it with float32 on STS."""
+    # lazy: only the command line needs it
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

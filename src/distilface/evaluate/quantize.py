@@ -13,11 +13,12 @@ safetensors the Hugging Face way, so an *exported* int8 model is the unchanged f
 folder plus a marker:
 
 - ``quantization.json`` at the folder's root: ``{"method": "dynamic_int8", "modules":
-  ["Linear"], "dtype": "qint8", ...}`` — :meth:`distilface.encoders.Encoder.load` sees it and
+  ["Linear"], "dtype": "qint8", ...}`` — :meth:`distilface.evaluate.encoders.Encoder.load` sees
+  it and
   quantises after loading (:func:`apply_quantization`), so an int8 folder is evaluated like any
   model folder (CPU only; ``Encoder.compute_dtype`` is then ``"int8"``);
 - the key ``distilface_quantization`` added to the transformer's ``config.json``, so the
-  folder's :func:`distilface.models.model_fingerprint` (which hashes config.json) differs from
+  folder's :func:`distilface.data.models.model_fingerprint` (which hashes config.json) differs from
   the float32 original and embedding caches never mix the two.
 
 A sentence-transformers loader ignores the marker and gets the float32 model.
@@ -47,6 +48,7 @@ METHOD = "dynamic_int8"
 
 def count_linear(model: nn.Module) -> dict[str, int]:
     """Numbers of float ``nn.Linear`` and dynamic-quantised Linear modules in ``model``."""
+    # lazy: torch.ao is imported only for int8 work
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
     float_linear = sum(
@@ -72,6 +74,7 @@ def quantize_linear_int8(model: nn.Module) -> nn.Module:
     model.eval()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*(deprecat|torchao).*", category=Warning)
+        # lazy: torch.ao is imported only for int8 work
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         return quantize_dynamic(
@@ -134,6 +137,7 @@ def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
     The folder is assembled under a temporary name and renamed; an existing ``out_dir`` is an
     error. Returns ``out_dir``.
     """
+    # lazy: transformers' auto classes are slow to import
     from transformers import AutoModel
 
     src = Path(resolve_model(str(model_dir)))
@@ -177,6 +181,7 @@ def quantize_dynamic_int8(model_dir: str | Path, out_dir: str | Path) -> Path:
 def packed_linear_params(model: nn.Module) -> int:
     """Number of weights and biases held packed in dynamic int8 Linear modules (not
     ``Parameter``s, so ``model.parameters()`` misses them)."""
+    # lazy: torch.ao is imported only for int8 work
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
     total = 0
@@ -189,6 +194,7 @@ def packed_linear_params(model: nn.Module) -> int:
 
 def state_dict_mib(model: nn.Module) -> float:
     """Size of ``model.state_dict()`` serialised by ``torch.save`` (packed int8 included)."""
+    # lazy: only the size estimate needs it
     import io
 
     buffer = io.BytesIO()

@@ -1,10 +1,12 @@
-"""SimCSE-exact STS evaluation: cosine similarity, Spearman/Pearson x 100, SentEval aggregation.
+"""SimCSE-exact STS evaluation, end to end (read, encode once, score, write); the pure scoring
+functions live in :mod:`.scoring`.
 
 What is reproduced, and from where (SimCSE's fork of SentEval, ``senteval/sts.py``, and SimCSE's
 ``evaluation.py``, ``--mode test --task_set sts``):
 
 - Sentences are SentEval's whitespace tokens joined by one space
-  (:func:`distilface.data.senteval_text`), which is what SimCSE's batcher feeds the tokenizer.
+  (:func:`distilface.data.readers.senteval_text`), which is what SimCSE's batcher feeds the
+  tokenizer.
 - System score of a pair = ``nan_to_num(cosine(nan_to_num(u), nan_to_num(v)))`` with
   ``cosine(u, v) = u.v / (|u| |v|)``, here in float64. Embeddings are not normalised first.
 - STS12-16: per subset ``scipy.stats.spearmanr`` / ``pearsonr`` of system vs gold;
@@ -18,7 +20,8 @@ What is reproduced, and from where (SimCSE's fork of SentEval, ``senteval/sts.py
 
 Speed: the test sets are read once per job; the sentences of all seven test sets plus STS-B
 dev are deduplicated and encoded once, one forward pass serving every requested pooling
-(:meth:`Encoder.encode_multi`), with an optional :class:`~distilface.cache.EmbeddingCache` so
+(:meth:`Encoder.encode_multi`), with an optional
+:class:`~distilface.evaluate.cache.EmbeddingCache` so
 re-runs re-encode nothing; each pair's rows are looked up once and shared by every pooling.
 The time of each phase (data, model load, encode, scoring) is in the JSON's
 ``meta.phase_seconds``.
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
 
 from distilface.core.io import require_writable_dir, write_bytes_atomic, write_json_atomic
 from distilface.core.logs import log_event
@@ -47,96 +48,17 @@ from distilface.data.models import model_fingerprint
 from distilface.data.readers import load_task, senteval_text
 from distilface.evaluate.cache import EmbeddingCache, dataset_id
 from distilface.evaluate.encoders import Encoder
+from distilface.evaluate.scoring import (
+    AGGREGATIONS,
+    YEAR_TASKS,
+    ScoreError,
+    average,
+    check_finite,
+    correlations,
+    score_similarities,
+)
 
 logger = logging.getLogger(__name__)
-
-AGGREGATIONS: tuple[str, ...] = ("all", "wmean")
-#: Tasks whose subsets are SentEval datasets (their "wmean" averages per-subset scores).
-YEAR_TASKS: tuple[str, ...] = ("STS12", "STS13", "STS14", "STS15", "STS16")
-
-
-# ---------------------------------------------------------------------------------------------
-# scoring (pure)
-
-
-def cosine_scores(e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
-    """Row-wise cosine in float64, with SentEval's ``nan_to_num`` on inputs and output."""
-    a = np.nan_to_num(np.asarray(e1, dtype=np.float64))
-    b = np.nan_to_num(np.asarray(e2, dtype=np.float64))
-    if a.ndim != 2 or a.shape != b.shape:
-        raise ValueError(f"embeddings must be two equal 2-d arrays, got {a.shape} and {b.shape}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cos = np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    return np.nan_to_num(cos)
-
-
-def correlations(system: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
-    """(Spearman, Pearson) x 100 of system vs gold scores; NaN when undefined (n < 2, constant)."""
-    if len(system) < 2:
-        return math.nan, math.nan
-    return (
-        100.0 * float(spearmanr(system, gold).statistic),
-        100.0 * float(pearsonr(system, gold).statistic),
-    )
-
-
-def score_similarities(
-    cos: np.ndarray, gold: np.ndarray, subsets: Sequence[str], subsets_are_datasets: bool = True
-) -> dict[str, Any]:
-    """Task scores from per-pair similarities (see the module doc for the exact definitions).
-
-    ``subsets_are_datasets=True`` (STS12-16): ``wmean`` = size-weighted mean of per-subset
-    correlations. ``False`` (STS-B, SICK-R): ``wmean`` = ``all`` (one test set; subsets are a
-    breakdown only).
-    """
-    cos = np.asarray(cos, dtype=np.float64)
-    gold = np.asarray(gold, dtype=np.float64)
-    if not (len(cos) == len(gold) == len(subsets)):
-        raise ValueError(
-            f"ragged input: {len(cos)} similarities, {len(gold)} gold, {len(subsets)} subsets"
-        )
-    labels = np.asarray(subsets, dtype=str)
-    per: dict[str, dict[str, Any]] = {}
-    for name in dict.fromkeys(subsets):
-        mask = labels == name
-        spear, pear = correlations(cos[mask], gold[mask])
-        per[name] = {"n": int(mask.sum()), "spearman": spear, "pearson": pear}
-    spear_all, pear_all = correlations(cos, gold)
-    if subsets_are_datasets:
-        weights = np.array([s["n"] for s in per.values()], dtype=np.float64)
-        spear_w = float(np.average([s["spearman"] for s in per.values()], weights=weights))
-        pear_w = float(np.average([s["pearson"] for s in per.values()], weights=weights))
-    else:
-        spear_w, pear_w = spear_all, pear_all
-    return {
-        "n": len(cos),
-        "spearman": {"all": spear_all, "wmean": spear_w},
-        "pearson": {"all": pear_all, "wmean": pear_w},
-        "subsets": per,
-    }
-
-
-def score_pairs(
-    e1: np.ndarray,
-    e2: np.ndarray,
-    gold: np.ndarray,
-    subsets: Sequence[str],
-    subsets_are_datasets: bool = True,
-) -> dict[str, Any]:
-    """Scores of one task from its pair embeddings: :func:`cosine_scores` then
-    :func:`score_similarities`."""
-    return score_similarities(cosine_scores(e1, e2), gold, subsets, subsets_are_datasets)
-
-
-def average(tasks: dict[str, dict[str, Any]], aggregation: str = "all") -> dict[str, float]:
-    """Mean over the tasks of ``spearman[aggregation]`` and ``pearson[aggregation]``."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
-    return {
-        m: float(np.mean([t[m][aggregation] for t in tasks.values()]))
-        for m in ("spearman", "pearson")
-    }
-
 
 # ---------------------------------------------------------------------------------------------
 # embedding (with cache)
@@ -258,6 +180,24 @@ class EvalSettings:
     progress: bool = True
     precision: str = "auto"
 
+    @classmethod
+    def from_config(
+        cls, evaluation: dict, cache_dir: str | Path | None = None, progress: bool = True
+    ) -> EvalSettings:
+        """The settings of a config's ``evaluation:`` section (schema defaults filled): the one
+        mapping the ``evaluate`` rule, ``evaluate_int8`` and ``reproduce`` share. ``device:
+        auto`` = None (CUDA when available); an empty ``cache_dir`` = no cache."""
+        device = evaluation.get("device", "auto")
+        return cls(
+            aggregation=evaluation.get("aggregation", "all"),
+            batch_size=evaluation.get("batch_size", 128),
+            max_length=evaluation.get("max_length", 512),
+            cache_dir=cache_dir or None,
+            device=None if device == "auto" else device,
+            progress=progress,
+            precision=evaluation.get("precision", "auto"),
+        )
+
 
 @dataclass(frozen=True)
 class StsData:
@@ -270,11 +210,21 @@ class StsData:
     gold: dict[str, np.ndarray]  # float64
     subsets: dict[str, np.ndarray]  # str
 
+    @property
+    def tasks(self) -> list[str]:
+        """The test sets held (every key but ``stsb_dev``), in reading order."""
+        return [name for name in self.sets if name != "stsb_dev"]
 
-def load_sts_data(senteval_root: str | Path) -> StsData:
-    """Read and normalise the seven test sets + STS-B dev; index every pair into ``unique``."""
-    sets = {t: load_task(t, senteval_root, "test") for t in STS_TASKS}
-    sets["stsb_dev"] = load_task("STSBenchmark", senteval_root, "dev")
+
+def load_sts_data(
+    senteval_root: str | Path, tasks: Sequence[str] = STS_TASKS, dev: bool = True
+) -> StsData:
+    """Read and normalise the test sets of ``tasks`` (default: the seven) and, with ``dev``,
+    STS-B dev; index every pair into ``unique``. The one reader of every scoring path: the
+    ``evaluate`` rule, the CLI, the int8 experiment and the benchmarks."""
+    sets = {t: load_task(t, senteval_root, "test") for t in tasks}
+    if dev:
+        sets["stsb_dev"] = load_task("STSBenchmark", senteval_root, "dev")
     sets = {name: _normalised(pairs, senteval_text) for name, pairs in sets.items()}
     unique = list(dict.fromkeys(s for pairs in sets.values() for s in pairs.sent1 + pairs.sent2))
     row = {s: i for i, s in enumerate(unique)}
@@ -362,7 +312,7 @@ def _score_pooling(
             logger, "pooling skipped", model=head["model"], pooling=pooling, reason=skip_reason
         )
         return {**obj, "skipped": skip_reason, "meta": meta}, {"skipped": np.array(skip_reason)}
-    result, arrays = _score_all(data, emb)
+    result, arrays = score_embeddings(data, emb)
     avg = average(result["tasks"], head["aggregation"])
     check_finite(result, avg, what)
     log_event(
@@ -431,33 +381,6 @@ class _PhaseClock:
         return time.perf_counter() - self.started
 
 
-class ScoreError(ValueError):
-    """A score came out NaN / inf: refused instead of being written as ``null``."""
-
-
-def check_finite(result: dict[str, Any], avg: dict[str, float], what: str) -> None:
-    """Raise :class:`ScoreError` naming every task whose correlation is not finite.
-
-    A correlation is undefined when the system scores (or the gold scores) are constant, e.g.
-    a collapsed model whose embeddings are all equal or NaN, or a set with fewer than 2 pairs.
-    """
-    bad = [
-        f"{task} {metric}[{agg}] (n={block['n']})"
-        for task, block in result["tasks"].items()
-        for metric in ("spearman", "pearson")
-        for agg, value in block[metric].items()
-        if not math.isfinite(value)
-    ]
-    if not math.isfinite(result["stsb_dev"]["spearman"]):
-        bad.append(f"stsb_dev spearman (n={result['stsb_dev']['n']})")
-    bad += [f"avg {m}" for m, v in avg.items() if not math.isfinite(v)]
-    if bad:
-        raise ScoreError(
-            f"{what}: non-finite score(s) {bad}; the similarities or the gold scores are constant "
-            "(a collapsed or NaN model, or a broken test file); nothing was written"
-        )
-
-
 def _normalised(pairs: StsPairs, normalise: Any) -> StsPairs:
     """``pairs`` with every sentence passed through ``normalise`` (SentEval's split/join)."""
     return StsPairs(
@@ -470,7 +393,9 @@ def _normalised(pairs: StsPairs, normalise: Any) -> StsPairs:
     )
 
 
-def _score_all(data: StsData, emb: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def score_embeddings(
+    data: StsData, emb: np.ndarray
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Per-task scores (JSON part) and per-pair arrays (npz part) for one pooling.
 
     The float64 cast, ``nan_to_num`` and row norms of :func:`cosine_scores` are done once for
@@ -480,7 +405,7 @@ def _score_all(data: StsData, emb: np.ndarray) -> tuple[dict[str, Any], dict[str
     rows, norms = _rows_and_norms(emb)
     tasks: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
-    for task in STS_TASKS:
+    for task in data.tasks:
         cos = _pair_cosines(rows, norms, *data.index[task])
         gold, subsets = data.gold[task], data.subsets[task]
         scores = score_similarities(cos, gold, subsets, task in YEAR_TASKS)
@@ -494,6 +419,8 @@ def _score_all(data: StsData, emb: np.ndarray) -> tuple[dict[str, Any], dict[str
         arrays[f"{task}__cos"] = cos
         arrays[f"{task}__gold"] = gold
         arrays[f"{task}__subset"] = subsets
+    if "stsb_dev" not in data.sets:
+        return {"tasks": tasks}, arrays
     dev_cos = _pair_cosines(rows, norms, *data.index["stsb_dev"])
     dev_spearman, _ = correlations(dev_cos, data.gold["stsb_dev"])
     dev = {"n": len(data.sets["stsb_dev"]), "spearman": dev_spearman}
@@ -546,71 +473,36 @@ def _meta(
 
 
 # ---------------------------------------------------------------------------------------------
-# scoring an already-loaded encoder (task subsets, a quantised model)
-
-
-def normalised_test_sets(
-    tasks: Sequence[str], senteval_root: str | Path
-) -> dict[str, tuple[list[str], list[str], Any]]:
-    """``{task: (sentences1, sentences2, StsPairs)}`` of the test splits, with SentEval's
-    whitespace normalisation (as :func:`distilface.sts.evaluate_model` applies it)."""
-    out = {}
-    for t in tasks:
-        pairs = load_task(t, senteval_root, "test")
-        out[t] = (
-            [senteval_text(s) for s in pairs.sent1],
-            [senteval_text(s) for s in pairs.sent2],
-            pairs,
-        )
-    return out
+# scoring an already-loaded encoder (task subsets, a quantised model), through the same pieces
 
 
 def score_encoder(
     encoder: Any,
-    senteval_root: str | Path,
-    tasks: Sequence[str],
+    data: StsData | str | Path,
+    tasks: Sequence[str] = STS_TASKS,
     pooling: str = "avg",
     batch_size: int = 128,
     max_length: int = 512,
     progress: bool = False,
     aggregation: str = "all",
 ) -> dict[str, Any]:
-    """Spearman x 100 (``aggregation``: ``all`` or ``wmean``) of ``encoder`` on ``tasks``
-    (test splits): :func:`normalised_test_sets` then :func:`score_sets`."""
-    sets = normalised_test_sets(tasks, senteval_root)
-    return score_sets(encoder, sets, pooling, batch_size, max_length, progress, aggregation)
-
-
-def score_sets(
-    encoder: Any,
-    sets: dict[str, tuple[list[str], list[str], Any]],
-    pooling: str = "avg",
-    batch_size: int = 128,
-    max_length: int = 512,
-    progress: bool = False,
-    aggregation: str = "all",
-) -> dict[str, Any]:
-    """Spearman x 100 of ``encoder`` on already-read ``sets`` (:func:`normalised_test_sets`).
-
-    Same deduplicated single encode and scoring functions as :func:`evaluate_model`; no files
+    """Spearman x 100 (``aggregation``: ``all`` or ``wmean``) of ``encoder`` on the test sets
+    of ``data`` (a :class:`StsData`, or a SentEval root read with ``tasks``): the same one
+    encode of the distinct sentences and the same scoring as :func:`evaluate_model`; no files
     are written. Returns ``{"tasks": {task: spearman}, "avg_spearman", "n_unique",
-    "n_pair_sentences", "encode_s"}``.
-    """
-    unique = list(dict.fromkeys(s for a, b, _ in sets.values() for s in a + b))
+    "n_pair_sentences", "encode_s"}``."""
+    if not isinstance(data, StsData):
+        data = load_sts_data(data, tasks, dev=False)
     start = time.perf_counter()
-    emb = encoder.encode(unique, pooling, batch_size, max_length, progress=progress)
+    emb = encoder.encode(data.unique, pooling, batch_size, max_length, progress=progress)
     encode_s = time.perf_counter() - start
-    row = {s: i for i, s in enumerate(unique)}
-    scores = {}
-    for t, (a, b, pairs) in sets.items():
-        cos = cosine_scores(emb[[row[s] for s in a]], emb[[row[s] for s in b]])
-        result = score_similarities(cos, pairs.gold, pairs.subsets, t in YEAR_TASKS)
-        scores[t] = result["spearman"][aggregation]
+    result, _ = score_embeddings(data, emb)
+    scores = {t: result["tasks"][t]["spearman"][aggregation] for t in data.tasks}
     return {
         "tasks": scores,
         "avg_spearman": float(np.mean(list(scores.values()))),
-        "n_unique": len(unique),
-        "n_pair_sentences": sum(2 * len(p) for _, _, p in sets.values()),
+        "n_unique": len(data.unique),
+        "n_pair_sentences": sum(2 * len(data.sets[t]) for t in data.tasks),
         "encode_s": encode_s,
     }
 

@@ -1,4 +1,4 @@
-"""Ablation axes and default hparams, read through :mod:`distilface.train.grid` (the only coupling).
+"""Ablation axes and default hparams, read through :mod:`distilface.plan.grid` (the only coupling).
 
 Config shape (grid.py): ``ablations: {variant: {axis: [values]}}`` with ``axis`` one hparam
 (``temperature``, ``batch_size``, ...) or ``seeds``. An axis is named ``{variant}-{axis}``
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from distilface.core.names import TRAIN_TO_EVAL_POOLING
-from distilface.train import grid
+from distilface.plan import grid
 
 
 def default_slug(config: dict, variant: str) -> str | None:

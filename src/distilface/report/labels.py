@@ -7,12 +7,9 @@ prefix, the objective of a variant (``DisCo CKD``), a fine-tune as ``<stage 1> â
 
 from __future__ import annotations
 
-OBJECTIVE_LABELS: dict[str, str] = {
-    "simcse_unsup": "unsup. SimCSE",
-    "simcse_sup": "sup. SimCSE",
-    "disco_kd": "DisCo KD",
-    "disco_ckd": "DisCo CKD",
-}
+from distilface.plan.objectives import OBJECTIVES
+
+OBJECTIVE_LABELS: dict[str, str] = {name: row.label for name, row in OBJECTIVES.items()}
 
 #: Readable axis names of the ablation hparams (the config keys are not axis labels).
 AXIS_LABELS: dict[str, str] = {

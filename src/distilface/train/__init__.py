@@ -1,6 +1,7 @@
-"""Training stage: the run grid (config -> runs), losses, student construction, the teacher
-cache and the training loop (dev scoring through :mod:`distilface.evaluate`).
+"""Training stage: losses, student construction, the teacher cache, and the training loop in
+its parts (``settings``, ``model``, ``batches``, ``devset``, ``state``, ``loop``); dev scoring
+goes through :mod:`distilface.evaluate`.
 
-May import :mod:`distilface.core`, :mod:`distilface.data` and :mod:`distilface.evaluate`.
-This ``__init__`` imports nothing, so ``distilface.train.grid`` stays torch-free.
+May import :mod:`distilface.core`, :mod:`distilface.data`, :mod:`distilface.plan` (the
+objective table; the grid is the workflow's, not the loop's) and :mod:`distilface.evaluate`.
 """

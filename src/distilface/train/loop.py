@@ -37,620 +37,44 @@ or ``pad_to_max_length`` so the shapes are few; the dynamo graph count is logged
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import json
 import logging
 import math
-import pickle
 import shutil
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from distilface.core.devices import resolve_device
-from distilface.core.io import atomic_dir, write_json_atomic, write_text_atomic, write_with_atomic
+from distilface.core.io import atomic_dir, write_json_atomic
 from distilface.core.logs import log_event
-from distilface.core.names import TRAIN_OBJECTIVES, TRAIN_POOLINGS, TRAIN_TO_EVAL_POOLING
-from distilface.data.models import load_pretrained, resolve_model, transformer_dir
-from distilface.data.readers import load_task, read_corpus, read_nli
-from distilface.evaluate.encoders import distinct, length_sorted_batches
-from distilface.evaluate.pooling import pool
-from distilface.evaluate.sts import correlations, cosine_scores
+from distilface.data.readers import load_task
+from distilface.evaluate.encoders import length_sorted_batches
+from distilface.plan.objectives import reads
 from distilface.train import losses
-from distilface.train.grid import OBJECTIVE_HPARAMS
-from distilface.train.teacher_cache import load_teacher_cache
+from distilface.train.batches import (
+    BatchOrder,
+    TrainData,
+    batches_per_epoch,
+    compute_loss,
+    load_train_data,
+    make_batch,
+)
+from distilface.train.devset import DevSet, stsb_dev_spearman
+from distilface.train.model import (
+    SentenceModel,
+    autocast_for,
+    load_backbone,
+    save_hf,
+    save_sentence_transformer,
+)
+from distilface.train.settings import LSTSQ_ROWS, TrainConfig
+from distilface.train.state import Checkpoint, JsonlLog, Meter, Progress
 
 logger = logging.getLogger(__name__)
-
-ST_POOLING_MODE = {"cls_before_pooler": "cls", "avg": "mean"}
-#: ``torch_compile`` values: off, or a ``torch.compile`` mode
-COMPILE_MODES = (None, "default", "reduce-overhead")
-#: ``projection_init``: torch's default (DistilCSE's ``nn.Linear``) or a least-squares fit
-PROJECTION_INITS = ("random", "lstsq")
-#: corpus rows the ``lstsq`` projection is fitted on (10x the unknowns of a 384 -> 768 head)
-LSTSQ_ROWS = 4096
-
-
-@dataclass
-class TrainConfig:
-    """Everything one training run needs. Paths may be str or Path."""
-
-    objective: str  # simcse_unsup | simcse_sup | disco_kd | disco_ckd
-    student: str  # HF / sentence-transformers folder, bundled: name or hub name
-    out_dir: str | Path
-    data: str | Path | None = None  # corpus (one sentence a line) or NLI csv (simcse_sup)
-    teacher_cache: str | Path | None = None  # .npy from teacher_cache (disco_*)
-    senteval_root: str | Path | None = None  # STS-B dev for evaluation; None = no evaluation
-    corpus_limit: int | None = None  # use only the first N examples
-    temperature: float = 0.05
-    hard_negative_weight: float = 0.0
-    batch_size: int = 64
-    learning_rate: float = 3e-5
-    epochs: int = 1
-    max_steps: int | None = None  # overrides epochs (HF Trainer semantics)
-    max_seq_length: int = 32
-    dropout: float = 0.1
-    pooling: str = "cls"
-    warmup_ratio: float = 0.0
-    warmup_of: str = "total"  # warm-up = ratio x (all steps | one epoch's steps: DistilCSE)
-    scheduler: str = "linear"  # linear (HF Trainer, SimCSE) | cosine (DistilCSE)
-    adam_beta2: float = 0.999  # AdamW betas (0.9, this): 0.999 HF Trainer, 0.98 DistilCSE
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    learn_temperature: bool = False  # learn tau as exp(-logit_scale) (DistilCSE CKD)
-    queue_size: int = 0  # disco_ckd: past teacher vectors as extra negatives (DistilCSE)
-    mse_weight: float = 0.0  # disco_ckd: + w x MSE(W s, t) (DistilCSE --mse, off there)
-    projection_init: str = "random"  # disco_*: random (DistilCSE) | lstsq (ours, issue 24)
-    patience: int | None = None  # stop after this many epochs without a new best dev score
-    eval_at_start: bool = False  # score the untouched model at step 0 (a candidate best)
-    pad_to_max_length: bool = False  # pad every batch to max_seq_length (static shapes)
-    pad_to_multiple_of: int | None = None  # pad each batch's length up to a multiple (8: TF32/bf16)
-    bucket_window: int | None = None  # sort each window of this many batches by token length
-    fused_adamw: bool = False  # torch's fused AdamW kernel (CUDA; elsewhere: default + notice)
-    torch_compile: str | None = None  # None | "default" | "reduce-overhead" (CUDA graphs)
-    eval_every: int = 125
-    eval_batch_size: int = 128
-    eval_max_length: int = 512  # SimCSE's in-training evaluation pads without truncation
-    log_every: int = 25
-    checkpoint_every: int | None = 250
-    work_dir: str | Path | None = None  # checkpoints, best model, log; default <out_dir>.partial
-    seed: int = 42
-    device: str = "auto"
-    keep_work_dir: bool = False
-    progress: bool = True
-    extra: dict = field(default_factory=dict)  # recorded in the summary (e.g. grid run id)
-
-    def __post_init__(self) -> None:
-        if self.objective not in TRAIN_OBJECTIVES:
-            raise ValueError(f"objective {self.objective!r}: choose one of {TRAIN_OBJECTIVES}")
-        if self.pooling not in TRAIN_POOLINGS:
-            raise ValueError(f"pooling {self.pooling!r}: choose one of {TRAIN_POOLINGS}")
-        if self.objective.startswith("disco") and self.teacher_cache is None:
-            raise ValueError(f"objective {self.objective} needs teacher_cache")
-        if self.data is None:
-            raise ValueError("data (corpus or NLI file) is required")
-        if self.projection_init != "random" and not self.objective.startswith("disco"):
-            raise ValueError(f"projection_init is read by disco_* only, not {self.objective}")
-        for name in ("batch_size", "epochs", "max_seq_length", "eval_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise ValueError("batch_size must be >= 2 (in-batch negatives)")
-        choices = {
-            "warmup_of": ("total", "epoch"),
-            "scheduler": ("linear", "cosine"),
-            "projection_init": PROJECTION_INITS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} {getattr(self, name)!r}: choose one of {allowed}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.queue_size < 0 or self.mse_weight < 0:
-            raise ValueError("queue_size and mse_weight must be >= 0")
-        if self.learn_temperature and self.objective == "disco_kd":
-            raise ValueError("learn_temperature: disco_kd's MSE loss has no temperature")
-        if (self.queue_size or self.mse_weight) and self.objective != "disco_ckd":
-            raise ValueError(
-                f"queue_size / mse_weight are read by disco_ckd only, not {self.objective}"
-            )
-        if self.patience is not None and self.patience < 0:
-            raise ValueError(f"patience must be >= 0 or null, got {self.patience}")
-        for name in ("pad_to_multiple_of", "bucket_window"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1 or null, got {getattr(self, name)}")
-        if self.torch_compile not in COMPILE_MODES:
-            raise ValueError(f"torch_compile {self.torch_compile!r}: choose one of {COMPILE_MODES}")
-        if self.torch_compile and not (self.pad_to_multiple_of or self.pad_to_max_length):
-            raise ValueError(
-                "torch_compile compiles one graph per batch shape: set pad_to_multiple_of "
-                "(e.g. 8) or pad_to_max_length so the shapes are few"
-            )
-
-    @classmethod
-    def from_dict(cls, values: dict, **overrides) -> TrainConfig:
-        """Build from a config mapping; unknown keys are an error naming them."""
-        merged = {**values, **overrides}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ValueError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**merged)
-
-    @property
-    def eval_pooling(self) -> str:
-        """The pooling the trained model is evaluated (and saved) with."""
-        return TRAIN_TO_EVAL_POOLING[self.pooling]
-
-
-# ---------------------------------------------------------------------------------------------
-# model
-
-
-class SentenceModel(nn.Module):
-    """Transformer backbone + pooling (+ training-only MLP head and projection)."""
-
-    def __init__(
-        self,
-        backbone: nn.Module,
-        pooling: str,
-        teacher_dim: int | None = None,
-        temperature: float = 0.05,
-        learn_temperature: bool = False,
-    ):
-        super().__init__()
-        self.backbone = backbone
-        self.pooling = pooling
-        hidden = int(backbone.config.hidden_size)
-        init = float(getattr(backbone.config, "initializer_range", 0.02))
-        self.mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh()) if pooling == "cls" else None
-        self.projection = (
-            nn.Linear(hidden, teacher_dim) if teacher_dim and teacher_dim != hidden else None
-        )
-        # SimCSE's MLP gets BERT's init, N(0, 0.02) and zero bias (its ``cl_init``); DisCo's
-        # projection keeps torch's nn.Linear default, as DistilCSE's ``self.linear``.
-        for m in self.mlp.modules() if self.mlp is not None else ():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=init)
-                nn.init.zeros_(m.bias)
-        self.logit_scale = losses.LogitScale(temperature, learn_temperature)
-        self._accepted = set(inspect.signature(backbone.forward).parameters)
-
-    def forward(self, batch: dict[str, torch.Tensor], head: bool = True) -> torch.Tensor:
-        """Pooled sentence embeddings; ``head=False`` skips the MLP (evaluation)."""
-        inputs = {k: v for k, v in batch.items() if k in self._accepted}
-        out = self.backbone(**inputs, return_dict=True)
-        hidden = out.last_hidden_state.float()  # pool in float32 (bf16 autocast on CUDA)
-        z = pool(TRAIN_TO_EVAL_POOLING[self.pooling], batch["attention_mask"], (hidden,))
-        if head and self.mlp is not None:
-            z = self.mlp(z)
-        return z
-
-
-def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
-    """AutoModel + tokenizer from ``path`` (ST folders unwrapped), dropout set to ``dropout``."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    path = resolve_model(path)
-    local = Path(path)
-    model_dir = str(transformer_dir(local)) if local.is_dir() else path
-    config = AutoConfig.from_pretrained(model_dir)
-    names = ("dropout", "attention_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob")
-    overrides = {n: dropout for n in names if hasattr(config, n)}
-    if not overrides:
-        raise ValueError(f"{model_dir}: no dropout setting found in {type(config).__name__}")
-    config.update(overrides)
-    model = load_pretrained(model_dir, AutoModel, config=config, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    if len(tokenizer) > model.config.vocab_size:
-        raise ValueError(f"{model_dir}: tokenizer ({len(tokenizer)}) > vocab_size")
-    return model, tokenizer
-
-
-# ---------------------------------------------------------------------------------------------
-# data
-
-
-@dataclass
-class TrainData:
-    """Training examples: sentences (unsup / disco), triplets (sup), teacher rows (disco)."""
-
-    examples: list  # list[str] or list[tuple[str, str, str]]
-    teacher: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-
-def load_train_data(cfg: TrainConfig) -> TrainData:
-    """Read the corpus / NLI file (and teacher cache), cut to ``corpus_limit``."""
-    if cfg.objective == "simcse_sup":
-        examples: list = read_nli(cfg.data)
-    else:
-        examples = read_corpus(cfg.data)
-    teacher = None
-    examples = examples[: cfg.corpus_limit]
-    if cfg.objective.startswith("disco"):
-        arr = load_teacher_cache(cfg.teacher_cache, cfg.data)  # rows = a prefix of the corpus
-        if len(arr) < len(examples):
-            raise ValueError(
-                f"{cfg.teacher_cache}: {len(arr)} rows, training uses {len(examples)} sentences "
-                f"of {cfg.data} (corpus_limit={cfg.corpus_limit})"
-            )
-        teacher = torch.from_numpy(np.array(arr[: len(examples)], dtype=np.float32))
-    if len(examples) < 2:
-        raise ValueError(f"{cfg.data}: {len(examples)} examples; need at least 2")
-    return TrainData(examples, teacher)
-
-
-def batches_per_epoch(n: int, batch_size: int) -> int:
-    """Full batches plus the remainder when it has >= 2 examples (1 cannot be contrasted)."""
-    return n // batch_size + (1 if n % batch_size >= 2 else 0)
-
-
-class BatchOrder:
-    """The corpus rows of batch ``pos`` of an epoch, from that epoch's permutation.
-
-    Plain: consecutive slices of the permutation. With ``bucket_window`` W: the rows of each W
-    consecutive batches are sorted by token length (stable), cut into W batches, and those
-    batches shuffled by a generator seeded with (seed, epoch, window): less padding, the same
-    rows per epoch, and a pure function of (permutation, epoch, pos), so a resumed run gets the
-    same batches. Token lengths are measured once per row, when its window is first met.
-    """
-
-    def __init__(self, cfg: TrainConfig, data: TrainData, tokenizer, per_epoch: int):
-        self.cfg, self.data, self.tokenizer = cfg, data, tokenizer
-        self.used = min(per_epoch * cfg.batch_size, len(data))  # a lone last row is skipped
-        self.lengths = np.full(len(data), -1, dtype=np.int64)
-        self._key: tuple[int, int] | None = None
-        self._batches: list[torch.Tensor] = []
-
-    def rows(self, perm: torch.Tensor, epoch: int, pos: int) -> torch.Tensor:
-        """Corpus row indices of batch ``pos`` (0-based) of epoch ``epoch``."""
-        size, window = self.cfg.batch_size, self.cfg.bucket_window
-        if not window:
-            return perm[pos * size : (pos + 1) * size]
-        w, k = divmod(pos, window)
-        if self._key != (epoch, w):
-            chunk = perm[w * window * size : min((w + 1) * window * size, self.used)]
-            ranked = chunk[np.argsort(self._token_lengths(chunk), kind="stable")]
-            batches = list(ranked.split(size))
-            shuffle = np.random.default_rng([self.cfg.seed, epoch, w]).permutation(len(batches))
-            self._key, self._batches = (epoch, w), [batches[i] for i in shuffle]
-        return self._batches[k]
-
-    def _token_lengths(self, rows: torch.Tensor) -> np.ndarray:
-        """Truncated token counts of ``rows`` (a triplet: its longest sentence)."""
-        idx = rows.numpy()
-        todo = idx[self.lengths[idx] < 0]
-        if len(todo):
-            examples = [self.data.examples[i] for i in todo]
-            triplets = self.cfg.objective == "simcse_sup"
-            texts = [t for ex in examples for t in ex] if triplets else examples
-            enc = self.tokenizer(
-                texts, truncation=True, max_length=self.cfg.max_seq_length, return_length=True
-            )
-            counts = np.asarray(enc["length"], dtype=np.int64)
-            self.lengths[todo] = counts.reshape(len(todo), -1).max(axis=1)
-        return self.lengths[idx]
-
-
-def make_batch(
-    cfg: TrainConfig, data: TrainData, idx: torch.Tensor, tokenizer, device: torch.device
-) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, int]:
-    """Tokenised inputs (dynamic padding), teacher targets (or None) and the sentence count."""
-    rows = idx.tolist()
-    if cfg.objective == "simcse_unsup":
-        sents = [data.examples[i] for i in rows]
-        texts = sents + sents  # two dropout views in one forward pass
-    elif cfg.objective == "simcse_sup":
-        trip = [data.examples[i] for i in rows]
-        texts = [t[0] for t in trip] + [t[1] for t in trip] + [t[2] for t in trip]
-    else:
-        texts = [data.examples[i] for i in rows]
-    enc = tokenizer(
-        texts,
-        padding="max_length" if cfg.pad_to_max_length else True,
-        truncation=True,
-        max_length=cfg.max_seq_length,
-        pad_to_multiple_of=cfg.pad_to_multiple_of,
-        return_tensors="pt",
-    )
-    batch = {k: v.to(device) for k, v in enc.items()}
-    target = data.teacher[idx].to(device) if data.teacher is not None else None
-    return batch, target, len(rows)
-
-
-def compute_loss(
-    cfg: TrainConfig,
-    model: SentenceModel,
-    batch: dict,
-    target: torch.Tensor | None,
-    idx: torch.Tensor,
-    queue: losses.TeacherQueue,
-) -> torch.Tensor:
-    """The objective's loss for one batch of corpus rows ``idx`` (CKD also updates ``queue``)."""
-    n = len(idx)
-    z = model(batch)
-    tau = model.logit_scale() if cfg.learn_temperature else cfg.temperature
-    if cfg.objective == "simcse_unsup":
-        return losses.simcse_unsup_loss(z[:n], z[n:], tau)
-    if cfg.objective == "simcse_sup":
-        return losses.simcse_sup_loss(
-            z[:n], z[n : 2 * n], z[2 * n :], tau, cfg.hard_negative_weight
-        )
-    if cfg.objective == "disco_kd":
-        return losses.kd_mse_loss(z.float(), target, model.projection)
-    same_row = queue.same_row(idx) if len(queue) else None
-    loss = losses.ckd_loss(
-        z.float(), target, tau, model.projection, queue.vectors, same_row, cfg.mse_weight
-    )
-    queue.push(target, idx)
-    return loss
-
-
-# ---------------------------------------------------------------------------------------------
-# evaluation
-
-
-class DevSet:
-    """STS-B dev made ready once per run for its many scorings: the distinct sentences of both
-    sides tokenised once and cut longest first into padded batches kept on ``device`` (the
-    evaluator's :func:`~distilface.evaluate.encoders.length_sorted_batches`). On 2 CPU cores a
-    scoring of the 3-layer student takes 2.8 s this way against 6.6 s for each side in file
-    order (2.4x), with the same Spearman (``benchmarks/bench_dev_scoring.py``; its JSON in
-    ``results/reference/cpu-bench/``)."""
-
-    def __init__(self, dev, tokenizer, batch_size: int, max_length: int, device: torch.device):
-        unique, inverse = distinct([*dev.sent1, *dev.sent2])
-        self.pairs = inverse.reshape(2, len(dev.sent1))
-        self.gold = np.asarray(dev.gold, dtype=np.float64)
-        self.n_unique = len(unique)
-        self.batches = [
-            (rows, {k: v.to(device) for k, v in batch.items()})
-            for rows, batch in length_sorted_batches(tokenizer, unique, batch_size, max_length)
-        ]
-
-    @torch.no_grad()
-    def embed(self, model: SentenceModel) -> np.ndarray:
-        """Evaluation embeddings (no dropout, no MLP head) of the distinct sentences, float32."""
-        was_training = model.training
-        model.eval()
-        out: np.ndarray | None = None
-        with _autocast(next(model.parameters()).device):
-            for rows, batch in self.batches:
-                z = model(batch, head=False).float().cpu().numpy()
-                if out is None:
-                    out = np.zeros((self.n_unique, z.shape[1]), np.float32)
-                out[rows] = z
-        model.train(was_training)
-        assert out is not None, "an empty STS-B dev set"
-        return out
-
-
-def stsb_dev_spearman(model: SentenceModel, dev: DevSet) -> float:
-    """STS-B dev Spearman x 100 of cosine similarity (SimCSE's ``stsb_spearman``), scored by
-    the evaluator's own functions."""
-    emb = dev.embed(model)
-    return correlations(cosine_scores(emb[dev.pairs[0]], emb[dev.pairs[1]]), dev.gold)[0]
-
-
-# ---------------------------------------------------------------------------------------------
-# files
-
-
-def _autocast(device: torch.device):
-    """bf16 autocast on CUDA, nothing (float32) elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def save_sentence_transformer(hf_dir: Path, out_dir: Path, eval_pooling: str, max_len: int) -> None:
-    """Wrap a HF folder as a sentence-transformers folder whose pooling equals ``eval_pooling``."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-
-    tr = Transformer(str(hf_dir), max_seq_length=max_len)
-    pl = Pooling(tr.get_embedding_dimension(), pooling_mode=ST_POOLING_MODE[eval_pooling])
-    SentenceTransformer(modules=[tr, pl], device="cpu").save(str(out_dir))
-
-
-def save_hf(model: SentenceModel, tokenizer, dest: Path) -> None:
-    """The backbone and tokenizer as a HF folder at ``dest``, replaced atomically (the best and
-    the final model are both saved by this)."""
-    with atomic_dir(dest) as tmp:
-        model.backbone.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-
-
-class JsonlLog:
-    """Append-only JSON-lines training log that can be cut back to a resumed step."""
-
-    def __init__(self, path: Path, resume_step: int | None):
-        self.path = path
-        if resume_step is None:
-            write_text_atomic(path, "")
-        elif path.exists():
-            kept = [
-                line
-                for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["step"] <= resume_step
-            ]
-            write_text_atomic(path, "".join(line + "\n" for line in kept))
-
-    def write(self, record: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# the loop's state: progress, throughput, checkpoint
-
-
-@dataclass
-class Progress:
-    """Where the loop is: optimiser steps, epoch, batch within the epoch, best dev score."""
-
-    step: int = 0
-    epoch: int = 0
-    pos: int = 0
-    best_dev: float | None = None
-    best_step: int | None = None
-    best_epoch: int = 0
-    stopped_early: bool = False
-    start_dev: float | None = None  # STS-B dev of the untouched model (eval_at_start)
-    last_dev: float | None = None  # the last STS-B dev scored (the final step's, normally)
-    last_dev_step: int | None = None
-    collapsed_steps: list[int] = field(default_factory=list)  # dev score <= 0 or undefined
-
-
-class Meter:
-    """Training throughput: the mean loss, sentences/s, steps/s and tokens/s (padded, what the
-    model computes on) of the logging window, and the run's totals. Only the time between
-    :meth:`start` and :meth:`stop` counts: evaluation, checkpoints and logging are excluded."""
-
-    KEYS = ("elapsed", "sentences", "win_loss", "win_steps", "win_sents", "win_tokens", "win_time")
-
-    def __init__(self) -> None:
-        self.elapsed, self.sentences = 0.0, 0
-        self.reset_window()
-        self._t0 = 0.0
-
-    def reset_window(self) -> None:
-        self.win_loss, self.win_steps, self.win_sents, self.win_tokens, self.win_time = (
-            0.0, 0, 0, 0, 0.0
-        )  # fmt: skip
-
-    def start(self) -> None:
-        self._t0 = time.perf_counter()
-
-    def stop(self, loss: float, sentences: int, tokens: int) -> None:
-        """Count one optimiser step that began at :meth:`start`."""
-        seconds = time.perf_counter() - self._t0
-        self.elapsed += seconds
-        self.sentences += sentences
-        self.win_time += seconds
-        self.win_loss += loss
-        self.win_steps += 1
-        self.win_sents += sentences
-        self.win_tokens += tokens
-
-    def window(self) -> dict:
-        """The window's mean loss and rates (all None when it has no step, e.g. at step 0)."""
-        steps, secs = self.win_steps, max(self.win_time, 1e-9)
-        if not steps:
-            return dict.fromkeys(("loss", "sentences_per_s", "steps_per_s", "tokens_per_s"))
-        return {
-            "loss": self.win_loss / steps,
-            "sentences_per_s": round(self.win_sents / secs, 2),
-            "steps_per_s": round(steps / secs, 4),
-            "tokens_per_s": round(self.win_tokens / secs, 1),
-        }
-
-    def state_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.KEYS}
-
-    def load_state_dict(self, state: dict) -> None:
-        for k in self.KEYS:
-            setattr(self, k, state[k])
-
-
-#: settings that may differ between an interrupted run and its resumption
-RESUME_FREE = ("out_dir", "work_dir", "progress", "keep_work_dir", "extra", "device")
-
-
-def _check_same_run(saved: dict, cfg: TrainConfig, path: Path) -> None:
-    """Refuse to resume a checkpoint written by a run with other settings."""
-    now = asdict(cfg)
-    diff = {
-        k: (saved.get(k), now[k])
-        for k in now
-        if k not in RESUME_FREE and str(saved.get(k)) != str(now[k])
-    }
-    if diff:
-        raise ValueError(
-            f"{path} was written by a run with other settings {diff} (saved, now); "
-            "delete it to start afresh"
-        )
-
-
-class Checkpoint:
-    """Everything a resumed run needs to end bit-identical: the live ``parts`` (model,
-    optimiser, scheduler, teacher queue: anything with ``state_dict``), the loop's
-    :class:`Progress` and :class:`Meter`, the torch (and CUDA) RNG and the data order (the
-    data generator's state at the epoch's start; the position is ``progress.pos``)."""
-
-    FORMAT = 2  # 1: the 11-key ``state`` dict of distilface before the loop's rewrite
-
-    def __init__(self, path: Path, cfg: TrainConfig, n_examples: int, **parts) -> None:
-        self.path, self.cfg, self.n, self.parts = path, cfg, n_examples, parts
-        self.progress, self.meter = Progress(), Meter()
-        self.data_rng = torch.Generator().manual_seed(cfg.seed)
-        self.epoch_start = self.data_rng.get_state()
-        self.perm = torch.randperm(n_examples, generator=self.data_rng)
-
-    def next_epoch(self) -> None:
-        """Move to the next epoch's first batch, with a fresh data order."""
-        self.progress.epoch += 1
-        self.progress.pos = 0
-        self.epoch_start = self.data_rng.get_state()
-        self.perm = torch.randperm(self.n, generator=self.data_rng)
-
-    def save(self) -> None:
-        """Write the checkpoint atomically (a kill leaves the previous one whole)."""
-        state = {name: part.state_dict() for name, part in self.parts.items()}
-        rng = {"torch": torch.get_rng_state(), "data_epoch_start": self.epoch_start}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        state.update(
-            format=self.FORMAT,
-            progress=asdict(self.progress),
-            meter=self.meter.state_dict(),
-            rng=rng,
-            config=json.loads(json.dumps(asdict(self.cfg), default=str)),  # plain data only
-        )
-        write_with_atomic(self.path, lambda tmp: torch.save(state, tmp))
-
-    def restore(self) -> int | None:
-        """Load the checkpoint at ``path`` if there is one (the same run's, else an error);
-        returns the step it resumes from, None when there is none."""
-        if not self.path.is_file():
-            return None
-        try:  # tensors and plain data only: a checkpoint can never run code when loaded
-            ck = torch.load(self.path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            raise ValueError(
-                f"{self.path}: not a plain checkpoint (it holds objects that only an unsafe "
-                f"load would build: {str(err).splitlines()[0]}); delete it to start afresh"
-            ) from err
-        if not isinstance(ck, dict) or ck.get("format") != self.FORMAT:
-            found = ck.get("format", 1) if isinstance(ck, dict) else "unknown"
-            raise ValueError(
-                f"{self.path}: checkpoint format {found}, this distilface reads format "
-                f"{self.FORMAT} (written before the training loop's rewrite?); delete it to "
-                "start the run afresh"
-            )
-        _check_same_run(ck["config"], self.cfg, self.path)
-        for name, part in self.parts.items():
-            part.load_state_dict(ck[name])
-        self.progress = Progress(**ck["progress"])
-        self.meter.load_state_dict(ck["meter"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        if "cuda" in ck["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-        self.epoch_start = ck["rng"]["data_epoch_start"]
-        self.data_rng.set_state(self.epoch_start)
-        self.perm = torch.randperm(self.n, generator=self.data_rng)
-        return self.progress.step
-
 
 # ---------------------------------------------------------------------------------------------
 # the loop
@@ -661,6 +85,7 @@ def _optimizer(cfg: TrainConfig, model: nn.Module, total: int, per_epoch: int, d
 
     ``fused_adamw`` uses torch's fused kernel on CUDA; on another device it logs a notice and
     uses the default AdamW (so one config runs on a laptop and on a GPU)."""
+    # lazy: transformers' optimisation module is slow to import
     from transformers import get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
 
     decay, no_decay = [], []
@@ -714,7 +139,7 @@ def _training_forward(cfg: TrainConfig, model: SentenceModel) -> nn.Module:
 
 def _step(cfg, forward, optim, sched, batch, target, idx, queue, where: str) -> float:
     """One optimiser step on one batch; its loss (a non-finite loss raises, naming ``where``)."""
-    with _autocast(idx.device):
+    with autocast_for(idx.device):
         loss = compute_loss(cfg, forward, batch, target, idx, queue)
     value = float(loss.item())
     if not math.isfinite(value):
@@ -730,7 +155,7 @@ def _step(cfg, forward, optim, sched, batch, target, idx, queue, where: str) -> 
 
 def _reads_temperature(cfg: TrainConfig) -> bool:
     """Whether ``cfg.objective``'s loss reads a temperature (not disco_kd's MSE)."""
-    return cfg.objective in OBJECTIVE_HPARAMS["temperature"]
+    return reads(cfg.objective, "temperature")
 
 
 def _temperature(cfg: TrainConfig, model: SentenceModel) -> float | None:
@@ -835,7 +260,8 @@ def train(
 ) -> Path:
     """Train, keep the best STS-B dev model, write ``cfg.out_dir``; return it.
 
-    ``dev`` overrides the STS-B dev pairs (a :class:`~distilface.types.StsPairs`); by default they
+    ``dev`` overrides the STS-B dev pairs (a :class:`~distilface.core.types.StsPairs`); by default
+    they
     are read from ``cfg.senteval_root`` when set. ``step_callback(step)`` runs after every
     optimiser step (and after that step's checkpoint). With ``patience`` set, training stops at
     the start of an epoch that is more than ``patience`` epochs after the best dev score's
@@ -908,7 +334,8 @@ def train(
     if p.best_step is None:
         save_hf(model, tokenizer, work / "final_hf")
     extra = {"queue_masked_entries": queue.masked, "fused_adamw": bool(optim.defaults.get("fused"))}
-    return _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, extra)
+    done = Finished(cfg, model, work, out_dir, device, total, resumed_from, extra)
+    return _finish(done, p, meter)
 
 
 def _dtype(device: torch.device) -> str:
@@ -949,8 +376,24 @@ def collapsed(stsb_dev: float) -> bool:
     return not math.isfinite(stsb_dev) or stsb_dev <= 0
 
 
-def _finish(cfg, model, work, out_dir, p, meter, device, resumed_from, total, extra) -> Path:
+@dataclass(frozen=True)
+class Finished:
+    """What :func:`_finish` needs of a run that has stopped stepping."""
+
+    cfg: TrainConfig
+    model: SentenceModel
+    work: Path  # checkpoints, best / final HF folders, the log
+    out_dir: Path
+    device: torch.device
+    total: int  # the planned optimiser steps
+    resumed_from: int | None
+    extra: dict  # summary fields of the loop's parts (queue, fused AdamW)
+
+
+def _finish(run: Finished, p: Progress, meter: Meter) -> Path:
     """Assemble the sentence-transformers folder (best or final weights) and the summary."""
+    cfg, model, work, out_dir, device = run.cfg, run.model, run.work, run.out_dir, run.device
+    resumed_from, total, extra = run.resumed_from, run.total, run.extra
     if p.best_step is None and p.collapsed_steps:
         raise TrainingCollapsedError(
             f"{cfg.objective} run {out_dir}: every STS-B dev scoring found a collapsed model "

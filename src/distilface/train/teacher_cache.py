@@ -12,7 +12,7 @@ normalised (``kd_distillation.py`` l. 188, l. 197); CKD normalises both sides it
 the pooling is ``cls`` (its ``pooler_output``, l. 74). The result is stored as
 
 - ``<name>.npy``: float32 array (n_sentences, teacher_dim), row i = line i of the corpus
-  (after :func:`distilface.data.read_corpus` drops empty lines and exact repeats; the JSON's
+  (after :func:`distilface.data.readers.read_corpus` drops empty lines and exact repeats; the JSON's
   ``rows`` names that reading, and a cache built under another one is refused);
 - ``<name>.json``: the key above plus timing, written after the array, both via temp + rename.
 

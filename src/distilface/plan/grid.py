@@ -41,19 +41,20 @@ from typing import Any
 from distilface.core import paths
 from distilface.core.names import OBJECTIVES, TRAIN_POOLINGS, TRAIN_TO_EVAL_POOLING
 from distilface.data.models import cache_root
+from distilface.plan.objectives import objectives_reading
 
 #: hparams every training objective reads (each run declares them).
 HPARAMS = ("pooling", "batch_size", "learning_rate", "dropout", "max_seq_length")
 #: hparams only some objectives read: name -> those objectives. A run of one of them must
 #: declare it; any other run must not (its loss would ignore the value, yet the id carry it).
 OBJECTIVE_HPARAMS: dict[str, tuple[str, ...]] = {
-    "temperature": ("simcse_unsup", "simcse_sup", "disco_ckd"),  # disco_kd: MSE, no temperature
+    "temperature": objectives_reading("temperature"),  # disco_kd: MSE, no temperature
 }
 #: optional hparams: name -> (objectives that read them, slug token, default). They enter the
 #: slug only when set to a non-default value, so the ids of runs without them do not change.
 OPTIONAL_HPARAMS = {
-    "queue_size": (("disco_ckd",), "q", 0),
-    "learn_temperature": (("disco_ckd", "simcse_unsup", "simcse_sup"), "lt", False),
+    "queue_size": (objectives_reading("queue_size"), "q", 0),
+    "learn_temperature": (objectives_reading("learn_temperature"), "lt", False),
 }
 AXES = (*OBJECTIVE_HPARAMS, *HPARAMS, *OPTIONAL_HPARAMS, "seeds")
 UNTRAINED = "untrained"

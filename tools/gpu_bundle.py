@@ -1,7 +1,7 @@
 """Pack / unpack what a lent GPU machine needs for `config/gpu.yaml` (no hub, 64 MiB transfer).
 
-    python benchmarks/gpu_bundle.py pack   # here: writes .dev/carry/bundle.tar.xz
-    python benchmarks/gpu_bundle.py unpack # there: restores the folders config/gpu.yaml names
+    python tools/gpu_bundle.py pack   # here: writes .dev/carry/bundle.tar.xz
+    python tools/gpu_bundle.py unpack # there: restores the folders config/gpu.yaml names
 
 What travels, and what it costs in fidelity (measured, printed by `pack`):
 - all-MiniLM-L6-v2 with its float weights rounded to fp16 (45 MB instead of 91 MB), upcast

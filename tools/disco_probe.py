@@ -2,7 +2,7 @@
 then the 7-set score of the saved model (avg pooling). What the CPU probes of README "DisCo"
 ran (their train logs: results/reference/cpu-disco-probes/).
 
-    python benchmarks/disco_probe.py NAME --student DIR --data CORPUS --teacher-cache NPY \\
+    python tools/disco_probe.py NAME --student DIR --data CORPUS --teacher-cache NPY \\
         [key=value ...]      # e.g. queue_size=3200 learn_temperature=True temperature=0.05
 
 Defaults: the quick config's CKD (batch 64, lr 2e-4, length 64, 3 epochs, cosine with 10% of
@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from distilface.evaluate.sts import evaluate_model
-from distilface.train.loop import TrainConfig, train
+from distilface.train.loop import train
+from distilface.train.settings import TrainConfig
 
 
 def _value(text: str):
