@@ -85,7 +85,8 @@ reference-report: setup
 	$(SNAKE) -s Snakefile.report --cores $(CORES) --configfile $(REF)/config.yaml --directory $(REFDIR)
 	$(SNAKE) -s Snakefile.report --configfile $(REF)/config.yaml --directory $(REFDIR) \
 	  --report $(CURDIR)/$(REF)/report.html
-	mkdir -p $(REF)/tables $(REF)/figures
+	# the bundle's tables and figures are exactly what this render made (no orphan survives)
+	rm -rf $(REF)/tables $(REF)/figures && mkdir -p $(REF)/tables $(REF)/figures
 	for f in main headline baselines efficiency comparisons seeds ablation_; do \
 	  for g in $(REFDIR)/results/tables/$$f*; do if [ -f "$$g" ]; then cp "$$g" $(REF)/tables/; fi; done; \
 	done
