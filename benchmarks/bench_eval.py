@@ -217,6 +217,52 @@ def child_argv(args: argparse.Namespace, arm: str, cache_dir: str | None) -> lis
     return argv + (["--cache-dir", cache_dir] if cache_dir else [])
 
 
+def summarize_arms(runs: dict[str, list[dict]], pair_sentences: int) -> dict[str, dict]:
+    """Per arm: median / min / max of the wall, process, encode and fixed times, peak memory,
+    pair-sentences/s, and the arm's score and dtype (from its first run)."""
+    from harness import summarize
+
+    summary = {}
+    for arm, results in runs.items():
+        if not results:
+            continue
+        wall = summarize([x["wall_s"] for x in results])
+        summary[arm] = {
+            "wall_s": wall,
+            "process_wall_s": summarize([x["process_wall_s"] for x in results]),
+            "encode_s": summarize([x["encode_s"] for x in results]),
+            "fixed_s": summarize([x["wall_s"] - x["encode_s"] for x in results]),
+            "phase_seconds": results[-1].get("phase_seconds"),
+            "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
+            "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
+            "pair_sentences_per_s": pair_sentences / wall["median"],
+            "avg_spearman": results[0]["avg_spearman"],
+            "dtype": results[0]["dtype"],
+        }
+    return summary
+
+
+def table_rows(summary: dict[str, dict]) -> list[dict[str, Any]]:
+    """One printed row per arm that ran."""
+    return [
+        {
+            "arm": arm,
+            "dtype": s["dtype"],
+            "wall_s (median)": s["wall_s"]["median"],
+            "min-max": f"{s['wall_s']['min']:.2f}-{s['wall_s']['max']:.2f}",
+            "encode_s": s["encode_s"]["median"],
+            "fixed_s": s["fixed_s"]["median"],
+            "pair-sent/s": s["pair_sentences_per_s"],
+            "peak RSS MiB": s["peak_rss_mib"],
+            "GPU MiB": s["gpu_peak_mib"],
+            "avg Spearman": s["avg_spearman"],
+            "time / ours": s["speedup_of_ours_vs_this"],
+        }
+        for arm, s in summary.items()
+        if "dtype" in s
+    ]
+
+
 def orchestrate(args: argparse.Namespace) -> int:
     from harness import (
         default_out,
@@ -224,7 +270,6 @@ def orchestrate(args: argparse.Namespace) -> int:
         markdown_table,
         run_arms,
         start_record,
-        summarize,
         write_json_atomic,
     )
 
@@ -254,23 +299,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             ),
             check=check,
         )
-    summary = {}
-    for arm, results in runs.items():
-        if not results:
-            continue
-        wall = summarize([x["wall_s"] for x in results])
-        summary[arm] = {
-            "wall_s": wall,
-            "process_wall_s": summarize([x["process_wall_s"] for x in results]),
-            "encode_s": summarize([x["encode_s"] for x in results]),
-            "fixed_s": summarize([x["wall_s"] - x["encode_s"] for x in results]),
-            "phase_seconds": results[-1].get("phase_seconds"),
-            "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
-            "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
-            "pair_sentences_per_s": pair_sentences / wall["median"],
-            "avg_spearman": results[0]["avg_spearman"],
-            "dtype": results[0]["dtype"],
-        }
+    summary = summarize_arms(runs, pair_sentences)
     base = summary["ours"]["wall_s"]["median"]
     for arm in summary:
         summary[arm]["speedup_of_ours_vs_this"] = summary[arm]["wall_s"]["median"] / base
@@ -278,23 +307,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         summary["st"] = {"wall_s": {"median": float("nan")}, "avg_spearman": float("nan")}
     diff = abs(summary["ours"]["avg_spearman"] - summary["st"]["avg_spearman"])
     agree = diff <= SPEARMAN_TOLERANCE  # False when st failed (NaN)
-    rows = [
-        {
-            "arm": arm,
-            "dtype": s["dtype"],
-            "wall_s (median)": s["wall_s"]["median"],
-            "min-max": f"{s['wall_s']['min']:.2f}-{s['wall_s']['max']:.2f}",
-            "encode_s": s["encode_s"]["median"],
-            "fixed_s": s["fixed_s"]["median"],
-            "pair-sent/s": s["pair_sentences_per_s"],
-            "peak RSS MiB": s["peak_rss_mib"],
-            "GPU MiB": s["gpu_peak_mib"],
-            "avg Spearman": s["avg_spearman"],
-            "time / ours": s["speedup_of_ours_vs_this"],
-        }
-        for arm, s in summary.items()
-        if "dtype" in s
-    ]
+    rows = table_rows(summary)
     table = markdown_table(rows, list(rows[0]))
     print(table)
     print(

@@ -152,8 +152,104 @@ def measured(device: str, folder: Path) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def gemm_rates(args: argparse.Namespace, step: dict[str, Any]) -> dict[str, dict]:
+    """Measured matmul FLOP/s per dtype (fp32; + bf16 on CUDA): at the training step's own
+    GEMM shape and at a large square GEMM."""
     import torch
+
+    dtypes = {"fp32": torch.float32}
+    if args.device == "cuda":
+        dtypes["bf16"] = torch.bfloat16
+    big = 4096 if args.device == "cuda" else 1024
+    rates = {}
+    for name, dtype in dtypes.items():
+        rates[name] = {
+            "step_gemm": matmul_rate(
+                args.device, dtype, step["tokens"], step["hidden"], step["intermediate"],
+                args.repeats,
+            ),
+            "square": matmul_rate(args.device, dtype, big, big, big, args.repeats),
+        }  # fmt: skip
+
+    return rates
+
+
+def bound_rows(
+    device: str, rates: dict, step: dict, enc: dict, prior: dict
+) -> tuple[dict, dict, list[dict[str, Any]]]:
+    """(training bound, encode bound, table rows): the bounds in work units per second from
+    the best measured rate, then each measured arm as a fraction of them."""
+    # bounds in work units per second, from the best measured rate: at the step's own GEMM
+    # shape, and at a large square GEMM
+    train_bound = {
+        n: {k: v["best"] / step["flops"] for k, v in r.items()} for n, r in rates.items()
+    }
+    enc_bound = {
+        n: {k: v["best"] / enc["flops_per_sentence"] for k, v in r.items()}
+        for n, r in rates.items()
+    }
+
+    def row(what: str, per_s: float, unit: str, bound: dict[str, float]) -> dict[str, Any]:
+        return {
+            "what": what,
+            "per_s": per_s,
+            "unit": unit,
+            "of bound (step-shape GEMM)": per_s / bound["step_gemm"],
+            "of bound (square GEMM)": per_s / bound["square"],
+        }
+
+    rows = []
+    for n in rates:
+        rows.append(row(f"bound, {n} GEMM (step shape)", train_bound[n]["step_gemm"], "steps/s",
+                        train_bound[n]))  # fmt: skip
+        rows.append(row(f"bound, {n} GEMM (step shape)", enc_bound[n]["step_gemm"],
+                        "sentences/s", enc_bound[n]))  # fmt: skip
+    ref = "bf16" if device == "cuda" else "fp32"
+    if "train" in prior:
+        for arm, s in prior["train"]["summary"].items():
+            dtype = "fp32" if arm == "st" or device != "cuda" else ref
+            rows.append(row(f"measured train: {arm} ({dtype})", s["steps_per_s"]["median"],
+                            "steps/s", train_bound[dtype]))  # fmt: skip
+    if "eval" in prior:
+        ev = prior["eval"]
+        for arm, s in ev["summary"].items():
+            if not s.get("encode_s", {}).get("median"):
+                continue
+            if arm.startswith("ours"):  # distinct sentences (STS-B dev included)
+                n_sent = ev["runs"][arm][0]["unique_sentences_encoded"]
+            else:  # ST encodes every pair slot
+                n_sent = ev["settings"]["pair_sentences"]
+            dtype = "bf16" if s.get("dtype") == "bfloat16" else "fp32"
+            rows.append(row(f"measured encode: {arm} ({dtype})", n_sent / s["encode_s"]["median"],
+                            "sentences/s", enc_bound[dtype]))  # fmt: skip
+    return train_bound, enc_bound, rows
+
+
+def print_rates(rates: dict, step: dict, enc: dict) -> None:
+    """The GEMM rates, and the FLOPs of a training step and of an encoded sentence."""
+    from harness import markdown_table
+
+    rate_rows = [
+        {
+            "dtype": n,
+            "GEMM TFLOP/s, step shape (best / median)": (
+                f"{r['step_gemm']['best'] / 1e12:.4g} / {r['step_gemm']['median'] / 1e12:.4g}"
+            ),
+            "GEMM TFLOP/s, square (best / median)": (
+                f"{r['square']['best'] / 1e12:.4g} / {r['square']['median'] / 1e12:.4g}"
+            ),
+        }
+        for n, r in rates.items()  # fmt: skip
+    ]
+    print(markdown_table(rate_rows, list(rate_rows[0])))
+    print(
+        f"\ntrain step: {step['flops'] / 1e9:.1f} GFLOP (fwd+bwd, batch {step['batch_shape']}); "
+        f"encode: {enc['flops_per_sentence'] / 1e6:.1f} MFLOP/sentence "
+        f"({enc['sampled']} of {enc['unique_sentences']} sentences)\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
     from harness import (
         add_common_args,
         default_out,
@@ -196,84 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         step = train_step_flops(args, student, Path(corpus))
     enc = encode_flops(args)
 
-    dtypes = {"fp32": torch.float32}
-    if args.device == "cuda":
-        dtypes["bf16"] = torch.bfloat16
-    big = 4096 if args.device == "cuda" else 1024
-    rates = {}
-    for name, dtype in dtypes.items():
-        rates[name] = {
-            "step_gemm": matmul_rate(
-                args.device, dtype, step["tokens"], step["hidden"], step["intermediate"],
-                args.repeats,
-            ),
-            "square": matmul_rate(args.device, dtype, big, big, big, args.repeats),
-        }  # fmt: skip
+    rates = gemm_rates(args, step)
 
     out = default_out(args.out, "bench_roofline", args.device)
     prior = measured(args.device, args.measured_dir or out.parent)
-    # bounds in work units per second, from the best measured rate: at the step's own GEMM
-    # shape, and at a large square GEMM
-    train_bound = {
-        n: {k: v["best"] / step["flops"] for k, v in r.items()} for n, r in rates.items()
-    }
-    enc_bound = {
-        n: {k: v["best"] / enc["flops_per_sentence"] for k, v in r.items()}
-        for n, r in rates.items()
-    }
-
-    def row(what: str, per_s: float, unit: str, bound: dict[str, float]) -> dict[str, Any]:
-        return {
-            "what": what,
-            "per_s": per_s,
-            "unit": unit,
-            "of bound (step-shape GEMM)": per_s / bound["step_gemm"],
-            "of bound (square GEMM)": per_s / bound["square"],
-        }
-
-    rows = []
-    for n in rates:
-        rows.append(row(f"bound, {n} GEMM (step shape)", train_bound[n]["step_gemm"], "steps/s",
-                        train_bound[n]))  # fmt: skip
-        rows.append(row(f"bound, {n} GEMM (step shape)", enc_bound[n]["step_gemm"],
-                        "sentences/s", enc_bound[n]))  # fmt: skip
-    ref = "bf16" if args.device == "cuda" else "fp32"
-    if "train" in prior:
-        for arm, s in prior["train"]["summary"].items():
-            dtype = "fp32" if arm == "st" or args.device != "cuda" else ref
-            rows.append(row(f"measured train: {arm} ({dtype})", s["steps_per_s"]["median"],
-                            "steps/s", train_bound[dtype]))  # fmt: skip
-    if "eval" in prior:
-        ev = prior["eval"]
-        for arm, s in ev["summary"].items():
-            if not s.get("encode_s", {}).get("median"):
-                continue
-            if arm.startswith("ours"):  # distinct sentences (STS-B dev included)
-                n_sent = ev["runs"][arm][0]["unique_sentences_encoded"]
-            else:  # ST encodes every pair slot
-                n_sent = ev["settings"]["pair_sentences"]
-            dtype = "bf16" if s.get("dtype") == "bfloat16" else "fp32"
-            rows.append(row(f"measured encode: {arm} ({dtype})", n_sent / s["encode_s"]["median"],
-                            "sentences/s", enc_bound[dtype]))  # fmt: skip
+    train_bound, enc_bound, rows = bound_rows(args.device, rates, step, enc, prior)
     table = markdown_table(rows, list(rows[0]))
-    rate_rows = [
-        {
-            "dtype": n,
-            "GEMM TFLOP/s, step shape (best / median)": (
-                f"{r['step_gemm']['best'] / 1e12:.4g} / {r['step_gemm']['median'] / 1e12:.4g}"
-            ),
-            "GEMM TFLOP/s, square (best / median)": (
-                f"{r['square']['best'] / 1e12:.4g} / {r['square']['median'] / 1e12:.4g}"
-            ),
-        }
-        for n, r in rates.items()  # fmt: skip
-    ]
-    print(markdown_table(rate_rows, list(rate_rows[0])))
-    print(
-        f"\ntrain step: {step['flops'] / 1e9:.1f} GFLOP (fwd+bwd, batch {step['batch_shape']}); "
-        f"encode: {enc['flops_per_sentence'] / 1e6:.1f} MFLOP/sentence "
-        f"({enc['sampled']} of {enc['unique_sentences']} sentences)\n"
-    )
+    print_rates(rates, step, enc)
     print(table)
     write_json_atomic(
         out,

@@ -304,6 +304,61 @@ def prepare_corpus(args: argparse.Namespace, tmp: Path) -> Path:
     return path
 
 
+def summarize_arms(runs: dict[str, list[dict]], batch_size: int, params_matmul: int) -> dict:
+    """Per arm: steps/s (median / min / max), sentences/s, padded tokens per step, TFLOP/s
+    (6 x matmul parameters x tokens per step x steps/s), recompiles, peak memory; and each
+    arm's ratio to ``ours``."""
+    from harness import summarize
+
+    summary = {}
+    for arm, results in runs.items():
+        if not results:
+            continue
+        sps = summarize([x["steps_per_s"] for x in results])
+        tokens = [x["tokens_per_step"] for x in results if "tokens_per_step" in x]
+        tokens_per_step = sum(tokens) / len(tokens) if tokens else None
+        summary[arm] = {
+            "steps_per_s": sps,
+            "sentences_per_s": sps["median"] * batch_size,
+            "tokens_per_step": tokens_per_step,
+            "tflops": (
+                6 * params_matmul * tokens_per_step * sps["median"] / 1e12
+                if tokens_per_step
+                else None
+            ),
+            "recompiles_timed": max(
+                (x["recompiles_timed"] for x in results if "recompiles_timed" in x), default=None
+            ),  # compiled arms only
+            "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
+            "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
+        }
+    base = summary["ours"]["steps_per_s"]["median"]
+    for arm in summary:
+        summary[arm]["ours_speedup_vs_this"] = base / summary[arm]["steps_per_s"]["median"]
+        summary[arm]["ratio_to_ours"] = summary[arm]["steps_per_s"]["median"] / base
+    return summary
+
+
+def table_rows(summary: dict, device: str) -> list[dict[str, Any]]:
+    """One printed row per arm."""
+    return [
+        {
+            "arm": arm,
+            "dtype": "bf16 autocast" if arm != "st" and device == "cuda" else "float32",
+            "steps/s (median)": s["steps_per_s"]["median"],
+            "min-max": f"{s['steps_per_s']['min']:.3f}-{s['steps_per_s']['max']:.3f}",
+            "x ours": s["ratio_to_ours"],
+            "sentences/s": s["sentences_per_s"],
+            "tokens/step": s["tokens_per_step"],
+            "TFLOP/s": s["tflops"],
+            "recompiles": s["recompiles_timed"],
+            "peak RSS MiB": s["peak_rss_mib"],
+            "GPU MiB": s["gpu_peak_mib"],
+        }
+        for arm, s in summary.items()
+    ]
+
+
 def orchestrate(args: argparse.Namespace) -> int:
     from harness import (
         default_out,
@@ -311,7 +366,6 @@ def orchestrate(args: argparse.Namespace) -> int:
         markdown_table,
         run_arms,
         start_record,
-        summarize,
         write_json_atomic,
     )
 
@@ -336,48 +390,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             lambda r, arm: [*argv, "--arm", arm],
             lambda res: f"{res['steps_per_s']:7.3f} steps/s {res['peak_rss_mib']:7.0f} MiB",
         )
-    summary = {}
-    for arm, results in runs.items():
-        if not results:
-            continue
-        sps = summarize([x["steps_per_s"] for x in results])
-        tokens = [x["tokens_per_step"] for x in results if "tokens_per_step" in x]
-        tokens_per_step = sum(tokens) / len(tokens) if tokens else None
-        summary[arm] = {
-            "steps_per_s": sps,
-            "sentences_per_s": sps["median"] * args.batch_size,
-            "tokens_per_step": tokens_per_step,
-            "tflops": (
-                6 * params["params_matmul"] * tokens_per_step * sps["median"] / 1e12
-                if tokens_per_step
-                else None
-            ),
-            "recompiles_timed": max(
-                (x["recompiles_timed"] for x in results if "recompiles_timed" in x), default=None
-            ),  # compiled arms only
-            "peak_rss_mib": max(x["peak_rss_mib"] for x in results),
-            "gpu_peak_mib": max((x.get("gpu_peak_mib") or 0.0) for x in results) or None,
-        }
-    base = summary["ours"]["steps_per_s"]["median"]
-    for arm in summary:
-        summary[arm]["ours_speedup_vs_this"] = base / summary[arm]["steps_per_s"]["median"]
-        summary[arm]["ratio_to_ours"] = summary[arm]["steps_per_s"]["median"] / base
-    rows = [
-        {
-            "arm": arm,
-            "dtype": "bf16 autocast" if arm != "st" and args.device == "cuda" else "float32",
-            "steps/s (median)": s["steps_per_s"]["median"],
-            "min-max": f"{s['steps_per_s']['min']:.3f}-{s['steps_per_s']['max']:.3f}",
-            "x ours": s["ratio_to_ours"],
-            "sentences/s": s["sentences_per_s"],
-            "tokens/step": s["tokens_per_step"],
-            "TFLOP/s": s["tflops"],
-            "recompiles": s["recompiles_timed"],
-            "peak RSS MiB": s["peak_rss_mib"],
-            "GPU MiB": s["gpu_peak_mib"],
-        }
-        for arm, s in summary.items()
-    ]
+    summary = summarize_arms(runs, args.batch_size, params["params_matmul"])
+    rows = table_rows(summary, args.device)
     table = markdown_table(rows, list(rows[0]))
     print(table)
     ref = "st_bf16" if args.device == "cuda" else "st"

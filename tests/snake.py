@@ -17,16 +17,20 @@ def snakemake(
     args: list[str],
     cwd: Path,
     timeout: int = 600,
-    snakefile: str = "Snakefile",
+    snakefile: str | None = "Snakefile",
     env: dict[str, str] | None = None,
+    merge_output: bool = False,
 ) -> subprocess.CompletedProcess:
-    """``python -m snakemake -s <repo>/<snakefile> *args`` in ``cwd`` (``env``: the whole
-    environment, default this one with the model hub switched off)."""
+    """``python -m snakemake -s <repo>/<snakefile> *args`` in ``cwd`` (``snakefile=None``: the
+    Snakefile in ``cwd``; ``env``: the whole environment, default this one with the model hub
+    switched off; ``merge_output``: stderr into stdout, in the order Snakemake wrote them)."""
+    which = [] if snakefile is None else ["-s", str(REPO / snakefile)]
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / snakefile), *args],
+        [sys.executable, "-m", "snakemake", *which, *args],
         cwd=cwd,
         env=OFFLINE_ENV if env is None else env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
         text=True,
         timeout=timeout,
     )

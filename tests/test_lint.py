@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from snake import snakemake as run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 CONFIGS = [REPO / "config" / "config.yaml", REPO / "config" / "quick.yaml"]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 def snakemake(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run Snakemake from this venv; stdout and stderr merged."""
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=cwd,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
+    """Snakemake (tests/snake.py) on the Snakefile in ``cwd``; stdout and stderr merged."""
+    return run_snakemake(args, cwd, 300, snakefile=None, merge_output=True)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)

@@ -1,22 +1,9 @@
 """SimCSE-exact STS evaluation, end to end (read, encode once, score, write); the pure scoring
 functions live in :mod:`.scoring`.
 
-What is reproduced, and from where (SimCSE's fork of SentEval, ``senteval/sts.py``, and SimCSE's
-``evaluation.py``, ``--mode test --task_set sts``):
-
-- Sentences are SentEval's whitespace tokens joined by one space
-  (:func:`distilface.data.readers.senteval_text`), which is what SimCSE's batcher feeds the
-  tokenizer.
-- System score of a pair = ``nan_to_num(cosine(nan_to_num(u), nan_to_num(v)))`` with
-  ``cosine(u, v) = u.v / (|u| |v|)``, here in float64. Embeddings are not normalised first.
-- STS12-16: per subset ``scipy.stats.spearmanr`` / ``pearsonr`` of system vs gold;
-  ``"all"`` = one correlation over the concatenation of the year's subsets (the number SimCSE
-  reports); ``"wmean"`` = mean of the per-subset correlations weighted by subset size.
-- STS-B and SICK-R: SimCSE scores them unsupervised (``STSBenchmarkEval`` /
-  ``SICKRelatednessEval`` are ``STSEval`` over train/dev/test) and reports the test split, one
-  correlation; here ``"all"`` = ``"wmean"`` = that test score, and the per-genre /
-  per-entailment-label correlations are kept for information only.
-- ``avg`` = mean over the seven tasks of the chosen aggregation (SimCSE: ``"all"``).
+What is reproduced from SimCSE's evaluation, and from where: :mod:`.scoring` (the pure
+functions every path here calls). A pair's sentences are SentEval's whitespace tokens joined by
+one space (:func:`distilface.data.readers.senteval_text`), as SimCSE's batcher feeds them.
 
 Speed: the test sets are read once per job; the sentences of all seven test sets plus STS-B
 dev are deduplicated and encoded once, one forward pass serving every requested pooling
