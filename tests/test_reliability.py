@@ -435,8 +435,7 @@ def test_weights_holding_nan_are_refused(tmp_path: Path) -> None:
 def test_nan_embeddings_are_refused_not_zeroed() -> None:
     import numpy as np
 
-    from distilface.evaluate.scoring import ScoreError
-    from distilface.evaluate.sts import require_finite_embeddings
+    from distilface.evaluate.scoring import ScoreError, require_finite_embeddings
 
     emb = np.ones((3, 4), dtype=np.float32)
     require_finite_embeddings(emb, ["a", "b", "c"], "m")

@@ -148,3 +148,16 @@ def check_finite(result: dict[str, Any], avg: dict[str, float], what: str) -> No
             f"{what}: non-finite score(s) {bad}; the similarities or the gold scores are constant "
             "(a collapsed or NaN model, or a broken test file); nothing was written"
         )
+
+
+def require_finite_embeddings(emb: np.ndarray, sentences: Sequence[str], what: str) -> None:
+    """Raise :class:`ScoreError` when any embedding has a NaN / inf: SimCSE's evaluator zeroes
+    them (``nan_to_num``) and scores the rest, which hides damaged weights or a diverged
+    model behind a plausible number."""
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if len(bad):
+        raise ScoreError(
+            f"{what}: {len(bad)} of {len(emb)} sentence embeddings contain NaN or inf (first: "
+            f"{sentences[int(bad[0])]!r}); the weights are damaged or the model diverged. "
+            "Refusing to score them as zeros"
+        )

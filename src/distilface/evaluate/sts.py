@@ -38,10 +38,10 @@ from distilface.evaluate.encoders import Encoder
 from distilface.evaluate.scoring import (
     AGGREGATIONS,
     YEAR_TASKS,
-    ScoreError,
     average,
     check_finite,
     correlations,
+    require_finite_embeddings,
     score_similarities,
 )
 
@@ -106,19 +106,6 @@ def embed_unique(
         sentences_per_s=(len(sentences) / seconds if seconds else None),
     )
     return {p: found[p] for p in poolings}, info
-
-
-def require_finite_embeddings(emb: np.ndarray, sentences: Sequence[str], what: str) -> None:
-    """Raise :class:`ScoreError` when any embedding has a NaN / inf: SimCSE's evaluator zeroes
-    them (``nan_to_num``) and scores the rest, which hides damaged weights or a diverged
-    model behind a plausible number."""
-    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
-    if len(bad):
-        raise ScoreError(
-            f"{what}: {len(bad)} of {len(emb)} sentence embeddings contain NaN or inf (first: "
-            f"{sentences[int(bad[0])]!r}); the weights are damaged or the model diverged. "
-            "Refusing to score them as zeros"
-        )
 
 
 def _cached(

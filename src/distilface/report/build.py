@@ -17,15 +17,9 @@ import yaml
 from tqdm import tqdm
 
 from distilface.core.io import write_text_atomic
-from distilface.core.names import STS_TASKS, TASK_LABELS
+from distilface.core.names import STS_TASKS
 from distilface.report import efficiency, outcomes, plots, stats, tables
-from distilface.report.labels import (
-    POOLING_LEGEND,
-    model_label,
-    pooling_label,
-    teachers,
-    variant_label,
-)
+from distilface.report.labels import POOLING_LEGEND, pooling_label, shown, teachers, variant_label
 from distilface.report.render import frame_view, render_html, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
@@ -64,53 +58,6 @@ def build_baselines(tidy_csv: str | Path, config: dict, out_stem: str | Path) ->
     caption = "Untrained encoders: Spearman's ρ × 100 on the STS test sets, every pooling."
     write_view(frame_view(shown(table, config)), out_stem, ("md", "html"), caption)
     return table
-
-
-#: Headers of the shown (md / html) tables; the CSVs keep the machine names.
-SHOWN_HEADERS: dict[str, str] = {
-    "model": "Model", "pooling": "Pooling", "avg": "Avg", "avg_no_sick": "Avg-6", "note": "Note",
-    "a": "A", "b": "B", "pooling_a": "Pooling A", "pooling_b": "Pooling B", "n_a": "Seeds A",
-    "n_b": "Seeds B", "delta": "Δ", "ci_low": "CI low", "ci_high": "CI high", "p_value": "p",
-    "ci_level": "CI level", "n_bootstrap": "Resamples", "claim": "Claim", "holds": "Holds",
-    "label": "Row", "n_seeds": "Seeds", "avg_mean": "Avg", "avg_std": "Avg s.d.",
-    "stsb_dev_mean": "STS-B dev", "stsb_dev_std": "STS-B dev s.d.",
-}  # fmt: skip
-
-
-def shown(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """``frame`` as a reader sees it: ids as labels (models, variants), poolings by their short
-    names, human headers (task columns ``X_mean`` / ``X_std`` as ``X`` / ``X s.d.``)."""
-    out = frame.copy()
-    for column in ("model", "a", "b", "label"):
-        if column in out:
-            out[column] = [_row_label(config, v) for v in out[column]]
-    for column in ("pooling", "pooling_a", "pooling_b"):
-        if column in out:
-            out[column] = [pooling_label(v) if isinstance(v, str) else v for v in out[column]]
-
-    def header(name: str) -> str:
-        if name in SHOWN_HEADERS:
-            return SHOWN_HEADERS[name]
-        for task in STS_TASKS:
-            if name == f"{task}_mean":
-                return TASK_LABELS[task]
-            if name == f"{task}_std":
-                return f"{TASK_LABELS[task]} s.d."
-        return name.replace("_", " ")
-
-    return out.rename(columns={c: header(str(c)) for c in out.columns})
-
-
-def _row_label(config: dict, ref: object) -> object:
-    """A model id, variant, ``variant/hparams`` group or ``model/pooling`` as its label."""
-    if not isinstance(ref, str):
-        return ref
-    head = ref.partition("@")[0].split("/")[0]
-    if head in (config.get("models") or {}):
-        return model_label(config, head)
-    if head in (config.get("variants") or {}):
-        return variant_label(config, head)
-    return ref
 
 
 def _bootstrap_settings(config: dict) -> tuple[int, int, float, str]:
