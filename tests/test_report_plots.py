@@ -168,3 +168,30 @@ def test_categorical_ablation_axis_draws_no_line(monkeypatch, tmp_path):
         assert ax.get_xlabel() == "pooling (training → evaluation)"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["cls → CLS", "avg → mean"]
     plt.close(fig)
+
+
+def test_a_doubling_axis_is_log2_and_the_untrained_start_is_drawn(monkeypatch, tmp_path):
+    """Batch size doubles: its points are evenly spaced (log2 axis); the untrained start point
+    is a dashed line at its score in both panels, named in the caption."""
+    captured = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: captured.append(fig) or [])
+    table = pd.DataFrame(
+        {
+            "value": [32, 64, 128],
+            "variant": ["v"] * 3,
+            "n_seeds": [1, 3, 1],
+            "avg_mean": [61.0, 60.0, 55.0],
+            "avg_std": [np.nan, 0.4, np.nan],
+            "stsb_dev_mean": [67.0, 65.0, 60.0],
+            "stsb_dev_std": [np.nan, 0.5, np.nan],
+        }
+    )
+    start = {"label": "3-layer student, untrained", "avg": 67.06, "stsb_dev": 73.82}
+    plots.plot_ablation(table, "batch_size", "C0", tmp_path / "x", reference=start)
+    (fig,) = captured
+    for ax, col in zip(fig.axes, ("avg", "stsb_dev"), strict=True):
+        assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
+        dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+        assert len(dashed) == 1 and dashed[0].get_ydata()[0] == start[col]
+    assert "Dashed: 3-layer student, untrained." in fig._supxlabel.get_text()
+    plt.close(fig)

@@ -38,12 +38,12 @@ def training_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _student_of(config: dict, variant: str) -> str | None:
+def student_of(config: dict, variant: str) -> str | None:
     """The ``training.students`` / ``models`` id a variant's weights start from (a fine-tune's
     is its parent's)."""
     spec = (config.get("variants") or {}).get(variant) or {}
     if spec.get("init_from"):
-        return _student_of(config, str(spec["init_from"]))
+        return student_of(config, str(spec["init_from"]))
     return spec.get("student")
 
 
@@ -85,7 +85,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     is_untrained = {
         v: isinstance(s, dict) and s.get("objective") == "none" for v, s in variants.items()
     }
-    untrained = {_student_of(config, v): v for v, none in is_untrained.items() if none}
+    untrained = {student_of(config, v): v for v, none in is_untrained.items() if none}
     by_label = out.set_index("label")
     added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display")}
     for _, row in out.iterrows():
@@ -102,7 +102,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
         added["display"].append(
             _shown_name(str(row["display"]), untrained_row, n_start, len(got) if trained else 0)
         )
-        student = _student_of(config, str(row["variant"])) if pd.notna(row["hparams"]) else None
+        student = student_of(config, str(row["variant"])) if pd.notna(row["hparams"]) else None
         added["student"].append(model_label(config, student) if student else "")
         base = None if untrained_row else untrained.get(student)
         added["gap_closed"].append(_gap_closed(row, by_label, base, teacher))

@@ -171,15 +171,26 @@ def _ablation_panel(ax, table: pd.DataFrame, col: str, xs, colour, categorical: 
     return kinds
 
 
+#: Ablation axes whose values double (batch size, sequence length): a log2 x axis.
+DOUBLING_AXES: tuple[str, ...] = ("batch_size", "max_seq_length")
+
+
 def plot_ablation(
-    table: pd.DataFrame, axis: str, colour, stem: str | Path, name: str | None = None
+    table: pd.DataFrame,
+    axis: str,
+    colour,
+    stem: str | Path,
+    name: str | None = None,
+    reference: dict | None = None,
 ) -> list[Path]:
     """Avg (test) and STS-B dev against the axis value. Error bars: s.d. over seeds where a
     point has several, a 95% bootstrap CI of the test average for a one-seed point
     (``avg_ci_low/high`` columns; sentence pairs resampled); a one-seed dev point has no
     interval and is drawn hollow. Categorical axes (pooling, seeds) are dots, never lines.
 
-    ``name`` is the variant's label in the title. An axis with fewer than two values gets a
+    ``name`` is the variant's label in the title; ``reference`` (``label``, ``avg``,
+    ``stsb_dev``: the untrained start point) is drawn as a dashed line in both panels. Batch
+    size and sequence length are on a log2 axis. An axis with fewer than two values gets a
     note figure instead of a plot.
     """
     if len(table) < 2:
@@ -192,7 +203,8 @@ def plot_ablation(
     values = list(table["value"])
     categorical = _categorical(values) or axis == "seeds"
     xs = np.arange(len(values)) if categorical else np.asarray(values, dtype=float)
-    log_x = not categorical and (xs > 0).all() and xs.max() / xs.min() >= 20
+    positive = not categorical and (xs > 0).all()
+    log_x = positive and (axis in DOUBLING_AXES or xs.max() / xs.min() >= 20)
     kinds: list[str] = []
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.5), layout="constrained", sharex=True)
@@ -205,7 +217,11 @@ def plot_ablation(
             ax.set_ylabel(SCORE_LABEL)
             ax.grid(alpha=0.3)
             if log_x:
-                ax.set_xscale("log")
+                ax.set_xscale("log", base=2 if axis in DOUBLING_AXES else 10)
+            if reference is not None:
+                ax.axhline(reference[col], ls="--", lw=1, color="0.45",
+                           label=f"untrained start: {reference[col]:.2f}")  # fmt: skip
+                ax.legend(fontsize=7, loc="best")
             labels = [_tick(axis, v) for v in values]
             ax.set_xticks(xs, labels, rotation=30 if len(values) > 5 else 0)
             ax.minorticks_off()
@@ -216,6 +232,8 @@ def plot_ablation(
             f"(seeds per point: {', '.join(map(str, table['n_seeds']))})"
         )
         note = _error_caption(kinds) + " Hollow marker: one seed, no interval."
+        if reference is not None:
+            note += f" Dashed: {reference['label']}."
         fig.supxlabel("\n".join(textwrap.wrap(note, 120)), fontsize=8)
         return save_figure(fig, stem)
 
