@@ -30,4 +30,5 @@ def test_a_committed_bundle_re_renders_byte_for_byte(bundle: str, tmp_path: Path
         for p in committed
         if p.read_bytes() != (tmp_path / "results" / p.parent.name / p.name).read_bytes()
     ]
-    assert not stale, f"re-rendered differently (run make reference-report REF={ref}): {stale}"
+    where = ref.relative_to(REPO)  # the Makefile takes REF relative to the repository
+    assert not stale, f"re-rendered differently (run make reference-report REF={where}): {stale}"

@@ -4,8 +4,9 @@
 
 from distilface.core.logs import job_log
 from distilface.evaluate.int8 import evaluate_int8
+from distilface.evaluate.sts import EvalSettings
 
-settings = snakemake.params.settings
+settings = EvalSettings.from_config(snakemake.params.settings)  # the evaluate rule's mapping
 with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.model):
     evaluate_int8(
         snakemake.wildcards.model,
@@ -16,7 +17,7 @@ with job_log(snakemake.log[0], rule=snakemake.rule, model=snakemake.wildcards.mo
         pooling=snakemake.wildcards.pooling,
         tasks=snakemake.params.tasks,
         fp32_eval_json=snakemake.input.fp32_eval,
-        batch_size=settings.get("batch_size", 128),
-        max_length=settings.get("max_length", 512),
-        aggregation=settings.get("aggregation", "all"),
+        batch_size=settings.batch_size,
+        max_length=settings.max_length,
+        aggregation=settings.aggregation,
     )

@@ -420,14 +420,12 @@ def untrained_reference(selected: pd.DataFrame, config: dict, variant: str) -> d
     """The untrained start point of ``variant``'s student as the main table shows it (its
     label, test average and STS-B dev), or None when the config has no such row. The figure's
     caption names the student (it is the ablated variant's)."""
-    student = outcomes.student_of(config, variant)
-    for name, spec in (config.get("variants") or {}).items():
-        if spec.get("objective") == "none" and spec.get("student") == student:
-            row = selected[selected["variant"] == name]
-            if len(row):
-                return {"label": variant_label(config, name), "avg": float(row["avg"].iloc[0]),
-                        "stsb_dev": float(row["stsb_dev"].iloc[0])}  # fmt: skip
-    return None
+    name = outcomes.untrained_variants(config).get(outcomes.student_of(config, variant))
+    row = selected[selected["variant"] == name]
+    if name is None or not len(row):
+        return None
+    return {"label": variant_label(config, name), "avg": float(row["avg"].iloc[0]),
+            "stsb_dev": float(row["stsb_dev"].iloc[0])}  # fmt: skip
 
 
 def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> list[Path]:

@@ -18,7 +18,7 @@ from typing import Any
 from distilface.core import paths
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS, TASK_LABELS
-from distilface.plan.grid import expand_grid, run_for
+from distilface.plan.grid import data_spec, expand_grid, run_for
 from distilface.plan.objectives import OBJECTIVES
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
 
@@ -106,8 +106,8 @@ def _models_used(summary: dict[str, Any], config: dict, spec: dict) -> tuple[str
     """(student start point, teacher) as the card words them."""
     extra = (summary.get("config") or {}).get("extra") or {}
     teacher_id = extra.get("teacher") or spec.get("teacher")
-    earlier = next((s.get("teacher") for s in lineage(config, spec.get("init_from") or "")
-                    if s.get("teacher")), None) if spec.get("init_from") else None  # fmt: skip
+    parents = lineage(config, spec["init_from"]) if spec.get("init_from") else []
+    earlier = next((s["teacher"] for s in parents if s.get("teacher")), None)
     named = teacher_id or earlier
     path = ((config.get("models") or {}).get(named) or {}).get("path", named)
     teacher = f"{model_label(config, named)} (`{path}`)" if named else "none"
@@ -241,7 +241,7 @@ def card_metadata(
 
     specs = lineage(config, _card_variant(model_id, summary))
     data_paths = [(summary.get("config") or {}).get("data")]
-    data_paths += [grid_data_path(config, s.get("data")) for s in specs[1:]]
+    data_paths += [data_spec(config, s["data"])[0] for s in specs[1:] if s.get("data")]
     keys = [k for k in (_data_key(p) for p in data_paths) if k]
     licences = {DATA_TERMS[k][0] for k in keys}
     licence = next((x for x in LICENCE_ORDER if x in licences), "other")
@@ -272,12 +272,6 @@ def card_metadata(
         eval_results=results,
     )
     return "---\n" + data.to_yaml() + "\n---"
-
-
-def grid_data_path(config: dict, data_id: str | None) -> str | None:
-    """The file of a ``training.data`` id (a path, or ``{path, limit}``)."""
-    spec = ((config.get("training") or {}).get("data") or {}).get(data_id)
-    return spec.get("path") if isinstance(spec, dict) else spec
 
 
 def render_card(

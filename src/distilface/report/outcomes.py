@@ -38,6 +38,17 @@ def training_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def untrained_variants(config: dict) -> dict[str | None, str]:
+    """Student id -> the ``objective: none`` variant that scores it untrained (its start
+    point's row)."""
+    variants = config.get("variants") or {}
+    return {
+        student_of(config, v): v
+        for v, spec in variants.items()
+        if isinstance(spec, dict) and spec.get("objective") == "none"
+    }
+
+
 def student_of(config: dict, variant: str) -> str | None:
     """The ``training.students`` / ``models`` id a variant's weights start from (a fine-tune's
     is its parent's)."""
@@ -85,7 +96,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     is_untrained = {
         v: isinstance(s, dict) and s.get("objective") == "none" for v, s in variants.items()
     }
-    untrained = {student_of(config, v): v for v, none in is_untrained.items() if none}
+    untrained = untrained_variants(config)
     by_label = out.set_index("label")
     added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display")}
     for _, row in out.iterrows():
