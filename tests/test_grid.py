@@ -102,7 +102,9 @@ def test_cpu_config_limits_the_generic_corpus_and_quick_is_its_seed_42_slice():
     quick = _load("quick.yaml")
     study = {r.model_id: r for r in grid.expand_grid(config)}
     runs = grid.expand_grid(quick)
-    assert {r.student for r in runs if not r.trained} == {"random-l3", "minilm-l3"}
+    assert {r.student for r in runs if not r.trained} == {"random-l3", "minilm-l3", "m2v-mpnet"}
+    for sid in ("random-l3", "minilm-l3", "m2v-mpnet"):  # the same students, built alike
+        assert quick["training"]["students"][sid] == config["training"]["students"][sid]
     for run in runs:
         assert run.model_id in study, run.model_id
         if run.trained:

@@ -125,3 +125,17 @@ def test_a_sick_trained_card_carries_sicks_licence_and_counts_triplets(gpu_run, 
     meta = yaml.safe_load(readme.split("---\n")[1])
     assert meta["license"] == "cc-by-nc-sa-3.0" and meta["datasets"] == ["RobZamp/sick"]
     assert "all 259 triplets" in readme
+
+
+def test_a_static_students_card_names_its_teacher_as_base_and_tags_model2vec(gpu_run, tmp_path):
+    """A model whose lineage starts from a model2vec student: base_model = the teacher its token
+    vectors were distilled from, tagged model2vec / static-embeddings."""
+    model_dir, eval_json = gpu_run
+    config = yaml.safe_load((REPO / "results/reference/gpu-h100/config.yaml").read_text())
+    config["training"]["students"]["minilm-l3"] = {
+        "from_model2vec": {"teacher": "bundled:all-mpnet-base-v2", "pca_dims": 256}
+    }
+    readme = write_release(model_dir, eval_json, config, tmp_path / "rel").read_text()
+    meta = yaml.safe_load(readme.split("---\n")[1])
+    assert meta["base_model"] == "sentence-transformers/all-mpnet-base-v2"
+    assert {"model2vec", "static-embeddings"} <= set(meta["tags"])

@@ -3,7 +3,7 @@
 The exact file ``config/config.yaml`` plus ONE override layer written here (Snakemake merges
 ``--configfile config/config.yaml override.yaml`` key by key, later wins; lists are replaced):
 
-- every hub name the config uses (``models.*.path``, ``training.students.*.from_layers.teacher``,
+- every hub name the config uses (``models.*.path``, ``training.students.*.*.teacher``,
   a variant's ``teacher`` / ``student`` given as a name) -> a tiny random-weight checkpoint of
   the same architecture, written with ``save_pretrained`` (BERT with pooler, DistilBERT without,
   RoBERTa with a byte-level BPE tokenizer); the names are derived by walking the config, not
@@ -68,9 +68,8 @@ def hub_references(config: dict) -> dict[tuple[str, ...], str]:
         refs[("models", mid, "path")] = spec["path"]
     training = config.get("training") or {}
     for sid, spec in (training.get("students") or {}).items():
-        refs[("training", "students", sid, "from_layers", "teacher")] = spec["from_layers"][
-            "teacher"
-        ]
+        kind = next(k for k in ("from_layers", "from_model2vec") if k in spec)
+        refs[("training", "students", sid, kind, "teacher")] = spec[kind]["teacher"]
     known = set(config.get("models") or {}) | set(training.get("students") or {})
     for name, variant in (config.get("variants") or {}).items():
         for key in ("teacher", "student"):

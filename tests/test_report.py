@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -337,6 +338,26 @@ def test_efficiency_table(results):
     table_lines = [line for line in md.splitlines() if line.startswith("|")]
     assert len(table_lines) == 2 + len(eff) and "Disk (MiB)" in md
     assert md.rstrip().splitlines()[-1].startswith("Efficiency")  # the caption under it
+    assert set(eff["Family"]) == {"transformer"} and "% of teacher" not in eff.columns
+    assert simcse["Avg"] > 0
+
+
+def test_efficiency_table_names_the_family_and_the_share_of_the_teacher(results):
+    """Both families side by side: a variant trained from a from_model2vec student is
+    "static"; % of teacher = the row's Avg over the teacher's (report.teacher)."""
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    config = copy.deepcopy(CONFIG)
+    config["report"]["teacher"] = "minilm-l6"
+    config["variants"]["simcse"]["student"] = "m2v"
+    config["training"] = {"students": {"m2v": {"from_model2vec": {"teacher": "t"}}}}
+    eff = build.build_efficiency(root / "tidy.csv", config, root / "eff.csv", root / "models")
+    assert list(eff["Family"]) == ["transformer", "static"]
+    teacher, simcse = eff.iloc[0], eff.iloc[1]
+    assert teacher["% of teacher"] == pytest.approx(100.0)
+    assert simcse["% of teacher"] == pytest.approx(100 * simcse["Avg"] / teacher["Avg"])
+    md = (root / "eff.md").read_text()
+    assert "| static " in md and "% of teacher" in md
 
 
 def _int8_json(path: Path, model: str, pooling: str, fp32: float, int8: float) -> Path:

@@ -144,6 +144,28 @@ def test_size_quality_labels_do_not_overlap_and_teacher_is_starred(tidy_csv):
     plt.close(fig)
 
 
+def test_size_quality_draws_static_models_hollow_and_says_so(tidy_csv):
+    from matplotlib.colors import to_rgba
+
+    from distilface.report import tables
+    from distilface.report.tidy import read_tidy
+
+    selected = tables.select_main(tables.scores_wide(read_tidy(tidy_csv)), CONFIG)
+    palette = plots.variant_palette(selected["label"])
+    static = selected["variant"] == selected["variant"].iloc[0]
+    fig, ax = plots.size_quality_figure(
+        selected.assign(family=np.where(static, "static", "transformer")), palette
+    )
+    faces = {to_rgba(line.get_markerfacecolor()) == to_rgba("white") for line in ax.lines}
+    assert faces == {True, False} and plots.FAMILY_NOTE.split(";")[0].strip() in ax.get_title(
+        loc="left"
+    ).replace("\n", " ")
+    plt.close(fig)
+    fig, ax = plots.size_quality_figure(selected, palette)  # no static row: no such note
+    assert "hollow" not in ax.get_title(loc="left")
+    plt.close(fig)
+
+
 def test_categorical_ablation_axis_draws_no_line(monkeypatch, tmp_path):
     captured = []
     monkeypatch.setattr(plots, "save_figure", lambda fig, stem: captured.append(fig) or [])

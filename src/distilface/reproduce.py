@@ -86,12 +86,10 @@ def evaluated_models(config: dict) -> list[tuple[str, str]]:
 # when it runs, so planning (and its test against Snakemake's dry-run) stays light.
 
 
-def _build_student(
-    teacher: str, layers: list[int], out: str, layer_init: str = "copy", seed: int = 0
-) -> None:
-    from distilface.train.student import student_from_teacher_layers  # torch
+def _build_student(spec: dict, out: str) -> None:
+    from distilface.train.student import build_student  # torch
 
-    student_from_teacher_layers(teacher, layers, out, layer_init, seed)
+    build_student(spec, out)
 
 
 def _build_teacher_cache(teacher: str, corpus: str, out: str, **kwargs: Any) -> None:
@@ -141,19 +139,12 @@ def data_steps(config: dict, sources: dict) -> list[Step]:
 
 
 def student_steps(config: dict) -> list[Step]:
-    """Rule ``student_init``: each ``training.students`` entry built from a teacher's layers."""
+    """Rule ``student_init``: each ``training.students`` entry the workflow builds."""
     steps = []
     for sid, spec in ((config.get("training") or {}).get("students") or {}).items():
-        if "from_layers" in spec:
-            fl, out = spec["from_layers"], grid.student_dir(config, sid)
-            fn = partial(
-                _build_student,
-                fl["teacher"],
-                fl["layers"],
-                out,
-                fl.get("layer_init", "copy"),
-                fl.get("seed", 0),
-            )
+        if grid.student_kind(config, sid) is not None:
+            out = grid.student_dir(config, sid)
+            fn = partial(_build_student, spec, out)
             steps.append(Step("student", sid, out, fn))
     return steps
 

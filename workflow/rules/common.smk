@@ -15,6 +15,7 @@ from distilface.plan import grid
 from distilface.plan.grid import (
     data_spec,
     run_for,
+    student_kind,
     teacher_path,
     train_config_kwargs,
     train_inputs,
@@ -33,6 +34,12 @@ SENTEVAL = paths.data_file(DATA, "senteval")
 CORPUS = paths.data_file(DATA, "wiki1m")
 NLI = paths.data_file(DATA, "nli")
 RUN_ID = paths.model_id("{variant}", "{hparams}", "{seed}")  # a grid run's id, as wildcards
+
+
+def runs_teacher(student: str) -> bool:
+    """Whether building ``student`` runs a teacher's forward pass (model2vec's distillation:
+    rule student_init then takes the training threads and GPU)."""
+    return student_kind(config, student) == "from_model2vec"
 
 
 def baseline_model_ids() -> list[str]:

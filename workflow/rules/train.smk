@@ -14,23 +14,22 @@ wildcard_constraints:
 
 
 rule student_init:
-    """DistilBERT-layout student from a BERT teacher's embeddings and its layers (copied) or
-    fresh BERT-initialised layers (layer_init: random) (training.students.{student})."""
+    """A student built once and shared by every variant that trains or scores it
+    (training.students.{student}): a DistilBERT layout from a BERT teacher's embeddings and its
+    layers (copied, or fresh BERT-initialised ones: layer_init random), or a static student
+    distilled from a teacher by model2vec's recipe (from_model2vec: the teacher's forward pass
+    over its vocabulary, on the training device)."""
     output:
         directory(paths.student_dir("{student}")),
     params:
-        teacher=lambda wc: TRAINING["students"][wc.student]["from_layers"]["teacher"],
-        layers=lambda wc: TRAINING["students"][wc.student]["from_layers"]["layers"],
-        layer_init=lambda wc: TRAINING["students"][wc.student]["from_layers"].get(
-            "layer_init", "copy"
-        ),
-        seed=lambda wc: TRAINING["students"][wc.student]["from_layers"].get("seed", 0),
+        spec=lambda wc: TRAINING["students"][wc.student],
     log:
         paths.job_log("student_init", "{student}"),
     benchmark:
         paths.benchmark("student_init", "{student}"),
-    threads: 1
+    threads: lambda wc: TRAIN_RES.get("threads", 2) if runs_teacher(wc.student) else 1
     resources:
+        gpu=lambda wc: TRAIN_RES.get("gpu", 0) if runs_teacher(wc.student) else 0,
         mem_mb=4000,
         runtime=15,
     conda:

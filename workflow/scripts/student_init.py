@@ -1,15 +1,10 @@
-"""Snakemake script: a DistilBERT-layout student from a teacher's layers (distilface.train.student)."""
+"""Snakemake script: one training.students entry, built by distilface.train.student.build_student
+(a DistilBERT-layout student from a teacher's layers, or a static student by model2vec's recipe)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by the script directive)
 
 from distilface.core.logs import job_log
-from distilface.train.student import student_from_teacher_layers
+from distilface.train.student import build_student
 
 with job_log(snakemake.log[0], rule=snakemake.rule, student=snakemake.wildcards.student):
-    student_from_teacher_layers(
-        snakemake.params.teacher,
-        snakemake.params.layers,
-        snakemake.output[0],
-        snakemake.params.layer_init,
-        snakemake.params.seed,
-    )
+    build_student(snakemake.params.spec, snakemake.output[0])

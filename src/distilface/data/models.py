@@ -351,6 +351,22 @@ def model_fingerprint(name_or_path: str) -> str:
     return h.hexdigest()[:16]
 
 
+#: ``config.json`` ``model_type`` of a static model folder (model2vec's own value;
+#: :mod:`distilface.evaluate.static`)
+STATIC_MODEL_TYPE = "model2vec"
+
+
+def is_static_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a local folder holding a static (model2vec-layout) model."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("model_type") == STATIC_MODEL_TYPE
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
 def transformer_dir(path: Path) -> Path:
     """Folder holding the transformer's ``config.json`` inside a local model folder.
 

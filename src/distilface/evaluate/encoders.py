@@ -40,6 +40,7 @@ from distilface.core.logs import log_event
 from distilface.core.names import EVAL_POOLINGS
 from distilface.data.models import (
     ModelResolutionError,
+    is_static_folder,
     load_pretrained,
     load_tokenizer,
     resolve_model,
@@ -47,6 +48,12 @@ from distilface.data.models import (
 )
 from distilface.evaluate.pooling import pool
 from distilface.evaluate.quantize import apply_quantization, packed_linear_params, read_quantization
+from distilface.evaluate.static import (
+    ONLY_MEAN,
+    StaticEncoderModel,
+    load_static,
+    pooling_mask,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -231,10 +238,13 @@ class Encoder:
         resolved = resolve_model(name_or_path)
         local = Path(resolved)
         model_dir = str(transformer_dir(local)) if local.is_dir() else resolved
-        tokenizer = load_tokenizer(model_dir)
-        model = load_pretrained(
-            model_dir, AutoModel, output_hidden_states=True, dtype=torch.float32
-        )
+        if is_static_folder(model_dir):  # model2vec's layout: a token-vector table
+            model, tokenizer = load_static(model_dir)
+        else:
+            tokenizer = load_tokenizer(model_dir)
+            model = load_pretrained(
+                model_dir, AutoModel, output_hidden_states=True, dtype=torch.float32
+            )
         check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
         _check_finite_weights(model_dir, model)
         quantization = read_quantization(local) if local.is_dir() else None
@@ -297,7 +307,10 @@ class Encoder:
         return "bfloat16" if self.precision == "bf16" else "float32"
 
     def available_poolings(self) -> dict[str, str | None]:
-        """Every SimCSE pooling mapped to ``None`` (usable) or the reason it is skipped."""
+        """Every SimCSE pooling mapped to ``None`` (usable) or the reason it is skipped (a
+        static model: every pooling but ``avg``)."""
+        if isinstance(self.model, StaticEncoderModel):
+            return {p: (None if p == "avg" else ONLY_MEAN) for p in EVAL_POOLINGS}
         return {p: (self.cls_skip_reason if p == "cls" else None) for p in EVAL_POOLINGS}
 
     def encode(
@@ -362,7 +375,8 @@ class Encoder:
             with torch.inference_mode():
                 with autocast:
                     outputs = self.model(**inputs, output_hidden_states=True, return_dict=True)
-                pooled = _pool_all(poolings, inputs["attention_mask"], outputs)  # float32
+                mask = pooling_mask(outputs, inputs["attention_mask"])
+                pooled = _pool_all(poolings, mask, outputs)  # float32
             yield rows, dict(zip(poolings, pooled.cpu().numpy(), strict=True))
 
     def effective_max_length(self, max_length: int) -> int:

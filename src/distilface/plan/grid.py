@@ -5,7 +5,8 @@ Config shape (see config/config.yaml)::
     training:
       senteval_root: results/data/senteval      # STS-B dev during training
       data: {wiki1m: <corpus path>, nli: <nli csv>, head: {path: <corpus>, limit: 3200}}
-      students: {<id>: {from_layers: {teacher: <path|bundled:>, layers: [0, 2, 4]}}}
+      students: {<id>: {from_layers: {teacher: <path|bundled:>, layers: [0, 2, 4]}},
+                 <id>: {from_model2vec: {teacher: <path|bundled:>, pca_dims: 256}}}
       teacher_max_length: 128
       defaults: {<TrainConfig field>: value, ...}   # eval_every, checkpoint_every, ...
       resources: {gpu: 0|1, mem_mb: ..., runtime: ...}
@@ -299,18 +300,30 @@ def run_for(config: dict, model_id: str) -> Run:
 
 
 def student_dir(config: dict, student: str) -> str:
-    """Where a student lives: ``training.students`` built from teacher layers go under
-    results/models/students/{id}; otherwise the ``path`` of that entry (or of ``models.{id}``)."""
+    """Where a student lives: ``training.students`` built by the workflow (from a teacher's
+    layers, or distilled by model2vec's recipe) go under results/models/students/{id};
+    otherwise the ``path`` of that entry (or of ``models.{id}``)."""
     spec = _section(_section(config, "training"), "students").get(student)
     if spec is None:
         spec = _section(config, "models").get(student)
     if spec is None:
         raise GridError(f"no student {student!r} in training.students or models")
-    if "from_layers" in spec:
+    if any(kind in spec for kind in STUDENT_KINDS):
         return paths.student_dir(student)
     if "path" in spec:
         return str(spec["path"])
-    raise GridError(f"training.students.{student}: needs 'path' or 'from_layers'")
+    raise GridError(f"training.students.{student}: needs 'path' or one of {STUDENT_KINDS}")
+
+
+#: how a ``training.students`` entry is built (rule ``student_init``): a transformer from a
+#: teacher's layers, or a static (token-vector) model by model2vec's distillation
+STUDENT_KINDS = ("from_layers", "from_model2vec")
+
+
+def student_kind(config: dict, student: str) -> str | None:
+    """``from_layers`` / ``from_model2vec`` for a built student, None for any other."""
+    spec = _section(_section(config, "training"), "students").get(student) or {}
+    return next((kind for kind in STUDENT_KINDS if kind in spec), None)
 
 
 def model_dir_for(config: dict, model_id: str) -> str:

@@ -448,19 +448,22 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
         row = untrained.iloc[0]
         reference = (f"{row['display']} ({pooling_label(row['pooling'])})", row["stsb_dev"])
     written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves", reference)
+    families = [efficiency.family(config, v) for v in selected["variant"]]
     written += plots.plot_size_quality(
-        selected, palette, fig_dir / "size_quality", tuple(teachers(config))
+        selected.assign(family=families), palette, fig_dir / "size_quality", tuple(teachers(config))
     )
     return written
 
 
 EFFICIENCY_CAPTION = (
-    "Efficiency, one row per model (pooling changes neither size nor speed). Params in "
-    "millions; Disk = size of the model folder; Sent/s = sentences encoded per second on the "
+    "Efficiency, one row per model (pooling changes neither size nor speed). Family: "
+    "transformer, or static (one vector per token, a sentence = their mean: model2vec). Params "
+    "in millions; Disk = size of the model folder; Sent/s = sentences encoded per second on the "
     "device and precision named (CPU fp32 and int8 from the evaluate_int8 job, back to back on "
     "one machine, when the model is in efficiency.int8; otherwise from the evaluation); speeds "
     "measured on different machines are not comparable. int8 = dynamic int8 quantisation of the "
-    "Linear layers (CPU); Avg fp32 / int8 = 7-task average Spearman × 100 of each; Δ int8 = "
+    "Linear layers (CPU); Avg = 7-task average Spearman × 100 (mean over seeds); % of teacher "
+    "= Avg / the teacher's Avg; Avg fp32 / int8 = the same for each; Δ int8 = "
     "int8 − fp32; Weights = serialised state dict. All sizes in MiB (2^20 bytes)."
 )
 
@@ -475,7 +478,7 @@ def build_efficiency(
     """Rule ``report_efficiency``: ``efficiency.{csv,md,html}``, one row per model."""
     wide, selected = _selection(read_tidy(tidy_csv), config)
     table = efficiency.efficiency_table(
-        wide, selected, models_root, efficiency.read_int8_reports(int8_jsons)
+        wide, selected, models_root, efficiency.read_int8_reports(int8_jsons), config
     )
     stem = Path(out_csv).with_suffix("")
     write_table(table, stem, ("csv",))

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distilface.data.models import ModelResolutionError, resolve_model
+from distilface.data.models import ModelResolutionError, is_static_folder, resolve_model
+from distilface.plan.grid import student_kind
+from distilface.report.outcomes import full_name, student_of
 from distilface.report.render import TableView
 from distilface.report.tidy import ResultsError
 
@@ -78,10 +80,14 @@ def efficiency_table(
     selected: pd.DataFrame,
     models_root: str | Path = "results/models",
     int8: dict[tuple[str, str], dict] | None = None,
+    config: dict | None = None,
 ) -> pd.DataFrame:
-    """One row per model (poolings change neither size nor speed): parameters, size on disk
-    (MiB), one encoding speed per (device, precision), and for models exported as int8
-    (``int8``, from :func:`read_int8_reports`) the fp32-vs-int8 CPU comparison.
+    """One row per model (poolings change neither size nor speed): its family (a transformer,
+    or a static token-vector model: :func:`family`), parameters, size on disk (MiB), one
+    encoding speed per (device, precision), its 7-task average, the share of the teacher's
+    average it keeps (``report.teacher`` of ``config``, at the teacher's row of the same
+    pooling), and for models exported as int8 (``int8``, from :func:`read_int8_reports`) the
+    fp32-vs-int8 CPU comparison.
 
     Speeds are sentences/s, means over a row's seeds. CPU fp32 comes from the ``evaluate_int8``
     job when there is one (measured back to back with int8 on one machine), else from the
@@ -106,7 +112,8 @@ def efficiency_table(
                 folder = _encoder_folder(run.get("encoder")) or folder
             disk.append(folder_bytes(folder))
         row: dict[str, object] = {
-            "Model": sel["display"] if "display" in sel else sel["label"],
+            "Model": full_name(sel),
+            "Family": family(config or {}, sel.get("variant")),
             "Params (M)": float(sel["params"]) / 1e6,
             "Disk (MiB)": float(np.nanmean(disk)) / MIB if np.isfinite(disk).any() else np.nan,
         }
@@ -115,6 +122,8 @@ def efficiency_table(
         dtype = runs.get("dtype", pd.Series("float32", index=runs.index)).fillna("float32")
         for (device, prec), sub in speed.groupby([runs["device"].fillna("cpu"), dtype]):
             row[_speed_column(device, prec)] = float(sub.mean())
+        row["Avg"] = float(sel["avg"]) if "avg" in sel else np.nan
+        row["% of teacher"] = _share_of_teacher(sel, selected, config or {})
         reports = [int8[k] for k in keys]
         if reports:
             row.update(_int8_columns(reports))
@@ -126,11 +135,37 @@ def efficiency_table(
             "name the variant or model@pooling the main table shows in efficiency.int8"
         )
     table = pd.DataFrame(list(rows.values()))
-    first = ["Model", "Params (M)", "Disk (MiB)", "Sent/s CPU fp32", "Sent/s CPU int8"]
+    first = ["Model", "Family", "Params (M)", "Disk (MiB)", "Sent/s CPU fp32", "Sent/s CPU int8"]
     order = [c for c in first if c in table.columns]
     order += [c for c in table.columns if c.startswith("Sent/s") and c not in order]
+    order += [c for c in ("Avg", "% of teacher") if c in table.columns]
     order += [c for c in table.columns if c not in order]
     return table[order].dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def family(config: dict, variant: object) -> str:
+    """``static`` for a model2vec-style token-vector model (a ``from_model2vec`` student and
+    what is trained from it, or a static folder named under ``models:``), else ``transformer``."""
+    if not isinstance(variant, str):
+        return "transformer"
+    student = student_of(config, variant)
+    if student is not None and student_kind(config, student) == "from_model2vec":
+        return "static"
+    folder = _encoder_folder(((config.get("models") or {}).get(variant) or {}).get("path"))
+    return "static" if folder is not None and is_static_folder(folder) else "transformer"
+
+
+def _share_of_teacher(sel: pd.Series, selected: pd.DataFrame, config: dict) -> float:
+    """100 x the row's average / the teacher's (``report.teacher`` at the row's pooling, else
+    its ``avg`` row); NaN without a teacher row."""
+    teacher = (config.get("report") or {}).get("teacher")
+    if not teacher or "avg" not in sel:
+        return np.nan
+    for pooling in (sel.get("pooling"), "avg"):
+        hit = selected[selected["label"] == f"{teacher}/{pooling}"]
+        if len(hit) and float(hit["avg"].iloc[0]):
+            return 100.0 * float(sel["avg"]) / float(hit["avg"].iloc[0])
+    return np.nan
 
 
 def _int8_columns(reports: list[dict]) -> dict[str, float]:
@@ -155,8 +190,10 @@ def _int8_columns(reports: list[dict]) -> dict[str, float]:
 def efficiency_view(table: pd.DataFrame) -> TableView:
     """Display form of :func:`efficiency_table` (sizes 1 decimal, speeds 0, scores 2)."""
     digits = {"Params (M)": 1, "Disk (MiB)": 1, "int8 speed-up": 2, "int8 STS sets": 0}
-    cells = pd.DataFrame({"Model": table["Model"].astype(str)})
-    for col in table.columns[1:]:
+    digits["% of teacher"] = 1
+    text = [c for c in ("Model", "Family") if c in table.columns]
+    cells = pd.DataFrame({c: table[c].astype(str) for c in text})
+    for col in [c for c in table.columns if c not in text]:
         d = digits.get(col, 0 if col.startswith("Sent/s") or "(MiB)" in col else 2)
         if "(MiB)" in col and col != "Disk (MiB)":
             d = 1
@@ -165,4 +202,5 @@ def efficiency_view(table: pd.DataFrame) -> TableView:
             for v in table[col]
         ]
     bold = pd.DataFrame(False, index=cells.index, columns=cells.columns)
-    return TableView(cells, bold, ["all"] * len(cells), [False] + [True] * (len(cells.columns) - 1))
+    numeric = [c not in text for c in cells.columns]
+    return TableView(cells, bold, ["all"] * len(cells), numeric)

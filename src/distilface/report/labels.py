@@ -65,6 +65,10 @@ def model_label(config: dict, model: str) -> str:
     student = ((config.get("training") or {}).get("students") or {}).get(model)
     if isinstance(student, dict) and student.get("label"):
         return str(student["label"])
+    if isinstance(student, dict) and isinstance(student.get("from_model2vec"), dict):
+        spec = student["from_model2vec"]
+        dims, teacher = spec.get("pca_dims", 256), _name_from_path(str(spec.get("teacher")))
+        return f"static student ({dims or 'full'}-d, model2vec of {teacher})"
     if isinstance(student, dict) and isinstance(student.get("from_layers"), dict):
         spec = student["from_layers"]
         layers = spec.get("layers") or []

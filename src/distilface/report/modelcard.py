@@ -18,7 +18,7 @@ from typing import Any
 from distilface.core import paths
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS, TASK_LABELS
-from distilface.plan.grid import data_spec, expand_grid, run_for
+from distilface.plan.grid import data_spec, expand_grid, run_for, student_kind
 from distilface.plan.objectives import OBJECTIVES
 from distilface.report.labels import OBJECTIVE_LABELS, model_label, variant_label
 
@@ -221,7 +221,9 @@ def _hub_base_model(config: dict, specs: list[dict]) -> str | None:
     """The Hub id the student's weights come from (its layer donor or hub model), if any."""
     student = next((s.get("student") for s in reversed(specs) if s.get("student")), None)
     spec = ((config.get("training") or {}).get("students") or {}).get(student) or {}
-    source = (spec.get("from_layers") or {}).get("teacher")
+    # the layer donor, or the teacher a static student's token vectors were distilled from
+    built = spec.get("from_layers") or spec.get("from_model2vec") or {}
+    source = built.get("teacher")
     if source is None:
         source = ((config.get("models") or {}).get(student) or {}).get("path")
     if source in BUNDLED_HUB_IDS:
@@ -229,6 +231,12 @@ def _hub_base_model(config: dict, specs: list[dict]) -> str | None:
     if source and not source.startswith("bundled:") and not Path(source).exists():
         return source  # a hub name
     return None
+
+
+def _is_static(config: dict, specs: list[dict]) -> bool:
+    """Whether the lineage starts from a static (model2vec) student."""
+    student = next((s.get("student") for s in reversed(specs) if s.get("student")), None)
+    return student is not None and student_kind(config, student) == "from_model2vec"
 
 
 def card_metadata(
@@ -265,7 +273,8 @@ def card_metadata(
         license=licence,
         library_name="sentence-transformers",
         pipeline_tag="sentence-similarity",
-        tags=["sentence-transformers", "sentence-similarity", "distilface", tag],
+        tags=["sentence-transformers", "sentence-similarity", "distilface", tag]
+        + (["model2vec", "static-embeddings"] if _is_static(config, specs) else []),
         base_model=_hub_base_model(config, specs),
         datasets=datasets or None,
         model_name=model_id,

@@ -68,10 +68,24 @@ def _gap_closed(row: pd.Series, by_label: pd.DataFrame, base: str | None, teache
     return np.nan if high == low else 100.0 * (float(row["avg"]) - low) / (high - low)
 
 
+#: the main table's name of a student's untrained row (its student column says which)
+UNTRAINED = "untrained (start point)"
+
+
+def full_name(row: pd.Series) -> str:
+    """A main-table row's name where no student column stands beside it (efficiency table,
+    figures): an untrained row says whose start point it is."""
+    name = str(row.get("display", row.get("label")))
+    student = row.get("student")
+    return (
+        f"{student}: {name}" if name == UNTRAINED and isinstance(student, str) and student else name
+    )
+
+
 def _shown_name(display: str, untrained: bool, n_start: int, n_runs: int) -> str:
     """A row's label, saying when its kept checkpoint is the untouched start."""
     if untrained:
-        return "untrained (start point)"
+        return UNTRAINED
     if n_runs and n_start == n_runs:
         return f"{display}: {NO_GAIN}"
     if n_start:

@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from distilface.core.io import write_with_atomic  # noqa: E402
 from distilface.core.names import STS_TASKS, TASK_LABELS, TRAIN_TO_EVAL_POOLING  # noqa: E402
 from distilface.report.labels import axis_label, pooling_label  # noqa: E402
+from distilface.report.outcomes import full_name  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ ERROR_NOTE = {
 
 def row_name(row: pd.Series) -> str:
     """Legend name of a main-table row: its label, the pooling for untrained encoders."""
-    name = str(row.get("display", row["label"]))
+    name = full_name(row)
     if row.get("group") == "baseline" and pd.isna(row.get("hparams")):
         name += f" ({pooling_label(row['pooling'])})"
     return name
@@ -353,6 +354,9 @@ def _size_quality_points(main: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
+FAMILY_NOTE = " Filled: transformers; hollow: static models (one vector per token, model2vec)."
+
+
 def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, ...] = ()):
     """The size-vs-quality figure (returned, not saved; see :func:`plot_size_quality`)."""
     data = _size_quality_points(main)
@@ -362,12 +366,15 @@ def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, 
             trained = not pd.isna(row["hparams"]) and row.get("group") == "trained"
             teacher = str(row.get("variant")) in teachers and not trained
             lo, hi = _yerr(row, ["avg"])[:, 0]
+            static = row.get("family") == "static"  # hollow: a token-vector model
             ax.errorbar(
                 row["x"],
                 row["avg"],
                 yerr=None if row.get("err_kind", "none") == "none" else [[lo], [hi]],
                 marker="*" if teacher else ("o" if trained else "s"),
                 ms=11 if teacher else 7,
+                mfc="white" if static else palette[row["label"]],
+                mew=1.5,
                 capsize=3,
                 ls="none",
                 color=palette[row["label"]],
@@ -400,7 +407,9 @@ def size_quality_figure(main: pd.DataFrame, palette: dict, teachers: tuple[str, 
         missing = [t for t in teachers if t not in set(data["variant"].astype(str))]
         note = (
             _error_caption(kinds) + " Squares: untrained; circles: trained; stars: teachers "
-            "(untrained encoders: the pooling best on STS-B dev). Points of one size are "
+            "(untrained encoders: the pooling best on STS-B dev)."
+            + (FAMILY_NOTE if (data.get("family", pd.Series()) == "static").any() else "")
+            + " Points of one size are "
             "spread sideways by a few percent so that none hides another."
         )
         if missing:

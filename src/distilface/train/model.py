@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import shutil
 from pathlib import Path
 
 import torch
@@ -12,9 +13,16 @@ from torch import nn
 
 from distilface.core.io import atomic_dir
 from distilface.core.names import TRAIN_TO_EVAL_POOLING
-from distilface.data.models import load_pretrained, load_tokenizer, resolve_model, transformer_dir
+from distilface.data.models import (
+    is_static_folder,
+    load_pretrained,
+    load_tokenizer,
+    resolve_model,
+    transformer_dir,
+)
 from distilface.evaluate.encoders import check_vocab
 from distilface.evaluate.pooling import pool
+from distilface.evaluate.static import StaticEncoderModel, load_static, pooling_mask
 from distilface.train import losses
 
 ST_POOLING_MODE = {"cls_before_pooler": "cls", "avg": "mean"}
@@ -35,6 +43,8 @@ class SentenceModel(nn.Module):
         learn_temperature: bool = False,
     ):
         super().__init__()
+        if isinstance(backbone, StaticEncoderModel) and pooling != "avg":
+            raise ValueError(f"pooling {pooling!r}: a static student is pooled by its mean (avg)")
         self.backbone = backbone
         self.pooling = pooling
         hidden = int(backbone.config.hidden_size)
@@ -57,7 +67,8 @@ class SentenceModel(nn.Module):
         inputs = {k: v for k, v in batch.items() if k in self._accepted}
         out = self.backbone(**inputs, return_dict=True)
         hidden = out.last_hidden_state.float()  # pool in float32 (bf16 autocast on CUDA)
-        z = pool(TRAIN_TO_EVAL_POOLING[self.pooling], batch["attention_mask"], (hidden,))
+        mask = pooling_mask(out, batch["attention_mask"])  # a static model drops [UNK]
+        z = pool(TRAIN_TO_EVAL_POOLING[self.pooling], mask, (hidden,))
         if head and self.mlp is not None:
             z = self.mlp(z)
         return z
@@ -65,12 +76,20 @@ class SentenceModel(nn.Module):
 
 def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
     """AutoModel + tokenizer from ``path`` (ST folders unwrapped), dropout set to ``dropout``;
-    the same resolution, weight and tokenizer checks as the evaluator's ``Encoder.load``."""
+    the same resolution, weight and tokenizer checks as the evaluator's ``Encoder.load``. A
+    static folder (:mod:`distilface.evaluate.static`) has no dropout: ``dropout`` must be 0."""
     from transformers import AutoConfig, AutoModel  # lazy: slow to import
 
     path = resolve_model(path)
     local = Path(path)
     model_dir = str(transformer_dir(local)) if local.is_dir() else path
+    if is_static_folder(model_dir):
+        if dropout:
+            raise ValueError(
+                f"{model_dir} is a static model (a token-vector table, no dropout layers): "
+                f"set hparams.dropout: 0 (given {dropout})"
+            )
+        return load_static(model_dir)
     config = AutoConfig.from_pretrained(model_dir)
     names = ("dropout", "attention_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob")
     overrides = {n: dropout for n in names if hasattr(config, n)}
@@ -95,7 +114,11 @@ def autocast_for(device: torch.device):
 
 
 def save_sentence_transformer(hf_dir: Path, out_dir: Path, eval_pooling: str, max_len: int) -> None:
-    """Wrap a HF folder as a sentence-transformers folder whose pooling equals ``eval_pooling``."""
+    """Wrap a HF folder as a sentence-transformers folder whose pooling equals ``eval_pooling``;
+    a static folder (model2vec's layout) already is one and is copied as it is."""
+    if is_static_folder(hf_dir):
+        shutil.copytree(hf_dir, out_dir, dirs_exist_ok=True)
+        return
     # lazy: sentence-transformers is heavy; only saving needs it
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer

@@ -200,6 +200,24 @@ def random_student(
     return Path(out_dir)
 
 
+def build_student(spec: dict, out_dir: str | Path) -> Path:
+    """Build one ``training.students`` entry (rule ``student_init``, ``reproduce``): a
+    DistilBERT-layout student from a teacher's layers (``from_layers``) or a static student by
+    model2vec's distillation (``from_model2vec``, :mod:`distilface.train.static_student`)."""
+    if "from_model2vec" in spec:
+        from distilface.train.static_student import DEFAULTS, distil_static  # sklearn: lazy
+
+        m2v = spec["from_model2vec"]
+        settings = {k: m2v.get(k, default) for k, default in DEFAULTS.items()}
+        return distil_static(m2v["teacher"], out_dir, **settings, progress=False)
+    if "from_layers" in spec:
+        fl = spec["from_layers"]
+        return student_from_teacher_layers(
+            fl["teacher"], fl["layers"], out_dir, fl.get("layer_init", "copy"), fl.get("seed", 0)
+        )
+    raise ValueError(f"a student needs from_layers or from_model2vec, got {sorted(spec)}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """CLI: build a student from teacher layers (see module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
