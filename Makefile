@@ -2,7 +2,7 @@
 #   make test    — install (if needed), lint (ruff, snakemake --lint), run the whole test suite
 #                  (what CI runs)
 #   make lint    — ruff check + ruff format --check + snakemake --lint only
-#   make quick   — the papers' question, small: config/quick.yaml (about 19 min on 2 CPU cores)
+#   make quick   — the papers' question, small: config/quick.yaml (about 21 min on 2 CPU cores)
 #   make cpu-study — the CPU study, config/cpu.yaml (both students, every arm, 3 seeds)
 #   make run     — the papers' runs (config/config.yaml; needs the model hub and a GPU)
 #   make report  — HTML report of the last run (the config that run used; CONFIG=... overrides)

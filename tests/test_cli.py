@@ -118,7 +118,10 @@ def test_quiet_shows_no_progress_bar_and_input_faults_are_one_line(tmp_path, cap
     model = tiny_bert(tmp_path / "models" / "tiny")
     monkeypatch.chdir(tmp_path)
     capfd.readouterr()
-    assert main(["evaluate", str(model), "--data", str(data), "--out", "o", "--quiet"]) == 0
+    assert main(["evaluate", "--quiet", "--pooling", "avg", "cls_before_pooler", str(model),
+                 "--data", str(data), "--out", "o"]) == 0  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.json")) == [
+        "avg.json", "cls_before_pooler.json"]  # fmt: skip
     err = capfd.readouterr().err
     assert "Loading weights" not in err and "it/s" not in err and "sent/s" not in err, err
     assert main(["evaluate", "models/my-simcse", "--data", str(data)]) == 2
@@ -129,6 +132,24 @@ def test_quiet_shows_no_progress_bar_and_input_faults_are_one_line(tmp_path, cap
     if not torch.cuda.is_available():
         assert main(["evaluate", str(model), "--data", str(data), "--device", "cuda"]) == 2
         assert "error: device 'cuda' requested but CUDA is not available" in capfd.readouterr().err
+
+
+def test_the_pooling_is_checked_and_model_may_follow_it(capsys):
+    """``--pooling avg MODEL`` reads MODEL as the model (argparse would take it for a pooling);
+    a misspelt pooling and a missing model are usage errors naming the argument."""
+    from distilface.cli import _model_and_poolings, build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "--pooling", "avg", "cls", "bundled:x"])
+    _model_and_poolings(parser, args)
+    assert args.model == "bundled:x" and args.pooling == ["avg", "cls"]
+    for argv, message in (
+        (["evaluate", "m", "--pooling", "mean"], "invalid choice 'mean'"),
+        (["evaluate", "--pooling", "avg"], "required: model"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_version_and_shown_defaults(capsys):

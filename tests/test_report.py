@@ -469,3 +469,72 @@ def test_sick_in_domain_rows_are_marked_and_get_the_six_set_average():
     assert marked.loc[1, "SICK-R"].endswith("‡") and not marked.loc[0, "SICK-R"].endswith("‡")
     assert "Avg-6" in marked.columns
     assert "Avg-6" not in tables.main_view(table).cells.columns
+
+
+def test_an_untrained_students_disk_size_is_its_student_folder(tmp_path):
+    """A student scored untrained has no results/models/<id> folder: its size is that of the
+    folder it was loaded from (the eval JSON's encoder), e.g. a static student's table."""
+    from distilface.report import efficiency
+
+    student = tmp_path / "students" / "m2v"
+    student.mkdir(parents=True)
+    (student / "model.safetensors").write_bytes(b"\0" * 2**20)
+    (student / "tokenizer.json").write_bytes(b"\0" * 2**19)
+    wide = pd.DataFrame(
+        [
+            {
+                "model": "m2v-static/untrained/seed0",
+                "hparams": "untrained",
+                "encoder": str(student),
+                "sentences_encoded": 1000,
+                "encode_seconds": 0.5,
+                "device": "cpu",
+                "dtype": "float32",
+            }
+        ]
+    )
+    selected = pd.DataFrame(
+        [
+            {
+                "display": "untrained (start point)",
+                "label": "m2v-static",
+                "variant": "m2v-static",
+                "student": "static student",
+                "models": "m2v-static/untrained/seed0",
+                "pooling": "avg",
+                "params": 7.8e6,
+                "avg": 67.2,
+            }
+        ]
+    )
+    table = efficiency.efficiency_table(wide, selected, tmp_path / "models")
+    row = table.iloc[0]
+    assert row["Disk (MiB)"] == pytest.approx(1.5) and row["Sent/s CPU fp32"] == 2000
+    assert row["Model"] == "static student: untrained (start point)"
+
+
+def test_a_superseded_variant_is_flagged_in_every_table_and_its_caption(results):
+    """report.superseded: the variant's rows end in [superseded] in the main, compact and
+    efficiency tables, the main captions say why, and an unknown variant is a parse-time
+    problem."""
+    from distilface.report.targets import reference_problems
+
+    evals, logs, root = results
+    build.build_tidy(evals, logs, root / "tidy.csv")
+    config = copy.deepcopy(CONFIG)
+    config["report"]["superseded"] = {"simcse": "the old implementation, re-run pending."}
+    (root / "published.yaml").write_text(yaml.safe_dump(PUBLISHED))
+    table = build.build_main(root / "tidy.csv", config, root / "published.yaml", root / "main")
+    shown = table.loc[table["key"] == "simcse", "Model"].item()
+    assert shown.endswith("[superseded]")
+    for name in ("main.md", "main_compact.tex"):
+        text = (root / name).read_text()
+        assert "[superseded]" in text and "the old implementation, re-run pending." in text
+    assert "\\textbf{" not in (root / "main_compact.tex").read_text()  # never the best row
+    eff = build.build_efficiency(root / "tidy.csv", config, root / "eff.csv", root / "models")
+    assert any(str(m).endswith("[superseded]") for m in eff["Model"])
+    quick = yaml.safe_load((Path(__file__).parents[1] / "config/quick.yaml").read_text())
+    quick["report"]["superseded"] = {"kd-randomm": "typo", "kd-random": "fine"}
+    assert reference_problems(quick, []) == [
+        "report.superseded.kd-randomm: not a variant of this config"
+    ]

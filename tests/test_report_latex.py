@@ -20,7 +20,7 @@ from distilface.plan.grid import hparams_slug
 from distilface.report import build
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENT = r"""\documentclass{article}
+DOCUMENT = r"""\documentclass[OPTIONS]{article}
 \usepackage[T1]{fontenc}
 \usepackage{booktabs}
 \begin{document}
@@ -39,12 +39,16 @@ def pdflatex() -> str:
     return exe
 
 
-def compile_table(tex: Path, workdir: Path) -> str:
-    """Compile a minimal article (default \\textwidth) that inputs ``tex``; return the log.
-    Fails on any LaTeX error and on an overfull box (a table wider than the text)."""
+def compile_table(tex: Path, workdir: Path, twocolumn: bool = False) -> str:
+    """Compile a minimal article (default \\textwidth; ``twocolumn``: a two-column page, where
+    a ``table`` gets one column and a ``table*`` both) that inputs ``tex``; return the log.
+    Fails on any LaTeX error and on an overfull box (a table wider than its space)."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(tex, workdir / "table.tex")
-    (workdir / "doc.tex").write_text(DOCUMENT.replace("TABLE", "table.tex"))
+    options = "twocolumn" if twocolumn else ""
+    (workdir / "doc.tex").write_text(
+        DOCUMENT.replace("TABLE", "table.tex").replace("OPTIONS", options)
+    )
     run = subprocess.run(
         [pdflatex(), "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
         cwd=workdir,
@@ -95,6 +99,25 @@ def test_synthetic_main_table_compiles_and_fits(tmp_path):
     assert "Output written on doc.pdf" in log
 
 
+def test_the_compact_table_fits_one_column_of_a_two_column_page(tmp_path):
+    """main_compact.tex: a ``table`` that fits \\columnwidth of a two-column page (the full
+    grid is a ``table*``), mean ± s.d. in an aligned cell pair, the best trained row bold."""
+    _synthetic_main(tmp_path)
+    compact = tmp_path / "main_compact.tex"
+    text = compact.read_text()
+    assert text.startswith("\\begin{table}[t]") and "r@{\\,$\\pm$\\,}l" in text
+    assert "\\begin{table*}[t]" in (tmp_path / "main.tex").read_text()
+    assert text.count("\\textbf{") == 1 and "\\ref{tab:main}" in text
+    assert "\\textit{Published}" in text and text.isascii()
+    log = compile_table(compact, tmp_path / "two", twocolumn=True)
+    assert "Output written on doc.pdf" in log
+    compile_table(tmp_path / "main.tex", tmp_path / "wide", twocolumn=True)
+    narrow = compact.read_text().replace("Model &", "\\mbox{" + "wide" * 30 + "} &", 1)
+    compact.write_text(narrow)  # the check is not vacuous at column width
+    with pytest.raises(AssertionError, match="wider than"):
+        compile_table(compact, tmp_path / "three", twocolumn=True)
+
+
 def test_the_overfull_check_catches_a_wide_table(tmp_path):
     """The check is not vacuous: a 30-column table is reported as too wide."""
     wide = tmp_path / "wide.tex"
@@ -105,10 +128,13 @@ def test_the_overfull_check_catches_a_wide_table(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "tex", sorted((REPO / "results/reference").rglob("*.tex")), ids=lambda p: p.parent.parent.name
+    "tex",
+    sorted((REPO / "results/reference").rglob("*.tex")),
+    ids=lambda p: f"{p.parent.parent.name}-{p.stem}",
 )
 def test_committed_reference_tables_compile_and_fit(tex, tmp_path):
     compile_table(tex, tmp_path / "latex")
+    compile_table(tex, tmp_path / "two", twocolumn=True)  # table*: both columns; table: one
     assert tex.read_text().isascii()
 
 

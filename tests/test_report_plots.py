@@ -86,21 +86,29 @@ def test_palette_is_stable_and_distinct():
     assert a == b and len(set(a.values())) == 3
 
 
-def test_error_bars_std_for_seeds_and_bootstrap_ci_for_one_run(tidy_csv):
-    from distilface.report import tables
+def test_error_bars_are_one_kind_the_bootstrap_ci_of_the_seeds_mean(tidy_csv):
+    """Every row gets the same kind of interval (issue 22): the percentile bootstrap CI over
+    sentence pairs, for several seeds of their mean score (same resampled pairs per seed)."""
+    from distilface.report import stats, tables
     from distilface.report.tidy import read_tidy
 
     frame = read_tidy(tidy_csv)
     wide = tables.scores_wide(frame)
     selected = tables.select_main(wide, CONFIG)
-    rows = build.with_error_bars(frame, wide, selected, {**CONFIG, "report": {"n_bootstrap": 50}})
-    by_label = rows.set_index("label")
-    simcse = by_label.loc["simcse"]
-    assert simcse["err_kind"] == "std"  # two seeds
+    config = {**CONFIG, "report": {"n_bootstrap": 50}}
+    rows = build.with_error_bars(frame, wide, selected, config)
+    assert set(rows["err_kind"]) == {"ci"}
+    simcse = rows.set_index("label").loc["simcse"]
     runs = wide[(wide["variant"] == "simcse") & (wide["hparams"] == HP)]
-    assert simcse["avg_err_lo"] == pytest.approx(runs["avg"].std(ddof=1))
-    base = by_label.loc["minilm-l6/avg"]
-    assert base["err_kind"] == "ci"  # one run: percentile bootstrap over sentence pairs
+    assert len(runs) == 2
+    pairs = build._pairs(frame, list(runs["model"]), simcse["pooling"])
+    reps = stats.bootstrap_tasks(pairs, 50, 0, "all").mean(axis=0)[-1]
+    low, high = stats.percentile_ci(reps, 0.95)
+    mean = runs["avg"].mean()
+    assert simcse["avg"] == pytest.approx(mean)
+    assert simcse["avg_err_lo"] == pytest.approx(max(mean - low, 0))
+    assert simcse["avg_err_hi"] == pytest.approx(max(high - mean, 0))
+    base = rows.set_index("label").loc["minilm-l6/avg"]
     assert 0 < base["avg_err_lo"] < 10 and 0 < base["avg_err_hi"] < 10
 
 

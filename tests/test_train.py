@@ -627,3 +627,25 @@ def test_a_collapsed_run_is_never_kept_as_best(student, corpus, dev, tmp_path):
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["best_step"] == 0 and summary["best_is_start"]
     assert summary["collapsed_steps"] == [3, 6, 8] and summary["last_stsb_dev"] <= 0
+
+
+def test_tensorboard_gets_every_logged_number_live(student, corpus, dev, tmp_path):
+    """tensorboard: true mirrors train_log.jsonl into TensorBoard events (tag train/<key> at
+    each record's step), readable by TensorBoard's own reader; off by default."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = tmp_path / "tb"
+    cfg = _cfg(student, corpus, tmp_path / "out", max_steps=6, tensorboard=True,
+               tensorboard_dir=str(board))  # fmt: skip
+    out = train(cfg, dev=dev)
+    events = EventAccumulator(str(board))
+    events.Reload()
+    log = _log(out)
+    losses = events.Scalars("train/loss")
+    assert [e.step for e in losses] == [r["step"] for r in log if r["loss"] is not None]
+    assert [e.value for e in losses] == pytest.approx([r["loss"] for r in log if r["loss"]])
+    dev_steps = [e.step for e in events.Scalars("train/stsb_dev")]
+    assert dev_steps == [r["step"] for r in log if r["stsb_dev"] is not None]
+    assert "train/lr" in events.Tags()["scalars"]
+    plain = train(_cfg(student, corpus, tmp_path / "plain", max_steps=2), dev=None)
+    assert not any(plain.rglob("events.out.tfevents*"))

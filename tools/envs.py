@@ -115,7 +115,8 @@ ENV_SPECS: dict[str, EnvSpec] = {
         ),
         EnvSpec(
             "train",
-            "student init, teacher embeddings, SimCSE / KD / contrastive-KD training",
+            "student init (model2vec's PCA: scikit-learn), teacher embeddings, SimCSE / KD / "
+            "contrastive-KD training (optional live curves: tensorboard)",
             (
                 "torch",
                 "transformers",
@@ -124,9 +125,11 @@ ENV_SPECS: dict[str, EnvSpec] = {
                 "numpy",
                 "pandas",
                 "scipy",
+                "scikit-learn",
                 "PyYAML",
                 "jsonschema",
                 "tqdm",
+                "tensorboard",
             ),
             bundled_models=True,
             gpu=True,

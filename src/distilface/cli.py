@@ -164,13 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score MODEL (local folder, hub name or bundled:<name>) on STS12-16, "
         "STS-B and SICK-R with cosine similarity and Spearman's correlation x100.",
     )
-    ev.add_argument("model", help="local folder, hub name, or bundled:all-MiniLM-L6-v2")
+    ev.add_argument("model", nargs="?", help="local folder, hub name, or bundled:all-MiniLM-L6-v2")
     ev.add_argument(
         "--pooling",
         nargs="+",
         default=["avg"],
-        choices=[*EVAL_POOLINGS, "all"],
-        help="pooling(s) (default avg, the sentence-transformers mean pooling); all = five",
+        metavar="POOLING",
+        help=f"pooling(s): {', '.join(POOLING_CHOICES)} (default avg, the sentence-transformers "
+        "mean pooling; all = the five); before or after MODEL",
     )
     ev.add_argument(
         "--data",
@@ -219,10 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+POOLING_CHOICES: tuple[str, ...] = (*EVAL_POOLINGS, "all")
+
+
+def _model_and_poolings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``evaluate --pooling avg MODEL``: ``--pooling`` takes every word after it, so a MODEL
+    written after it arrives as its last value; take it back. Then check the poolings (not
+    by argparse's ``choices``, which would call the model an invalid pooling)."""
+    if args.command != "evaluate":
+        return
+    if args.model is None and args.pooling and args.pooling[-1] not in POOLING_CHOICES:
+        args.model = args.pooling.pop()
+    if args.model is None:
+        parser.error("evaluate: the following arguments are required: model")
+    bad = [p for p in args.pooling if p not in POOLING_CHOICES]
+    if bad or not args.pooling:
+        parser.error(
+            f"evaluate: argument --pooling: invalid choice {bad[0] if bad else None!r} "
+            f"(choose from {', '.join(POOLING_CHOICES)})"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``distilface`` script."""
     logging.basicConfig(level=logging.WARNING)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _model_and_poolings(parser, args)
     try:
         return int(args.func(args))
     except USER_ERRORS as err:  # a fault of the input: one line, no traceback

@@ -53,6 +53,7 @@ rule report_main:
         ),
         md=paths.table("main", "md"),
         tex=paths.table("main", "tex"),
+        compact=paths.table("main_compact", "tex"),
         headline=paths.table("headline", "html"),
     params:
         config=config,  # the report reads it: a change re-runs this job

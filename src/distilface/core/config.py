@@ -35,6 +35,7 @@ SET_BY_GRID: dict[str, str] = {
     "senteval_root": "training.senteval_root",
     "seed": "variants.<v>.seeds / ablations.<v>.seeds",
     "extra": "the run's ids (grid.train_config_kwargs)",
+    "tensorboard_dir": "results/tensorboard/<model id> when settings tensorboard is on",
     "out_dir": "the train rule's output folder",
     "work_dir": "the train rule's checkpoint folder",
 }

@@ -15,6 +15,7 @@ RESULTS = "results"
 MODELS_ROOT = f"{RESULTS}/models"
 STUDENTS_ROOT = f"{MODELS_ROOT}/students"
 TEACHER_CACHE_ROOT = f"{RESULTS}/teacher_cache"
+TENSORBOARD_ROOT = f"{RESULTS}/tensorboard"
 CHECKPOINTS_ROOT = f"{RESULTS}/checkpoints"
 EVAL_ROOT = f"{RESULTS}/eval"
 INT8_MODELS_ROOT = f"{RESULTS}/models_int8"
@@ -68,6 +69,11 @@ def train_summary(model: str) -> str:
 def checkpoint_dir(model: str) -> str:
     """Where a training run checkpoints (outside its output folder, so a re-run resumes)."""
     return f"{CHECKPOINTS_ROOT}/{model}"
+
+
+def tensorboard_dir(model: str) -> str:
+    """A training run's live TensorBoard events (``tensorboard: true`` in its settings)."""
+    return f"{TENSORBOARD_ROOT}/{model}"
 
 
 def student_dir(student: str) -> str:

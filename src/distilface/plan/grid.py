@@ -386,6 +386,8 @@ def train_config_kwargs(config: dict, run: Run) -> dict[str, Any]:
     if limit is not None:
         own = kwargs.get("corpus_limit")
         kwargs["corpus_limit"] = limit if own is None else min(limit, int(own))
+    if kwargs.get("tensorboard"):  # live curves, one folder per run
+        kwargs["tensorboard_dir"] = paths.tensorboard_dir(run.model_id)
     kwargs.update(
         objective=run.objective,
         student=inputs.get("student") or student_dir(config, run.student),

@@ -18,8 +18,15 @@ from tqdm import tqdm
 
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS
-from distilface.report import efficiency, outcomes, plots, stats, tables
-from distilface.report.labels import POOLING_LEGEND, pooling_label, shown, teachers, variant_label
+from distilface.report import efficiency, outcomes, paper, plots, stats, tables
+from distilface.report.labels import (
+    POOLING_LEGEND,
+    SUPERSEDED,
+    pooling_label,
+    shown,
+    teachers,
+    variant_label,
+)
 from distilface.report.render import frame_view, render_html, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
@@ -77,8 +84,9 @@ def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Data
     return wide, outcomes.attach_training(tables.select_main(wide, config), frame, config)
 
 
-def main_caption(table: pd.DataFrame, aggregation: str) -> str:
-    """Caption of the main table: what the cells are, and notes on published rows."""
+def main_caption(table: pd.DataFrame, aggregation: str, config: dict | None = None) -> str:
+    """Caption of the main table: what the cells are, notes on published rows, and why a
+    row is superseded (``report.superseded``)."""
     seeded = table.loc[table["group"] == "trained", "Seeds"].dropna()
     parts = [
         "Spearman's ρ × 100 on the STS test sets "
@@ -111,7 +119,16 @@ def main_caption(table: pd.DataFrame, aggregation: str) -> str:
             marks = "" if pd.isna(row["Not comparable"]) else str(row["Not comparable"])
             if marks:
                 parts.append(f"†: {row['Model']}: {marks} measured on a different split, no Δ.")
-    return " ".join(parts)
+    return " ".join([*parts, *superseded_notes(config or {})])
+
+
+def superseded_notes(config: dict) -> list[str]:
+    """One caption sentence per ``report.superseded`` variant: its label and why."""
+    notes = ((config.get("report") or {}).get("superseded")) or {}
+    return [
+        f"{variant_label(config, v)} {SUPERSEDED}: {str(why).rstrip('.')}."
+        for v, why in notes.items()
+    ]
 
 
 def build_main(
@@ -122,13 +139,15 @@ def build_main(
     formats: tuple[str, ...] = ("md", "tex", "html"),
 ) -> pd.DataFrame:
     """Rule ``report_main``: ``main.csv`` (unrounded, with std columns) and the rounded
-    ``main.{md,tex,html}`` (human labels, ``mean ± std``, published and Δ rows)."""
+    ``main.{md,tex,html}`` (human labels, ``mean ± std``, published and Δ rows; the LaTeX one
+    a ``table*``), plus ``main_compact.tex``, the one-column paper table
+    (:mod:`distilface.report.paper`)."""
     _, selected = _selection(read_tidy(tidy_csv), config)
     published = tables.published_lookup(config, load_yaml(published_yaml))
     table = tables.main_table(selected, published)
     write_table(table, out_stem, ("csv",))
     in_domain = tables.sick_in_domain(config) & set(table["key"])
-    caption = main_caption(table, tables.eval_aggregation(config))
+    caption = main_caption(table, tables.eval_aggregation(config), config)
     if in_domain:
         caption += (
             " ‡: trained on SICK's or STS-B's training split (labelled SICK-train triplets, the "
@@ -151,7 +170,13 @@ def build_main(
         fold=("n", "Pooling"),
         small=("Pooling",),
         tabcolsep="1.2pt" if in_domain else "2pt",
+        wide=True,  # the full grid spans both columns; the compact table fits one
     )
+    if "tex" in formats:
+        compact = paper.compact_caption(table, tables.eval_aggregation(config), bool(in_domain))
+        compact = " ".join([compact, *superseded_notes(config)])
+        tex = paper.compact_latex(table, compact, in_domain)
+        write_text_atomic(Path(out_stem).with_name(f"{Path(out_stem).name}_compact.tex"), tex)
     return table
 
 
@@ -336,26 +361,26 @@ SCORE_COLUMNS = [*STS_TASKS, "avg"]
 def error_bars(
     frame: pd.DataFrame, wide: pd.DataFrame, models: list[str], pooling: str, config: dict
 ) -> tuple[str, dict[str, tuple[float, float]]]:
-    """Error bars of one row over its runs: ``("std", ±1 s.d.)`` for several seeds, else
-    ``("ci", percentile bootstrap CI)`` from the per-pair scores, else ``("none", NaN)``.
-    Values are (below, above) lengths for each of the 7 tasks and ``avg``."""
+    """One kind of interval for every row: ``("ci", ...)``, the percentile bootstrap CI over
+    the STS sentence pairs of the row's score (of its seeds' mean score, the same resampled
+    pairs for each seed), or ``("none", NaN)`` without per-pair scores. Values are (below,
+    above) lengths for each of the 7 tasks and ``avg``. The spread over seeds stays in the
+    tables (± s.d.)."""
     runs = wide[wide["model"].isin(models) & (wide["pooling"] == pooling)]
-    if len(runs) > 1:
-        return "std", {c: (runs[c].std(ddof=1),) * 2 for c in SCORE_COLUMNS}
     nothing = {c: (np.nan, np.nan) for c in SCORE_COLUMNS}
     if runs.empty:
         return "none", nothing
     try:
-        pairs = _pairs(frame, models, pooling)
+        pairs = _pairs(frame, list(runs["model"]), pooling)
     except ResultsError as err:
         log.warning("no bootstrap interval for %s (%s): %s", models, pooling, err)
         return "none", nothing
     n_boot, seed, level, agg = _bootstrap_settings(config)
-    reps = stats.bootstrap_tasks(pairs, n_boot, seed, agg)[0]
+    reps = stats.bootstrap_tasks(pairs, n_boot, seed, agg).mean(axis=0)  # the seeds' mean
     out = {}
     for i, col in enumerate(SCORE_COLUMNS):
         low, high = stats.percentile_ci(reps[i], level)
-        value = float(runs[col].iloc[0])
+        value = float(runs[col].mean())
         out[col] = (max(value - low, 0.0), max(high - value, 0.0))
     return "ci", out
 
@@ -429,10 +454,11 @@ def untrained_reference(selected: pd.DataFrame, config: dict, variant: str) -> d
 
 
 def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> list[Path]:
-    """Rule ``report_figures``: per-task bars, training curves, size vs quality."""
+    """Rule ``report_figures``: per-task dot plot, training curves, size vs quality."""
     frame = read_tidy(tidy_csv)
     wide, selected = _selection(frame, config)
     selected = with_error_bars(frame, wide, selected, config)
+    selected["family"] = [efficiency.family(config, v) for v in selected["variant"]]
     palette = plots.variant_palette(selected["label"])
     fig_dir = Path(fig_dir)
     written = plots.plot_per_task(selected, palette, fig_dir / "per_task")
@@ -448,9 +474,8 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
         row = untrained.iloc[0]
         reference = (f"{row['display']} ({pooling_label(row['pooling'])})", row["stsb_dev"])
     written += plots.plot_training_curves(curves, palette, fig_dir / "training_curves", reference)
-    families = [efficiency.family(config, v) for v in selected["variant"]]
     written += plots.plot_size_quality(
-        selected.assign(family=families), palette, fig_dir / "size_quality", tuple(teachers(config))
+        selected, palette, fig_dir / "size_quality", tuple(teachers(config))
     )
     return written
 

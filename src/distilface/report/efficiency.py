@@ -108,8 +108,8 @@ def efficiency_table(
         disk = []
         for _, run in runs.iterrows():
             folder = Path(models_root) / run["model"]
-            if pd.isna(run["hparams"]):
-                folder = _encoder_folder(run.get("encoder")) or folder
+            if pd.isna(run["hparams"]) or not folder.is_dir():  # an encoder, or a student
+                folder = _encoder_folder(run.get("encoder")) or folder  # scored untrained
             disk.append(folder_bytes(folder))
         row: dict[str, object] = {
             "Model": full_name(sel),

@@ -40,6 +40,9 @@ POOLING_LEGEND = (
     "first and last layers (avg_first_last), top-2 = mean of the last two layers (avg_top2)."
 )
 
+#: the mark of a ``report.superseded`` variant's rows, wherever they are shown
+SUPERSEDED = "[superseded]"
+
 
 def pooling_label(pooling: object) -> str:
     """Short display name of a SimCSE pooling (unchanged when unknown or empty)."""

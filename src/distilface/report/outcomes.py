@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from distilface.report.labels import model_label
+from distilface.report.labels import SUPERSEDED, model_label
 from distilface.report.tables import TRAINING_COLUMNS
 from distilface.report.tidy import TRAIN_TASK
 
@@ -102,7 +102,8 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     the config's order: baselines, then each variant as listed.
 
     A row whose every seed kept its start is renamed "<label>: no gain (best = start)": its
-    scores are the start point's, not the method's."""
+    scores are the start point's, not the method's. A ``report.superseded`` variant's row ends
+    in "[superseded]"."""
     out = selected.copy()
     outcomes = training_outcomes(frame).set_index("model")
     variants = config.get("variants") or {}
@@ -111,6 +112,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
         v: isinstance(s, dict) and s.get("objective") == "none" for v, s in variants.items()
     }
     untrained = untrained_variants(config)
+    superseded = ((config.get("report") or {}).get("superseded")) or {}
     by_label = out.set_index("label")
     added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display")}
     for _, row in out.iterrows():
@@ -124,9 +126,8 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
         added["dev_kept"].append(got["dev_kept"].mean() if trained else np.nan)
         added["dev_last"].append(got["dev_last"].mean() if trained else np.nan)
         untrained_row = is_untrained.get(str(row["variant"]), False)
-        added["display"].append(
-            _shown_name(str(row["display"]), untrained_row, n_start, len(got) if trained else 0)
-        )
+        name = _shown_name(str(row["display"]), untrained_row, n_start, len(got) if trained else 0)
+        added["display"].append(name + (f" {SUPERSEDED}" if row["variant"] in superseded else ""))
         student = student_of(config, str(row["variant"])) if pd.notna(row["hparams"]) else None
         added["student"].append(model_label(config, student) if student else "")
         base = None if untrained_row else untrained.get(student)

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from distilface.core.io import write_with_atomic  # noqa: E402
 from distilface.core.names import STS_TASKS, TASK_LABELS, TRAIN_TO_EVAL_POOLING  # noqa: E402
@@ -77,7 +77,8 @@ def note_figure(stem: str | Path, title: str, note: str) -> list[Path]:
 
 ERROR_NOTE = {
     "std": "±1 s.d. over seeds",
-    "ci": "95% bootstrap CI (one run; sentence pairs resampled)",
+    "ci": "95% percentile bootstrap CI over the STS sentence pairs (of the seeds' mean score "
+    "where a row has several seeds)",
     "none": "no interval (one run, per-pair scores not available)",
 }
 
@@ -103,41 +104,71 @@ def _error_caption(kinds) -> str:
 
 
 def plot_per_task(main: pd.DataFrame, palette: dict, stem: str | Path) -> list[Path]:
-    """Grouped bars: Spearman per STS task (and Avg) for each main-table row, with error bars
-    (``{col}_err_lo/hi`` columns: s.d. over seeds, or a bootstrap CI for one run)."""
+    """A dot plot: one row per main-table row (in its order, a rule between students), one
+    panel per STS test set and the average; each dot the row's score (mean over its seeds)
+    with its ``{col}_err_lo/hi`` interval, one kind for the whole figure (the bootstrap CI of
+    :func:`distilface.report.build.error_bars`). Static models are drawn hollow."""
     if main.empty:
         return note_figure(stem, "Per-task scores", "no evaluated model")
     columns = [*STS_TASKS, "avg"]
     names = [TASK_LABELS[t] for t in STS_TASKS] + ["Avg"]
     n = len(main)
-    width = 0.8 / n
-    x = np.arange(len(columns))
+    y = np.arange(n)[::-1]
     kinds = main.get("err_kind", pd.Series("none", index=main.index))
+    labels = [textwrap.fill(_seeded_name(row), 46) for _, row in main.iterrows()]
+    lines = sum(label.count("\n") + 1 for label in labels)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(
-            figsize=(max(7.5, 0.9 * len(columns) + 0.3 * n), 4.6), layout="constrained"
+        fig, axes = plt.subplots(
+            1,
+            len(columns),
+            sharey=True,
+            figsize=(3.6 + 1.25 * len(columns), 1.3 + 0.17 * lines + 0.08 * n),
+            layout="constrained",
         )
-        for i, (_, row) in enumerate(main.iterrows()):
-            kind = kinds.loc[row.name]
-            ax.bar(
-                x - 0.4 + width * (i + 0.5),
-                [row[c] for c in columns],
-                width,
-                yerr=None if kind == "none" else _yerr(row, columns),
-                error_kw={"elinewidth": 0.7, "capsize": 1.5, "ecolor": "0.2"},
-                label=row_name(row) + (f" (n={int(row['n_seeds'])})" if kind == "std" else ""),
-                color=palette[row["label"]],
-                edgecolor="white",
-                lw=0.3,
-            )
-        ax.set_xticks(x, names)
-        ax.set_xlabel("STS test set")
-        ax.set_ylabel(SCORE_LABEL)
-        ax.set_ylim(0, 100)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(ncols=min(3, n), loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
-        ax.set_title("\n".join(textwrap.wrap(_error_caption(kinds), 130)), fontsize=8, loc="left")
+        for ax, col, name in zip(axes, columns, names, strict=True):
+            for yi, (_, row) in zip(y, main.iterrows(), strict=True):
+                colour = palette[row["label"]]
+                kind = kinds.loc[row.name]
+                ax.errorbar(
+                    row[col],
+                    yi,
+                    xerr=None if kind == "none" else _yerr(row, [col]),
+                    fmt="o",
+                    ms=4.5,
+                    color=colour,
+                    mfc="white" if row.get("family") == "static" else colour,
+                    mew=1.2,
+                    elinewidth=1.0,
+                    capsize=2,
+                )
+            _student_rules(ax, main, y)
+            ax.set_title(name, fontsize=10)
+            ax.grid(axis="x", alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+            ax.tick_params(axis="y", length=0)
+        axes[0].set_yticks(y, labels, fontsize=7.5)
+        axes[0].set_ylim(-0.6, n - 0.4)
+        fig.supxlabel(SCORE_LABEL, fontsize=9)
+        note = _error_caption(kinds) + " Dots: the row's score (with n= seeds: their mean)."
+        if (main.get("family", pd.Series(dtype=object)) == "static").any():
+            note += " Hollow: static models (one vector per token, model2vec)."
+        fig.suptitle("\n".join(textwrap.wrap(note, 150)), fontsize=8, x=0.01, ha="left")
         return save_figure(fig, stem)
+
+
+def _seeded_name(row: pd.Series) -> str:
+    """A row's name with its number of seeds when it has several."""
+    n = row.get("n_seeds")
+    many = isinstance(n, (int, float, np.integer, np.floating)) and not pd.isna(n) and n > 1
+    return row_name(row) + (f" (n={int(n)})" if many else "")
+
+
+def _student_rules(ax, main: pd.DataFrame, y: np.ndarray) -> None:
+    """A thin rule between consecutive rows of different students (baselines first)."""
+    students = main.get("student", pd.Series("", index=main.index)).fillna("").astype(str)
+    for i in range(1, len(main)):
+        if students.iloc[i] != students.iloc[i - 1]:
+            ax.axhline((y[i] + y[i - 1]) / 2, color="0.75", lw=0.6)
 
 
 def _categorical(values: list) -> bool:

@@ -161,8 +161,10 @@ def render_latex(
     wrap: dict[str, str] | None = None,
     fold: tuple[str, str] | None = None,
     small: tuple[str, ...] = (),
+    wide: bool = False,
 ) -> str:
-    """A booktabs ``table`` (``Styler.to_latex``): bold via ``\\textbf``, a ``\\midrule``
+    """A booktabs ``table`` (``table*`` spanning both columns of a two-column page when
+    ``wide``) (``Styler.to_latex``): bold via ``\\textbf``, a ``\\midrule``
     between row groups, text escaped and Unicode symbols spelled out for pdflatex; ``wrap``
     gives text columns a fixed width (``p{..}``) in which long labels break; ``fold`` see
     :func:`split_std_rows`; ``small`` columns (secondary text) are set in ``\\scriptsize``."""
@@ -199,6 +201,9 @@ def render_latex(
         lines.insert(start + row + offset, r"\midrule")
     head = lines.index(r"\begin{table}[t]") + 1
     lines[head:head] = [r"\centering", size, rf"\setlength{{\tabcolsep}}{{{tabcolsep}}}"]
+    if wide:
+        lines[head - 1] = r"\begin{table*}[t]"
+        lines[lines.index(r"\end{table}")] = r"\end{table*}"
     return "\n".join(lines) + "\n"
 
 
@@ -311,6 +316,7 @@ def write_view(
     fold: tuple[str, str] | None = None,
     small: tuple[str, ...] = (),
     tabcolsep: str = "2pt",
+    wide: bool = False,
 ) -> list[Path]:
     """Write a :class:`TableView` as ``{stem}.md`` / ``.tex`` / ``.html``."""
     stem = Path(stem)
@@ -324,6 +330,7 @@ def write_view(
             wrap=wrap,
             fold=fold,
             small=small,
+            wide=wide,
         ),
         "html": lambda: render_html(view, caption),
     }

@@ -12,7 +12,13 @@ import pandas as pd
 from distilface.core.names import STS_TASKS, TASK_LABELS
 from distilface.data.readers import DERIVED_FILES
 from distilface.report.axes import ablation_axes, axis_slugs, default_slug, eval_pooling
-from distilface.report.labels import is_untrained, model_label, pooling_label, variant_label
+from distilface.report.labels import (
+    SUPERSEDED,
+    is_untrained,
+    model_label,
+    pooling_label,
+    variant_label,
+)
 from distilface.report.render import TableView, drop_empty_columns, mean_std
 from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
 
@@ -326,9 +332,9 @@ def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
     in_domain = set(in_domain)
     if not (in_domain & set(table["key"])):
         table = table.drop(columns=[AVG_LABELS["avg_no_sick"], f"{AVG_LABELS['avg_no_sick']} std"])
-    # bold: the best trained row per column (the teacher would win every column otherwise);
-    # without trained rows, the best untrained one
-    ours = table["group"] == "trained"
+    # bold: the best trained row per column (the teacher would win every column otherwise),
+    # never a superseded one; without trained rows, the best untrained one
+    ours = (table["group"] == "trained") & ~table["Model"].astype(str).str.endswith(SUPERSEDED)
     if not ours.any():
         ours = table["group"] == "baseline"
     cells = pd.DataFrame(

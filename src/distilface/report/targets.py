@@ -19,7 +19,7 @@ def report_targets(config: dict, bootstrap: bool = True) -> list[str]:
     """Every table and figure the report rules write for ``config`` (without the bootstrap
     tables when ``bootstrap`` is False: a results bundle without per-pair scores)."""
     targets = [f"results/tables/main.{ext}" for ext in ("csv", "md", "tex", "html")]
-    targets.append("results/tables/headline.html")
+    targets += ["results/tables/main_compact.tex", "results/tables/headline.html"]
     targets += [f"results/tables/baselines.{ext}" for ext in ("csv", "md", "html")]
     bootstrap_tables = BOOTSTRAP_TABLES if bootstrap else ()
     targets += [f"results/tables/{n}.{ext}" for n in bootstrap_tables for ext in ("csv", "html")]
@@ -89,7 +89,7 @@ def int8_reports(config: dict) -> list[str]:
 
 
 def reference_problems(config: dict, published_entries: Iterable[str]) -> list[str]:
-    """What ``report.comparisons`` / ``report.published`` / ``report.main_pooling`` name that
+    """What ``report.comparisons`` / ``published`` / ``main_pooling`` / ``superseded`` name that
     this config does not run, as ``<key path>: ...`` lines (empty: all known). The Snakefile
     calls it at parse time, so a typo stops the run before any job, not in the last report
     job. A comparison names a variant, a model id, a ``variant/hparams`` group or a baseline
@@ -127,9 +127,10 @@ def reference_problems(config: dict, published_entries: Iterable[str]) -> list[s
                     f"report.published.{label}: {name!r} is not an entry of published.yaml "
                     f"(entries: {', '.join(sorted(entries))})"
                 )
-    for variant in report.get("main_pooling") or {}:
-        if variant not in variants:
-            problems.append(f"report.main_pooling.{variant}: not a variant of this config")
+    for key in ("main_pooling", "superseded"):
+        for variant in report.get(key) or {}:
+            if variant not in variants:
+                problems.append(f"report.{key}.{variant}: not a variant of this config")
     teacher = report.get("teacher")
     if teacher and teacher not in models:
         problems.append(f"report.teacher: {teacher!r} is not a `models` id")

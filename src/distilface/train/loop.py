@@ -282,7 +282,8 @@ def train(
                     optimizer=optim, scheduler=sched, queue=queue)  # fmt: skip
     resumed_from = ck.restore()
     p, meter, order = ck.progress, ck.meter, BatchOrder(cfg, data, tokenizer, per_epoch)
-    log = JsonlLog(work / "train_log.jsonl", resumed_from)
+    board = Path(cfg.tensorboard_dir or work / "tensorboard") if cfg.tensorboard else None
+    log = JsonlLog(work / "train_log.jsonl", resumed_from, board)
     forward = _training_forward(cfg, model)
 
     def evaluate_dev() -> float:
@@ -331,6 +332,7 @@ def train(
         if step_callback is not None:
             step_callback(p.step)
     bar.close()
+    log.close()
     if p.best_step is None:
         save_hf(model, tokenizer, work / "final_hf")
     extra = {"queue_masked_entries": queue.masked, "fused_adamw": bool(optim.defaults.get("fused"))}

@@ -89,15 +89,21 @@ def load_backbone(path: str, dropout: float) -> tuple[nn.Module, object]:
                 f"{model_dir} is a static model (a token-vector table, no dropout layers): "
                 f"set hparams.dropout: 0 (given {dropout})"
             )
-        return load_static(model_dir)
-    config = AutoConfig.from_pretrained(model_dir)
-    names = ("dropout", "attention_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob")
-    overrides = {n: dropout for n in names if hasattr(config, n)}
-    if not overrides:
-        raise ValueError(f"{model_dir}: no dropout setting found in {type(config).__name__}")
-    config.update(overrides)
-    model = load_pretrained(model_dir, AutoModel, config=config, dtype=torch.float32)
-    tokenizer = load_tokenizer(model_dir)
+        model, tokenizer = load_static(model_dir)  # saved again in its own precision
+    else:
+        config = AutoConfig.from_pretrained(model_dir)
+        names = (
+            "dropout",
+            "attention_dropout",
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+        )
+        overrides = {n: dropout for n in names if hasattr(config, n)}
+        if not overrides:
+            raise ValueError(f"{model_dir}: no dropout setting found in {type(config).__name__}")
+        config.update(overrides)
+        model = load_pretrained(model_dir, AutoModel, config=config, dtype=torch.float32)
+        tokenizer = load_tokenizer(model_dir)
     check_vocab(model_dir, len(tokenizer), int(model.config.vocab_size))
     return model, tokenizer
 

@@ -63,6 +63,8 @@ class TrainConfig:
     device: str = "auto"
     keep_work_dir: bool = False
     progress: bool = True
+    tensorboard: bool = False  # also log every record to TensorBoard, live
+    tensorboard_dir: str | Path | None = None  # its folder; default <work_dir>/tensorboard
     extra: dict = field(default_factory=dict)  # recorded in the summary (e.g. grid run id)
 
     def __post_init__(self) -> None:

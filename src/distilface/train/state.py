@@ -16,9 +16,10 @@ from distilface.train.settings import TrainConfig
 
 
 class JsonlLog:
-    """Append-only JSON-lines training log that can be cut back to a resumed step."""
+    """Append-only JSON-lines training log that can be cut back to a resumed step; with a
+    ``tensorboard`` folder, every record also goes to TensorBoard (live curves)."""
 
-    def __init__(self, path: Path, resume_step: int | None):
+    def __init__(self, path: Path, resume_step: int | None, tensorboard: Path | None = None):
         self.path = path
         if resume_step is None:
             write_text_atomic(path, "")
@@ -29,10 +30,40 @@ class JsonlLog:
                 if line.strip() and json.loads(line)["step"] <= resume_step
             ]
             write_text_atomic(path, "".join(line + "\n" for line in kept))
+        self.board = _summary_writer(tensorboard, resume_step) if tensorboard else None
 
     def write(self, record: dict) -> None:
+        """Append ``record``; with TensorBoard on, its numbers also go to the event file
+        (tag ``train/<key>``, at ``record["step"]``), flushed so a running TensorBoard shows
+        them at once."""
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            for key, value in record.items():
+                if (
+                    key != "step"
+                    and isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                ):
+                    self.board.add_scalar(f"train/{key}", value, record["step"])
+            self.board.flush()
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+
+
+def _summary_writer(folder: Path, resume_step: int | None):
+    """TensorBoard's ``SummaryWriter`` on ``folder``; a resumed run purges the events after
+    its checkpoint (``purge_step``), as the JSON-lines log is cut back."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # lazy: only when switched on
+    except ImportError as err:  # the tensorboard package is in the lock; a bare env may lack it
+        raise RuntimeError(
+            "training tensorboard: true needs the tensorboard package (pip install tensorboard)"
+        ) from err
+    purge = None if resume_step is None else resume_step + 1
+    return SummaryWriter(log_dir=str(folder), purge_step=purge)
 
 
 # ---------------------------------------------------------------------------------------------
