@@ -4,10 +4,12 @@ our eval JSON and MTEB result files that the ``mteb`` package loads."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from synthetic import write_eval
 
@@ -93,7 +95,8 @@ def test_evaluate_bundled_minilm_on_small_real_data(shared_data, tmp_path, capsy
     row = next(line for line in printed.splitlines() if line.strip().startswith("avg "))
     printed_scores = [float(v) for v in row.split()[1:]]
     expected = [result["tasks"][t]["spearman"]["all"] for t in STS_TASKS]
-    assert printed_scores == pytest.approx([*expected, result["avg"]["spearman"]], abs=0.006)
+    dev = result["stsb_dev"]["spearman"]
+    assert printed_scores == pytest.approx([*expected, result["avg"]["spearman"], dev], abs=0.006)
     scores = _load_with_mteb(out / "mteb", "bundled/all-MiniLM-L6-v2")
     assert scores["STS12"] == pytest.approx(expected[0] / 100)
 
@@ -150,6 +153,32 @@ def test_the_pooling_is_checked_and_model_may_follow_it(capsys):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_tasks_and_dev_only_modes(tmp_path, capsys):
+    """``--tasks`` scores the named sets (ids or labels) and averages those; ``--dev`` scores
+    STS-B dev alone, as SimCSE's ``--mode dev``, reading no test set."""
+    from tinydata import tiny_bert, write_mirror
+
+    data = write_mirror(tmp_path / "mirror", pairs_per_subset=4) / "senteval"
+    model = tiny_bert(tmp_path / "tiny")
+    argv = ["evaluate", str(model), "--data", str(data), "--format", "json", "--quiet"]
+    assert main([*argv, "--tasks", "STS-B", "SICKRelatedness", "--out", str(tmp_path / "t")]) == 0
+    got = json.loads((tmp_path / "t" / "avg.json").read_text())
+    assert list(got["tasks"]) == ["STSBenchmark", "SICKRelatedness"]
+    assert got["avg_tasks"] == ["STSBenchmark", "SICKRelatedness"]
+    expected = np.mean([got["tasks"][t]["spearman"]["all"] for t in got["tasks"]])
+    assert got["avg"]["spearman"] == pytest.approx(expected)
+    assert "STS-B" in capsys.readouterr().out
+    for folder in (data / "STS" / "STS12-en-test", data / "SICK"):  # --dev reads no test set
+        shutil.rmtree(folder)
+    assert main([*argv, "--dev", "--out", str(tmp_path / "d")]) == 0
+    dev = json.loads((tmp_path / "d" / "avg.json").read_text())
+    assert dev["tasks"] == {} and "avg" not in dev and np.isfinite(dev["stsb_dev"]["spearman"])
+    assert capsys.readouterr().out.splitlines()[1].split() == ["pooling", "dev"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--dev", "--tasks", "STS12"])
+    assert "drop --tasks" in capsys.readouterr().err
 
 
 def test_version_and_shown_defaults(capsys):

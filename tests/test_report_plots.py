@@ -74,6 +74,26 @@ def test_ablation_figure_and_one_value_note(tidy_csv, tmp_path, caplog):
     assert "axis has one value (0.1)" in caplog.text and "plot skipped" in caplog.text
 
 
+def test_each_loss_panel_names_its_loss(monkeypatch):
+    """The loss panels (one per variant, each on its own scale) say which loss they show."""
+    from distilface.plan.objectives import OBJECTIVES
+
+    captured = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, stem: captured.append(fig) or [])
+    rows = [
+        {"model": f"{v}/x/seed1", "label": v, "name": v, "metric": m, "step": step,
+         "value": 1.0 / step, "loss": OBJECTIVES[o].loss_label}
+        for v, o in (("kd", "disco_kd"), ("ckd", "disco_ckd"))
+        for m in ("loss", "stsb_dev")
+        for step in (1, 2, 3)
+    ]  # fmt: skip
+    plots.plot_training_curves(pd.DataFrame(rows), {"kd": "C0", "ckd": "C1"}, "unused")
+    titles = [ax.get_title() for ax in captured[0].axes]
+    assert any(t.endswith("loss: MSE to the teacher") for t in titles)
+    assert any(t.endswith("loss: InfoNCE, teacher positives") for t in titles)
+    plt.close(captured[0])
+
+
 def test_training_curves_without_logs_is_a_note(tmp_path):
     empty = pd.DataFrame(columns=["label", "model", "metric", "step", "value"])
     plots.plot_training_curves(empty, {}, tmp_path / "curves")

@@ -195,3 +195,15 @@ def test_the_config_schema_checks_a_static_student():
     assert "pca_dims" in problems and "dtype" in problems
     both = {**good, "from_layers": {"teacher": "t", "layers": [0]}}
     assert config_errors(_with_student(both))  # one kind per student
+
+
+def test_model2vec_itself_reads_our_static_folder_alike(static):
+    """model2vec's own StaticModel (its loader and encode, [UNK] dropped) gives the evaluator's
+    embeddings, up to its unit normalisation."""
+    from model2vec import StaticModel
+
+    sents = [*_sentences(12, seed=3), "dog \u2603 runs", "\u2603"]
+    theirs = StaticModel.from_pretrained(str(static)).encode(sents)
+    ours = Encoder.load(str(static), device="cpu").encode(sents, "avg", progress=False)
+    norms = np.linalg.norm(ours, axis=1, keepdims=True)
+    np.testing.assert_allclose(ours / np.where(norms > 0, norms, 1), theirs, atol=1e-5)

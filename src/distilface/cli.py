@@ -49,17 +49,25 @@ def _revision(model: str) -> str:
 
 
 def score_table(results: dict[str, dict]) -> str:
-    """Plain-text table of the 7 Spearman x100 and their average, one row per pooling."""
-    header = ["pooling", *(TASK_LABELS[t] for t in STS_TASKS), "Avg"]
+    """Plain-text table of the scored sets' Spearman x100 and their average (the seven, or the
+    ``--tasks`` chosen), STS-B dev last; one row per pooling."""
+    scored = next((d for d in results.values() if "skipped" not in d), {})
+    tasks = [t for t in STS_TASKS if t in scored.get("tasks", {})]
+    header = ["pooling", *(TASK_LABELS[t] for t in tasks), *(["Avg"] if tasks else []), "dev"]
     lines = ["  ".join(f"{h:>8}" for h in header)]
     for pooling, data in results.items():
         if "skipped" in data:
             lines.append(f"{pooling:>8}  skipped: {data['skipped']}")
             continue
-        cells = [data["tasks"][t]["spearman"][data["aggregation"]] for t in STS_TASKS]
-        cells.append(data["avg"]["spearman"])
+        cells = [data["tasks"][t]["spearman"][data["aggregation"]] for t in tasks]
+        cells += [data["avg"]["spearman"]] if tasks else []
+        cells.append(data["stsb_dev"]["spearman"])
         lines.append("  ".join([f"{pooling:>8}", *(f"{v:8.2f}" for v in cells)]))
     return "\n".join(lines)
+
+
+#: ``--tasks`` accepts a set's id or its table label (``STSBenchmark`` or ``STS-B``)
+TASK_NAMES: dict[str, str] = {**{t: t for t in STS_TASKS}, **{TASK_LABELS[t]: t for t in STS_TASKS}}
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -88,12 +96,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
     name = args.name or default_name(args.model)
     out = Path(args.out or Path("results/cli") / name.replace("/", "__"))
     json_dir = out if "json" in args.format else out / ".eval"
+    tasks = () if args.dev else tuple(TASK_NAMES[t] for t in args.tasks or STS_TASKS)
     written = evaluate_model(
         model_id=name,
         encoder_path=args.model,
         poolings=poolings,
         senteval_root=data,
         out_dir=json_dir,
+        tasks=tasks,
         aggregation=args.aggregation,
         batch_size=args.batch_size,
         max_length=args.max_length,
@@ -105,7 +115,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     print(score_table(results))
     if "json" in args.format:
         print(f"eval JSON: {', '.join(str(p) for p in written.values())}")
-    if "mteb" in args.format:
+    if "mteb" in args.format and len(tasks) < len(STS_TASKS):
+        print("MTEB results: only for all seven sets (no --tasks / --dev)")
+    elif "mteb" in args.format:
         revision = _revision(args.model)
         for pooling, path in written.items():
             if "skipped" in results[pooling]:
@@ -155,9 +167,30 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``distilface`` parser: ``evaluate`` and ``compare``."""
     parser = argparse.ArgumentParser(prog="distilface", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_evaluate(sub)
+    cmp = sub.add_parser(
+        "compare",
+        help="per-task Δ of two evaluated models with paired-bootstrap CIs",
+        description="Δ = A - B on each STS test set and on the average, with a percentile CI "
+        "and p from a paired bootstrap over the pairs (the report's statistics).",
+    )
+    cmp.add_argument("a", help="eval JSON, or a results/eval/<model> folder (with --pooling)")
+    cmp.add_argument("b", help="the same for the model compared against")
+    cmp.add_argument("--pooling", default="avg", help="(default: %(default)s)")
+    cmp.add_argument("--n-bootstrap", type=int, default=1000, help="(default: %(default)s)")
+    cmp.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    cmp.add_argument("--level", type=float, default=0.95, help="(default: %(default)s)")
+    cmp.add_argument("--aggregation", choices=("all", "wmean"), default="all")
+    cmp.set_defaults(func=compare_command)
+    return parser
+
+
+def _add_evaluate(sub) -> None:
+    """The ``evaluate`` subcommand's arguments."""
     ev = sub.add_parser(
         "evaluate",
         help="score a model on the seven STS test sets (SimCSE's protocol)",
@@ -201,23 +234,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--device", choices=("cpu", "cuda"), default=None, help="(default: cuda when available)"
     )
+    ev.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=list(TASK_NAMES),
+        metavar="TASK",
+        help="score only these test sets (ids or labels: STS12 ... STS16, STS-B, SICK-R); "
+        "Avg is then their mean (default: the seven)",
+    )
+    ev.add_argument(
+        "--dev",
+        action="store_true",
+        help="STS-B dev only, no test set read (SimCSE's --mode dev: for choosing a model)",
+    )
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=evaluate_command)
-    cmp = sub.add_parser(
-        "compare",
-        help="per-task Δ of two evaluated models with paired-bootstrap CIs",
-        description="Δ = A - B on each STS test set and on the average, with a percentile CI "
-        "and p from a paired bootstrap over the pairs (the report's statistics).",
-    )
-    cmp.add_argument("a", help="eval JSON, or a results/eval/<model> folder (with --pooling)")
-    cmp.add_argument("b", help="the same for the model compared against")
-    cmp.add_argument("--pooling", default="avg", help="(default: %(default)s)")
-    cmp.add_argument("--n-bootstrap", type=int, default=1000, help="(default: %(default)s)")
-    cmp.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    cmp.add_argument("--level", type=float, default=0.95, help="(default: %(default)s)")
-    cmp.add_argument("--aggregation", choices=("all", "wmean"), default="all")
-    cmp.set_defaults(func=compare_command)
-    return parser
 
 
 POOLING_CHOICES: tuple[str, ...] = (*EVAL_POOLINGS, "all")
@@ -233,6 +264,8 @@ def _model_and_poolings(parser: argparse.ArgumentParser, args: argparse.Namespac
         args.model = args.pooling.pop()
     if args.model is None:
         parser.error("evaluate: the following arguments are required: model")
+    if args.dev and args.tasks:
+        parser.error("evaluate: --dev scores STS-B dev only; drop --tasks (or --dev)")
     bad = [p for p in args.pooling if p not in POOLING_CHOICES]
     if bad or not args.pooling:
         parser.error(

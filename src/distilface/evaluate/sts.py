@@ -221,9 +221,15 @@ def evaluate_model(
     senteval_root: str | Path,
     out_dir: str | Path,
     settings: EvalSettings | None = None,
+    tasks: Sequence[str] = STS_TASKS,
     **options: Any,
 ) -> dict[str, Path]:
     """Evaluate one encoder on the 7 STS tasks (+ STS-B dev) for each pooling.
+
+    ``tasks`` (the command line's ``--tasks`` / ``--dev``) scores fewer test sets: the JSON's
+    ``avg`` is then the mean of those (listed as ``avg_tasks``), and with no task at all only
+    STS-B dev is scored (SimCSE's ``--mode dev``: no test set is read). The workflow always
+    scores the seven.
 
     ``settings`` or its fields as keywords (``batch_size=64``, ...; :class:`EvalSettings`).
     Writes ``out_dir/{pooling}.json`` (format in DESIGN.md) and ``out_dir/{pooling}.scores.npz``
@@ -239,8 +245,11 @@ def evaluate_model(
     require_writable_dir(out_dir, "output folder")  # before the encode, not after it
     if cfg.cache_dir is not None:
         require_writable_dir(cfg.cache_dir, "embedding cache")
+    unknown = [t for t in tasks if t not in STS_TASKS]
+    if unknown:
+        raise ValueError(f"unknown STS task(s) {unknown}; choose from {', '.join(STS_TASKS)}")
     clock = _PhaseClock()
-    data = load_sts_data(senteval_root)
+    data = load_sts_data(senteval_root, tuple(t for t in STS_TASKS if t in tasks))
     clock.lap("load_data")
     log_event(
         logger,
@@ -287,8 +296,10 @@ def _score_pooling(
         )
         return {**obj, "skipped": skip_reason, "meta": meta}, {"skipped": np.array(skip_reason)}
     result, arrays = score_embeddings(data, emb)
-    avg = average(result["tasks"], head["aggregation"])
+    avg = average(result["tasks"], head["aggregation"]) if result["tasks"] else {}
     check_finite(result, avg, what)
+    if 0 < len(result["tasks"]) < len(STS_TASKS):  # a subset's mean says which sets it is
+        result["avg_tasks"] = list(result["tasks"])
     log_event(
         logger,
         "pooling scored",
@@ -298,7 +309,7 @@ def _score_pooling(
         stsb_dev=result["stsb_dev"]["spearman"],
     )
     meta_p = {**meta, "eval_seconds": clock.total()}
-    return {**obj, **result, "avg": avg, "meta": meta_p}, arrays
+    return {**obj, **result, **({"avg": avg} if avg else {}), "meta": meta_p}, arrays
 
 
 def _checked_request(poolings: Sequence[str], aggregation: str) -> list[str]:

@@ -22,6 +22,7 @@ class Objective:
     examples: str  # "sentences" (a corpus, one per line) or "triplets" (an NLI-style csv)
     label: str  # tables and figures
     text: str  # model cards: what the loss does
+    loss_label: str = ""  # the loss in a figure's panel title
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -32,6 +33,7 @@ OBJECTIVES: dict[str, Objective] = {
         examples="sentences",
         label="unsup. SimCSE",
         text="unsupervised SimCSE: InfoNCE between two dropout views of each sentence",
+        loss_label="InfoNCE, two dropout views",
     ),
     "simcse_sup": Objective(
         loss="simcse_sup_loss",
@@ -41,6 +43,7 @@ OBJECTIVES: dict[str, Objective] = {
         label="sup. SimCSE",
         text="supervised SimCSE: InfoNCE over (anchor, entailed, contradicted) triplets, the "
         "contradiction as a hard negative",
+        loss_label="InfoNCE, triplets",
     ),
     "disco_kd": Objective(
         loss="kd_mse_loss",
@@ -49,6 +52,7 @@ OBJECTIVES: dict[str, Objective] = {
         examples="sentences",
         label="DisCo KD",
         text="DisCo KD: MSE between the (projected) student and the teacher embeddings",
+        loss_label="MSE to the teacher",
     ),
     "disco_ckd": Objective(
         loss="ckd_loss",
@@ -57,6 +61,7 @@ OBJECTIVES: dict[str, Objective] = {
         examples="sentences",
         label="DisCo CKD",
         text="DisCo CKD: InfoNCE between the student and the teacher embeddings",
+        loss_label="InfoNCE, teacher positives",
     ),
 }
 if tuple(OBJECTIVES) != TRAIN_OBJECTIVES:  # one row per trained objective of core.names

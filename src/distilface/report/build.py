@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS
+from distilface.plan.objectives import OBJECTIVES
 from distilface.report import efficiency, outcomes, paper, plots, stats, tables
 from distilface.report.labels import (
     POOLING_LEGEND,
@@ -453,6 +454,17 @@ def untrained_reference(selected: pd.DataFrame, config: dict, variant: str) -> d
             "stsb_dev": float(row["stsb_dev"].iloc[0])}  # fmt: skip
 
 
+def _loss_labels(trained: pd.DataFrame, config: dict) -> dict[str, str]:
+    """Main-table label -> the loss its variant trains with (a loss panel's title)."""
+    variants = config.get("variants") or {}
+    out = {}
+    for _, row in trained.iterrows():
+        objective = (variants.get(str(row["variant"])) or {}).get("objective")
+        if objective in OBJECTIVES:
+            out[row["label"]] = OBJECTIVES[objective].loss_label
+    return out
+
+
 def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> list[Path]:
     """Rule ``report_figures``: per-task dot plot, training curves, size vs quality."""
     frame = read_tidy(tidy_csv)
@@ -468,6 +480,7 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
     curves = frame[(frame["task"] == "train") & frame["model"].isin(list(label_of))].copy()
     curves["label"] = curves["model"].map(label_of)
     curves["name"] = curves["label"].map(name_of)
+    curves["loss"] = curves["label"].map(_loss_labels(trained, config))
     untrained = selected[(selected["group"] == "baseline") & selected["hparams"].notna()]
     reference = None
     if len(untrained):

@@ -28,8 +28,9 @@ PM = "\\,$\\pm$\\,"
 MODEL_WIDTH = "9.5em"
 #: the caption's pointer to the full grid (LaTeX, added after the escaped caption)
 FULL_TABLE_REF = "Every task, pooling and spread: Table~\\ref{tab:main}."
-#: a trained row's label ends with its student in brackets (the group header names it)
-_STUDENT_SUFFIX = re.compile(r"\s*\[[^\]]*\]")
+#: a trained row's label ends with its student in brackets (the group header names it); the
+#: superseded mark stays
+_STUDENT_SUFFIX = re.compile(r"\s*\[(?!superseded\])[^\]]*\]")
 
 
 def _cell(mean: float, std: float, bold: bool = False) -> str:

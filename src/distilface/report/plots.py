@@ -306,8 +306,11 @@ def _loss_curves(ax, curves: pd.DataFrame, label: str, colour, ylabel: bool) -> 
         run = run.sort_values("step")
         ax.plot(run["step"], run["value"], color=colour, lw=1.0, marker=".", ms=3)
     names = curves.loc[curves["label"] == label, "name"]
-    title = str(names.iloc[0] if len(names) else label)
-    ax.set_title("\n".join(textwrap.wrap(title, 28)), fontsize=8)  # panels sit side by side
+    title = "\n".join(textwrap.wrap(str(names.iloc[0] if len(names) else label), 28))
+    losses = curves.loc[curves["label"] == label].get("loss", pd.Series(dtype=object)).dropna()
+    if len(losses) and losses.iloc[0]:  # which loss the panel shows (its scale is its own)
+        title += f"\nloss: {losses.iloc[0]}"
+    ax.set_title(title, fontsize=8)  # panels sit side by side
     ax.set_xlabel("step")
     if ylabel:
         ax.set_ylabel("training loss")

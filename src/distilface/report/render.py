@@ -271,7 +271,10 @@ def render_html(
     )
     if not standalone:
         scoped = _scope_css(style, ".distilface-table")
-        return f'<div class="distilface-table">\n<style>{scoped}</style>\n{html}\n</div>\n'
+        # its own horizontal scroll: a wide table never runs under the report's rule graph
+        # nor widens the page
+        box = 'class="distilface-table" style="overflow-x: auto; max-width: 100%;"'
+        return f"<div {box}>\n<style>{scoped}</style>\n{html}\n</div>\n"
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title or caption[:60]}</title>\n<style>{style}</style>\n</head>\n<body>\n"
