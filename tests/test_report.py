@@ -544,3 +544,11 @@ def test_a_superseded_variant_is_flagged_in_every_table_and_its_caption(results)
     assert reference_problems(quick, []) == [
         "report.superseded.kd-randomm: not a variant of this config"
     ]
+
+
+def test_differences_are_written_with_a_minus_sign_and_no_negative_zero():
+    from distilface.report.render import signed
+
+    assert [signed(v) for v in (1.234, -1.234, -0.001, 0.004, 0.0)] == [
+        "+1.23", "\u22121.23", "0.00", "0.00", "0.00"]  # fmt: skip
+    assert signed(float("nan")) == "" and signed(-0.5, 1) == "\u22120.5"

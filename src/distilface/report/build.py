@@ -28,7 +28,7 @@ from distilface.report.labels import (
     teachers,
     variant_label,
 )
-from distilface.report.render import frame_view, render_html, write_table, write_view
+from distilface.report.render import frame_view, render_html, signed, write_table, write_view
 from distilface.report.tidy import ResultsError, load_results, read_tidy, write_tidy
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def build_main(
         tuple(f for f in formats if f == "tex"),
         caption,
         "tab:main",
-        wrap={"Model": "6.5em" if in_domain else "8em"},
+        wrap={"Model": "6.5em" if in_domain else "7.5em"},
         fold=("n", "Pooling"),
         small=("Pooling",),
         tabcolsep="1.2pt" if in_domain else "2pt",
@@ -328,9 +328,10 @@ def build_comparisons(tidy_csv: str | Path, config: dict, out_csv: str | Path) -
     shown_p["p_value"] = [
         p_text(p, n) for p, n in zip(out["p_value"], out["n_bootstrap"], strict=True)
     ]
-    write_view(
-        frame_view(shown(shown_p, config)), Path(out_csv).with_suffix(""), ("html",), caption
-    )
+    for column in ("delta", "ci_low", "ci_high"):  # differences: +x, −x, 0.00
+        shown_p[column] = [signed(v) for v in out[column]]
+    view = frame_view(shown(shown_p, config), right=("Δ", "CI low", "CI high", "p"))
+    write_view(view, Path(out_csv).with_suffix(""), ("html",), caption)
     return out
 
 

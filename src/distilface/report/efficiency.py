@@ -14,7 +14,7 @@ import pandas as pd
 from distilface.data.models import ModelResolutionError, is_static_folder, resolve_model
 from distilface.plan.grid import student_kind
 from distilface.report.outcomes import full_name, student_of
-from distilface.report.render import TableView
+from distilface.report.render import TableView, signed
 from distilface.report.tidy import ResultsError
 
 WEIGHT_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt")
@@ -198,7 +198,7 @@ def efficiency_view(table: pd.DataFrame) -> TableView:
         if "(MiB)" in col and col != "Disk (MiB)":
             d = 1
         cells[col] = [
-            "" if pd.isna(v) else (f"{v:+.{d}f}" if col.startswith("Δ") else f"{v:.{d}f}")
+            "" if pd.isna(v) else (signed(v, d) if col.startswith("Δ") else f"{v:.{d}f}")
             for v in table[col]
         ]
     bold = pd.DataFrame(False, index=cells.index, columns=cells.columns)

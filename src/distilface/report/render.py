@@ -82,6 +82,17 @@ def mean_std(mean: float, std: float = float("nan"), digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def signed(value: float, digits: int = 2) -> str:
+    """A difference as a reader writes it: ``+1.23``, ``−1.23`` (a minus sign, not a
+    hyphen), and ``0.00`` when it rounds to zero (never ``-0.00``); empty for a missing one."""
+    if value is None or pd.isna(value):
+        return ""
+    text = f"{abs(value):.{digits}f}"
+    if float(text) == 0:
+        return text
+    return ("+" if value > 0 else "\u2212") + text
+
+
 @dataclass
 class TableView:
     """A table ready for display: text cells (Unicode, unescaped), which cells are bold, and
@@ -282,9 +293,10 @@ def render_html(
     )
 
 
-def frame_view(frame: pd.DataFrame, digits: int = 2) -> TableView:
+def frame_view(frame: pd.DataFrame, digits: int = 2, right: tuple[str, ...] = ()) -> TableView:
     """A plain :class:`TableView` of a data frame: floats rounded to ``digits``, integers as
-    integers, missing values empty."""
+    integers, missing values empty; ``right``: text columns of numbers (already formatted,
+    e.g. :func:`signed`) aligned as numbers."""
     cells = pd.DataFrame(index=range(len(frame)))
     numeric = []
     for col in frame.columns:
@@ -292,7 +304,7 @@ def frame_view(frame: pd.DataFrame, digits: int = 2) -> TableView:
         is_num = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(
             frame[col]
         )
-        numeric.append(is_num)
+        numeric.append(is_num or col in right)
         cells[str(col)] = [
             ""
             if v is None or (not isinstance(v, str) and pd.isna(v))

@@ -19,7 +19,7 @@ from distilface.report.labels import (
     pooling_label,
     variant_label,
 )
-from distilface.report.render import TableView, drop_empty_columns, mean_std
+from distilface.report.render import TableView, drop_empty_columns, mean_std, signed
 from distilface.report.tidy import DEV_TASK, META_TASK, ResultsError
 
 SCORE_COLUMNS: tuple[str, ...] = (*STS_TASKS, "avg", "avg_no_sick")
@@ -355,8 +355,8 @@ def main_view(table: pd.DataFrame, in_domain: Iterable[str] = ()) -> TableView:
         text = []
         for i in table.index:
             value = mean_std(table.at[i, col], std.at[i])
-            if value and sign.at[i] and table.at[i, col] >= 0:
-                value = "+" + value
+            if value and sign.at[i]:  # a Δ row: +x, −x (minus sign), 0.00
+                value = signed(table.at[i, col])
             marks = str(table.at[i, "Not comparable"] or "")
             if value and col in marks.split(";"):
                 value += "†"
