@@ -226,10 +226,8 @@ def evaluate_model(
 ) -> dict[str, Path]:
     """Evaluate one encoder on the 7 STS tasks (+ STS-B dev) for each pooling.
 
-    ``tasks`` (the command line's ``--tasks`` / ``--dev``) scores fewer test sets: the JSON's
-    ``avg`` is then the mean of those (listed as ``avg_tasks``), and with no task at all only
-    STS-B dev is scored (SimCSE's ``--mode dev``: no test set is read). The workflow always
-    scores the seven.
+    ``tasks`` (the CLI's ``--tasks`` / ``--dev``; the workflow scores all seven): fewer test
+    sets, ``avg`` over them (``avg_tasks``); none = STS-B dev only (SimCSE's ``--mode dev``).
 
     ``settings`` or its fields as keywords (``batch_size=64``, ...; :class:`EvalSettings`).
     Writes ``out_dir/{pooling}.json`` (format in DESIGN.md) and ``out_dir/{pooling}.scores.npz``
@@ -245,8 +243,7 @@ def evaluate_model(
     require_writable_dir(out_dir, "output folder")  # before the encode, not after it
     if cfg.cache_dir is not None:
         require_writable_dir(cfg.cache_dir, "embedding cache")
-    unknown = [t for t in tasks if t not in STS_TASKS]
-    if unknown:
+    if unknown := [t for t in tasks if t not in STS_TASKS]:
         raise ValueError(f"unknown STS task(s) {unknown}; choose from {', '.join(STS_TASKS)}")
     clock = _PhaseClock()
     data = load_sts_data(senteval_root, tuple(t for t in STS_TASKS if t in tasks))

@@ -19,10 +19,8 @@ from tqdm import tqdm
 from distilface.core.io import write_text_atomic
 from distilface.core.names import STS_TASKS
 from distilface.plan.objectives import OBJECTIVES
-from distilface.report import efficiency, outcomes, paper, plots, stats, tables
+from distilface.report import captions, efficiency, outcomes, paper, plots, stats, tables
 from distilface.report.labels import (
-    POOLING_LEGEND,
-    SUPERSEDED,
     pooling_label,
     shown,
     teachers,
@@ -85,53 +83,6 @@ def _selection(frame: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Data
     return wide, outcomes.attach_training(tables.select_main(wide, config), frame, config)
 
 
-def main_caption(table: pd.DataFrame, aggregation: str, config: dict | None = None) -> str:
-    """Caption of the main table: what the cells are, notes on published rows, and why a
-    row is superseded (``report.superseded``)."""
-    seeded = table.loc[table["group"] == "trained", "Seeds"].dropna()
-    parts = [
-        "Spearman's ρ × 100 on the STS test sets "
-        f"('{aggregation}' aggregation for STS12-16; Avg = mean of the seven).",
-    ]
-    if len(seeded) and (seeded > 1).any():
-        runs = (
-            f"{int(seeded.iloc[0])} seeds each"
-            if seeded.nunique() == 1
-            else "n = number of seeds; one seed: no std"
-        )
-        parts.append(
-            f"Trained rows: mean ± standard deviation over seeds ({runs}) of the "
-            "hyperparameters and pooling chosen on STS-B dev."
-        )
-    elif len(seeded):
-        parts.append(
-            "Trained rows: one seed each (no standard deviation), hyperparameters and pooling "
-            "chosen on STS-B dev."
-        )
-    parts.append("Bold: best trained row per column.")
-    parts.append(POOLING_LEGEND)
-    published = table[table["group"] == "published"]
-    if len(published):
-        parts.append(
-            "Published rows are the numbers the cited papers report (config/published.yaml); "
-            "a Δ X row = our row X − the published row above it."
-        )
-        for _, row in published.iterrows():
-            marks = "" if pd.isna(row["Not comparable"]) else str(row["Not comparable"])
-            if marks:
-                parts.append(f"†: {row['Model']}: {marks} measured on a different split, no Δ.")
-    return " ".join([*parts, *superseded_notes(config or {})])
-
-
-def superseded_notes(config: dict) -> list[str]:
-    """One caption sentence per ``report.superseded`` variant: its label and why."""
-    notes = ((config.get("report") or {}).get("superseded")) or {}
-    return [
-        f"{variant_label(config, v)} {SUPERSEDED}: {str(why).rstrip('.')}."
-        for v, why in notes.items()
-    ]
-
-
 def build_main(
     tidy_csv: str | Path,
     config: dict,
@@ -148,7 +99,7 @@ def build_main(
     table = tables.main_table(selected, published)
     write_table(table, out_stem, ("csv",))
     in_domain = tables.sick_in_domain(config) & set(table["key"])
-    caption = main_caption(table, tables.eval_aggregation(config), config)
+    caption = captions.main_caption(table, tables.eval_aggregation(config), config)
     if in_domain:
         caption += (
             " ‡: trained on SICK's or STS-B's training split (labelled SICK-train triplets, the "
@@ -175,7 +126,7 @@ def build_main(
     )
     if "tex" in formats:
         compact = paper.compact_caption(table, tables.eval_aggregation(config), bool(in_domain))
-        compact = " ".join([compact, *superseded_notes(config)])
+        compact = " ".join([compact, *captions.superseded_notes(config)])
         tex = paper.compact_latex(table, compact, in_domain)
         write_text_atomic(Path(out_stem).with_name(f"{Path(out_stem).name}_compact.tex"), tex)
     return table
@@ -494,19 +445,6 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
     return written
 
 
-EFFICIENCY_CAPTION = (
-    "Efficiency, one row per model (pooling changes neither size nor speed). Family: "
-    "transformer, or static (one vector per token, a sentence = their mean: model2vec). Params "
-    "in millions; Disk = size of the model folder; Sent/s = sentences encoded per second on the "
-    "device and precision named (CPU fp32 and int8 from the evaluate_int8 job, back to back on "
-    "one machine, when the model is in efficiency.int8; otherwise from the evaluation); speeds "
-    "measured on different machines are not comparable. int8 = dynamic int8 quantisation of the "
-    "Linear layers (CPU); Avg = 7-task average Spearman × 100 (mean over seeds); % of teacher "
-    "= Avg / the teacher's Avg; Avg fp32 / int8 = the same for each; Δ int8 = "
-    "int8 − fp32; Weights = serialised state dict. All sizes in MiB (2^20 bytes)."
-)
-
-
 def build_efficiency(
     tidy_csv: str | Path,
     config: dict,
@@ -521,5 +459,5 @@ def build_efficiency(
     )
     stem = Path(out_csv).with_suffix("")
     write_table(table, stem, ("csv",))
-    write_view(efficiency.efficiency_view(table), stem, ("md", "html"), EFFICIENCY_CAPTION)
+    write_view(efficiency.efficiency_view(table), stem, ("md", "html"), captions.EFFICIENCY_CAPTION)
     return table
