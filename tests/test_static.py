@@ -207,3 +207,18 @@ def test_model2vec_itself_reads_our_static_folder_alike(static):
     ours = Encoder.load(str(static), device="cpu").encode(sents, "avg", progress=False)
     norms = np.linalg.norm(ours, axis=1, keepdims=True)
     np.testing.assert_allclose(ours / np.where(norms > 0, norms, 1), theirs, atol=1e-5)
+
+
+def test_the_schema_defaults_are_the_recipes():
+    """The config schema documents model2vec's defaults; build_student applies DEFAULTS: one
+    set of numbers."""
+    import yaml
+
+    from distilface.train.static_student import DEFAULTS
+
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text()
+    )
+    students = schema["properties"]["training"]["properties"]["students"]
+    props = students["additionalProperties"]["properties"]["from_model2vec"]["properties"]
+    assert {k: props[k]["default"] for k in DEFAULTS} == DEFAULTS

@@ -299,6 +299,11 @@ def run_for(config: dict, model_id: str) -> Run:
     raise GridError(f"model id {model_id!r} is not in the grid (variants x ablations)")
 
 
+#: how a ``training.students`` entry is built (rule ``student_init``): a transformer from a
+#: teacher's layers, or a static (token-vector) model by model2vec's distillation
+STUDENT_KINDS = ("from_layers", "from_model2vec")
+
+
 def student_dir(config: dict, student: str) -> str:
     """Where a student lives: ``training.students`` built by the workflow (from a teacher's
     layers, or distilled by model2vec's recipe) go under results/models/students/{id};
@@ -313,11 +318,6 @@ def student_dir(config: dict, student: str) -> str:
     if "path" in spec:
         return str(spec["path"])
     raise GridError(f"training.students.{student}: needs 'path' or one of {STUDENT_KINDS}")
-
-
-#: how a ``training.students`` entry is built (rule ``student_init``): a transformer from a
-#: teacher's layers, or a static (token-vector) model by model2vec's distillation
-STUDENT_KINDS = ("from_layers", "from_model2vec")
 
 
 def student_kind(config: dict, student: str) -> str | None:

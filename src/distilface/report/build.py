@@ -422,7 +422,6 @@ def build_figures(tidy_csv: str | Path, config: dict, fig_dir: str | Path) -> li
     frame = read_tidy(tidy_csv)
     wide, selected = _selection(frame, config)
     selected = with_error_bars(frame, wide, selected, config)
-    selected["family"] = [efficiency.family(config, v) for v in selected["variant"]]
     palette = plots.variant_palette(selected["label"])
     fig_dir = Path(fig_dir)
     written = plots.plot_per_task(selected, palette, fig_dir / "per_task")

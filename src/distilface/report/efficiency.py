@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distilface.data.models import ModelResolutionError, is_static_folder, resolve_model
-from distilface.plan.grid import student_kind
-from distilface.report.outcomes import full_name, student_of
+from distilface.data.models import ModelResolutionError, resolve_model
+from distilface.report.outcomes import full_name
 from distilface.report.render import TableView, signed
 from distilface.report.tidy import ResultsError
 
@@ -82,8 +81,8 @@ def efficiency_table(
     int8: dict[tuple[str, str], dict] | None = None,
     config: dict | None = None,
 ) -> pd.DataFrame:
-    """One row per model (poolings change neither size nor speed): its family (a transformer,
-    or a static token-vector model: :func:`family`), parameters, size on disk (MiB), one
+    """One row per model (poolings change neither size nor speed): its family (``family`` of
+    :func:`distilface.report.outcomes.attach_training`), parameters, size on disk (MiB), one
     encoding speed per (device, precision), its 7-task average, the share of the teacher's
     average it keeps (``report.teacher`` of ``config``, at the teacher's row of the same
     pooling), and for models exported as int8 (``int8``, from :func:`read_int8_reports`) the
@@ -113,7 +112,7 @@ def efficiency_table(
             disk.append(folder_bytes(folder))
         row: dict[str, object] = {
             "Model": full_name(sel),
-            "Family": family(config or {}, sel.get("variant")),
+            "Family": sel.get("family", "transformer"),
             "Params (M)": float(sel["params"]) / 1e6,
             "Disk (MiB)": float(np.nanmean(disk)) / MIB if np.isfinite(disk).any() else np.nan,
         }
@@ -141,18 +140,6 @@ def efficiency_table(
     order += [c for c in ("Avg", "% of teacher") if c in table.columns]
     order += [c for c in table.columns if c not in order]
     return table[order].dropna(axis=1, how="all").reset_index(drop=True)
-
-
-def family(config: dict, variant: object) -> str:
-    """``static`` for a model2vec-style token-vector model (a ``from_model2vec`` student and
-    what is trained from it, or a static folder named under ``models:``), else ``transformer``."""
-    if not isinstance(variant, str):
-        return "transformer"
-    student = student_of(config, variant)
-    if student is not None and student_kind(config, student) == "from_model2vec":
-        return "static"
-    folder = _encoder_folder(((config.get("models") or {}).get(variant) or {}).get("path"))
-    return "static" if folder is not None and is_static_folder(folder) else "transformer"
 
 
 def _share_of_teacher(sel: pd.Series, selected: pd.DataFrame, config: dict) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from distilface.data.models import is_static_folder
+from distilface.plan.grid import student_kind
 from distilface.report.labels import SUPERSEDED, model_label
 from distilface.report.tables import TRAINING_COLUMNS
 from distilface.report.tidy import TRAIN_TASK
@@ -58,6 +60,19 @@ def student_of(config: dict, variant: str) -> str | None:
     return spec.get("student")
 
 
+def family(config: dict, variant: object) -> str:
+    """``static`` for a model2vec-style token-vector model (a ``from_model2vec`` student and
+    what is trained from it, or a local static folder named under ``models:``), else
+    ``transformer``. A ``bundled:`` or hub name is a transformer: nothing is resolved here."""
+    if not isinstance(variant, str):
+        return "transformer"
+    student = student_of(config, variant)
+    if student is not None and student_kind(config, student) == "from_model2vec":
+        return "static"
+    path = str(((config.get("models") or {}).get(variant) or {}).get("path") or "")
+    return "static" if path and is_static_folder(path) else "transformer"
+
+
 def _gap_closed(row: pd.Series, by_label: pd.DataFrame, base: str | None, teacher: str | None):
     """% of the distance from the untrained student (row ``base``) to the teacher (row
     ``{teacher}/{pooling}``) that ``row`` closes; NaN when either row is missing."""
@@ -98,7 +113,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     ``best_step`` (each seed's, '/'-joined), ``dev_kept`` / ``dev_last`` (means over seeds),
     ``student`` (the start point's label) and ``gap_closed`` (% of the distance from the
     untrained student to ``report.teacher``, same pooling; NaN without a teacher or an
-    untrained row). Rows follow
+    untrained row) and ``family`` (:func:`family`). Rows follow
     the config's order: baselines, then each variant as listed.
 
     A row whose every seed kept its start is renamed "<label>: no gain (best = start)": its
@@ -114,7 +129,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
     untrained = untrained_variants(config)
     superseded = ((config.get("report") or {}).get("superseded")) or {}
     by_label = out.set_index("label")
-    added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display")}
+    added: dict[str, list] = {column: [] for column in (*TRAINING_COLUMNS, "display", "family")}
     for _, row in out.iterrows():
         models = [m for m in str(row["models"]).split(";") if m in outcomes.index]
         got = outcomes.loc[models] if models else outcomes.iloc[0:0]
@@ -132,6 +147,7 @@ def attach_training(selected: pd.DataFrame, frame: pd.DataFrame, config: dict) -
         added["student"].append(model_label(config, student) if student else "")
         base = None if untrained_row else untrained.get(student)
         added["gap_closed"].append(_gap_closed(row, by_label, base, teacher))
+        added["family"].append(family(config, row["variant"]))
     for column, values in added.items():
         out[column] = values
     order = {name: i for i, name in enumerate(variants)}

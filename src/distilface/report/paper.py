@@ -73,8 +73,7 @@ def compact_latex(table: pd.DataFrame, caption: str, in_domain: set[str]) -> str
         (table["group"] == "trained") & ~table["Model"].astype(str).str.endswith(SUPERSEDED)
     ]
     best = trained["Avg"].idxmax() if len(trained) and trained["Avg"].notna().any() else None
-    spread = any(c.endswith(" std") and table[c].notna().any() for c in ("Avg std", "Avg-6 std")
-                 if c in table)  # fmt: skip
+    spread = any(table[c].notna().any() for c in ("Avg std", "Avg-6 std") if c in table)
     model_width = MODEL_WIDTH if spread else "13em"  # no ± column: room for the labels
     spec = f"@{{}}p{{{model_width}}}" + f"r@{{{PM}}}l" * (2 if six else 1)
     spec += ("r" if gap else "") + "@{}"
